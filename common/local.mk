@@ -1,0 +1,7 @@
+# common/: the small library both programs share (logging, time formats, schema).
+noinst_LIBRARIES += common/libmeshscope.a
+common_libmeshscope_a_SOURCES = \
+	common/log.c common/log.h \
+	common/schema.c common/schema.h \
+	common/timefmt.c common/timefmt.h \
+	common/util.c common/util.h

@@ -1,0 +1,162 @@
+/* schema.c: owns the DDL of design §2 and the startup half of the legacy upgrade. */
+#include "schema.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "util.h"
+
+static const char schema_create_tables[] =
+    "CREATE TABLE IF NOT EXISTS transmissions("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " hash TEXT NOT NULL UNIQUE,"
+    " raw_hex TEXT NOT NULL,"
+    " payload_type INTEGER,"
+    " first_seen INTEGER NOT NULL,"
+    " last_seen INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS observations("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " transmission_id INTEGER NOT NULL REFERENCES transmissions(id),"
+    " observer TEXT, snr REAL, rssi REAL, path_json TEXT,"
+    " timestamp INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS " SCHEMA_MIGRATIONS_TABLE "("
+    " name TEXT PRIMARY KEY,"
+    " status TEXT NOT NULL,"
+    " started_at TEXT NOT NULL DEFAULT (datetime('now')),"
+    " ended_at TEXT,"
+    " error TEXT,"
+    " rows_processed INTEGER NOT NULL DEFAULT 0,"
+    " rows_total INTEGER NOT NULL DEFAULT 0,"
+    " last_update_at TEXT);";
+
+/* Columns a legacy database may lack, added in this order at startup. */
+static const struct {
+    const char *table;
+    const char *column_ddl;
+} schema_added_columns[] = {
+    {"transmissions", "last_seen INTEGER NOT NULL DEFAULT 0"},
+    {SCHEMA_MIGRATIONS_TABLE, "rows_processed INTEGER NOT NULL DEFAULT 0"},
+    {SCHEMA_MIGRATIONS_TABLE, "rows_total INTEGER NOT NULL DEFAULT 0"},
+    {SCHEMA_MIGRATIONS_TABLE, "last_update_at TEXT"},
+};
+
+/* Indexes the readers and the backfill depend on. */
+static const struct {
+    const char *name;
+    const char *table;
+    const char *column;
+} schema_indexes[] = {
+    {"idx_observations_transmission_id", "observations", "transmission_id"},
+    {"idx_transmissions_last_seen", "transmissions", "last_seen"},
+};
+
+static int exec_sql(sqlite3 *db, const char *sql, char **errp)
+{
+    char *sqlite_err = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &sqlite_err) != SQLITE_OK) {
+        set_error(errp, "%s", sqlite_err ? sqlite_err : sqlite3_errmsg(db));
+        sqlite3_free(sqlite_err);
+        return -1;
+    }
+    return 0;
+}
+
+int schema_add_column(sqlite3 *db, const char *table, const char *column_ddl, char **errp)
+{
+    char *sql = sqlite3_mprintf("ALTER TABLE \"%w\" ADD COLUMN %s", table, column_ddl);
+    if (sql == NULL)
+        return set_error(errp, "out of memory");
+    int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    sqlite3_free(sql);
+    if (rc == SQLITE_OK)
+        return 0;
+    const char *msg = sqlite3_errmsg(db);
+    if (strncmp(msg, "duplicate column name", strlen("duplicate column name")) == 0)
+        return 0;
+    return set_error(errp, "adding column to %s failed: %s", table, msg);
+}
+
+int schema_table_exists(sqlite3 *db, const char *table, int *present, char **errp)
+{
+    sqlite3_stmt *stmt = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                           -1, &stmt, NULL) != SQLITE_OK)
+        return set_error(errp, "checking for table %s: %s", table, sqlite3_errmsg(db));
+    sqlite3_bind_text(stmt, 1, table, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(stmt);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        set_error(errp, "checking for table %s: %s", table, sqlite3_errmsg(db));
+        sqlite3_finalize(stmt);
+        return -1;
+    }
+    *present = rc == SQLITE_ROW;
+    sqlite3_finalize(stmt);
+    return 0;
+}
+
+/*
+ * A legacy database may already index the column under another name; building
+ * a second index over 1.5M observations would hold the writer for seconds at
+ * startup, so any index whose first column matches counts.
+ */
+static int has_index_on(sqlite3 *db, const char *table, const char *column, int *present,
+                        char **errp)
+{
+    sqlite3_stmt *stmt = NULL;
+    const char *sql = "SELECT 1 FROM pragma_index_list(?1) AS l"
+                      " JOIN pragma_index_info(l.name) AS i"
+                      " WHERE i.seqno = 0 AND i.name = ?2";
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK)
+        return set_error(errp, "listing indexes of %s: %s", table, sqlite3_errmsg(db));
+    sqlite3_bind_text(stmt, 1, table, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, column, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(stmt);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        set_error(errp, "listing indexes of %s: %s", table, sqlite3_errmsg(db));
+        sqlite3_finalize(stmt);
+        return -1;
+    }
+    *present = rc == SQLITE_ROW;
+    sqlite3_finalize(stmt);
+    return 0;
+}
+
+int schema_configure_connection(sqlite3 *db, int busy_timeout_ms, char **errp)
+{
+    if (sqlite3_busy_timeout(db, busy_timeout_ms) != SQLITE_OK)
+        return set_error(errp, "setting busy timeout: %s", sqlite3_errmsg(db));
+    return exec_sql(db, "PRAGMA foreign_keys = OFF", errp);
+}
+
+int schema_upgrade(sqlite3 *db, char **errp)
+{
+    if (exec_sql(db, "BEGIN IMMEDIATE", errp) != 0)
+        return -1;
+    if (exec_sql(db, schema_create_tables, errp) != 0)
+        goto err;
+    for (size_t i = 0; i < sizeof schema_added_columns / sizeof schema_added_columns[0]; i++) {
+        if (schema_add_column(db, schema_added_columns[i].table,
+                              schema_added_columns[i].column_ddl, errp) != 0)
+            goto err;
+    }
+    for (size_t i = 0; i < sizeof schema_indexes / sizeof schema_indexes[0]; i++) {
+        int present = 0;
+        if (has_index_on(db, schema_indexes[i].table, schema_indexes[i].column, &present,
+                         errp) != 0)
+            goto err;
+        if (present)
+            continue;
+        char *sql = sqlite3_mprintf("CREATE INDEX IF NOT EXISTS \"%w\" ON \"%w\"(\"%w\")",
+                                    schema_indexes[i].name, schema_indexes[i].table,
+                                    schema_indexes[i].column);
+        int rc = exec_sql(db, sql, errp);
+        sqlite3_free(sql);
+        if (rc != 0)
+            goto err;
+    }
+    return exec_sql(db, "COMMIT", errp);
+
+err:
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}

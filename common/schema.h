@@ -1,0 +1,34 @@
+/* schema.h: table names, the current schema, and the in-place upgrade from legacy databases. */
+#ifndef MESHSCOPE_SCHEMA_H
+#define MESHSCOPE_SCHEMA_H
+
+#include <sqlite3.h>
+
+#define SCHEMA_MIGRATIONS_TABLE "_async_migrations"
+
+/* Status values stored in _async_migrations.status (design §3). */
+#define MIGRATION_STATUS_PENDING "pending_async"
+#define MIGRATION_STATUS_DONE "done"
+#define MIGRATION_STATUS_FAILED "failed"
+
+/*
+ * Creates missing tables and indexes and adds the columns a legacy database
+ * lacks. Only the cheap parts run here; filling transmissions.last_seen is the
+ * async migration's job. Safe to run on every start.
+ */
+int schema_upgrade(sqlite3 *db, char **errp);
+
+/*
+ * Runs one ALTER TABLE ... ADD COLUMN. SQLite's "duplicate column name" error
+ * means an earlier start already added it and counts as success; every other
+ * error is returned.
+ */
+int schema_add_column(sqlite3 *db, const char *table, const char *column_ddl, char **errp);
+
+/* Sets *present to 1 when `table` exists. */
+int schema_table_exists(sqlite3 *db, const char *table, int *present, char **errp);
+
+/* Applies the connection settings every meshscope connection uses (WAL is set by the writer). */
+int schema_configure_connection(sqlite3 *db, int busy_timeout_ms, char **errp);
+
+#endif

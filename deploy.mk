@@ -1,0 +1,24 @@
+# Configuration templates, scripts and deployment files that ship with meshscope.
+nginxconfdir = $(pkgdatadir)/nginx
+dist_nginxconf_DATA = \
+	nginx/meshscope-locations.conf \
+	nginx/meshscope-site.conf \
+	nginx/nginx.conf.in
+
+supervisorconfdir = $(pkgdatadir)/supervisor
+dist_supervisorconf_DATA = \
+	supervisor/supervisord.conf.in \
+	deploy/supervisor-meshscope.conf
+
+EXTRA_DIST += \
+	README.md \
+	package.json package-lock.json \
+	.ci/run
+
+dist_noinst_SCRIPTS += \
+	scripts/build \
+	scripts/deps \
+	scripts/gen-demo-db \
+	scripts/run \
+	scripts/stack \
+	scripts/test

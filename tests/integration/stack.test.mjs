@@ -1,0 +1,64 @@
+// The real stack end to end: supervisord starts nginx, the responder pool and
+// the worker; nginx serves the page and routes /api/ to the pool.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startStack, waitFor, alive } from '../lib/stack.mjs';
+
+let stack;
+before(async () => {
+  // No database file yet: the worker creates it, as on a fresh install.
+  stack = await startStack({ numprocs: 2 });
+});
+after(async () => {
+  await stack?.stop();
+});
+
+test('nginx serves the frontend page with its security headers', async () => {
+  const res = await fetch(`${stack.url}/`);
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type'), /text\/html/);
+  assert.equal(res.headers.get('content-security-policy'), "default-src 'self'");
+  assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+  assert.match(await res.text(), /<title>meshscope/);
+});
+
+test('healthz through nginx reports ready once the worker created the schema', async () => {
+  const body = await waitFor(async () => {
+    const res = await fetch(`${stack.url}/api/healthz`);
+    const json = await res.json();
+    return res.status === 200 && json.ready === true ? json : null;
+  }, { what: 'ready:true' });
+  assert.ok(Array.isArray(body.async_migrations));
+  assert.equal(typeof body.async_migrations_running, 'boolean');
+});
+
+test('unknown API paths get a JSON 404 from a responder', async () => {
+  const res = await fetch(`${stack.url}/api/no-such-thing`);
+  assert.equal(res.status, 404);
+  assert.match(res.headers.get('content-type'), /application\/json/);
+  assert.equal(typeof (await res.json()).error, 'string');
+});
+
+test('supervisord replaces a responder that was killed', async () => {
+  const before = stack.pids();
+  const victim = before['fcgi:fcgi_00'];
+  assert.ok(victim, `fcgi_00 should be running: ${JSON.stringify(before)}`);
+  process.kill(victim, 'SIGKILL');
+  const replacement = await waitFor(() => {
+    const pid = stack.pids()['fcgi:fcgi_00'];
+    return pid && pid !== victim ? pid : null;
+  }, { what: 'a replacement fcgi_00' });
+  assert.ok(alive(replacement));
+  assert.equal(stack.pids()['fcgi:fcgi_01'], before['fcgi:fcgi_01']);
+  const res = await fetch(`${stack.url}/api/healthz`);
+  assert.equal(res.status, 200);
+});
+
+test('stopping the stack leaves none of its processes behind', async () => {
+  const pids = Object.values(stack.pids());
+  assert.ok(pids.length >= 4, `expected worker, nginx and two responders: ${pids}`);
+  await stack.stop();
+  for (const pid of pids) {
+    await waitFor(() => !alive(pid), { what: `pid ${pid} to exit` });
+  }
+});

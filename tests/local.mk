@@ -1,0 +1,13 @@
+# tests/: cmocka unit suites run by `make check`. Node, integration, browser
+# and benchmark suites are run by scripts/test (see README).
+TEST_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+TEST_LIBS = common/libmeshscope.a $(CMOCKA_LIBS) $(SQLITE3_LIBS) $(JSONC_LIBS)
+
+check_PROGRAMS += tests/unit/test_common
+tests_unit_test_common_SOURCES = tests/unit/test_common.c
+tests_unit_test_common_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_common_LDADD = $(TEST_LIBS)
+
+TESTS += tests/unit/test_common
+
+EXTRA_DIST += tests/js tests/integration tests/lib

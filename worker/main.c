@@ -1,0 +1,193 @@
+/* main.c: meshscope-worker's command line, startup, and the wait for SIGTERM. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "config.h"
+#include "log.h"
+#include "schema.h"
+#include "util.h"
+#include "worker.h"
+
+#define WORKER_BUSY_TIMEOUT_MS 5000
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int signo)
+{
+    (void)signo;
+    stop_requested = 1;
+}
+
+static void usage(FILE *out)
+{
+    fputs("Usage: meshscope-worker --db PATH [options]\n"
+          "\n"
+          "The only writer of a meshscope database: upgrades the schema, runs async\n"
+          "migrations in short batches, and ingests live observations.\n"
+          "\n"
+          "Options:\n"
+          "  --db PATH             SQLite database (created if missing)\n"
+          "  --ingest-socket PATH  unix socket to accept NDJSON observations on\n"
+          "  --batch-size N        fixed migration batch size (default: adaptive)\n"
+          "  --yield-ms N          pause between migration batches (default 100)\n"
+          "  --run-once            upgrade, run pending migrations to the end, exit\n"
+          "  --log-level LEVEL     error, warn, info (default) or debug\n"
+          "  --help                show this help\n"
+          "  --version             show the version\n",
+          out);
+}
+
+static int open_database(const char *path, sqlite3 **out, char **errp)
+{
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(path, &db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                             NULL);
+    if (rc != SQLITE_OK) {
+        set_error(errp, "cannot open database %s: %s", path,
+                  db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        sqlite3_close(db);
+        return -1;
+    }
+    char *journal_err = NULL;
+    if (schema_configure_connection(db, WORKER_BUSY_TIMEOUT_MS, errp) != 0 ||
+        sqlite3_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL", NULL, NULL,
+                     &journal_err) != SQLITE_OK) {
+        if (journal_err != NULL) {
+            set_error(errp, "cannot use database %s: %s", path, journal_err);
+            sqlite3_free(journal_err);
+        }
+        sqlite3_close(db);
+        return -1;
+    }
+    *out = db;
+    return 0;
+}
+
+static int parse_options(int argc, char **argv, struct worker_config *config)
+{
+    enum { OPT_DB = 256, OPT_INGEST, OPT_BATCH, OPT_YIELD, OPT_RUN_ONCE, OPT_LOG, OPT_HELP,
+           OPT_VERSION };
+    static const struct option options[] = {
+        {"db", required_argument, NULL, OPT_DB},
+        {"ingest-socket", required_argument, NULL, OPT_INGEST},
+        {"batch-size", required_argument, NULL, OPT_BATCH},
+        {"yield-ms", required_argument, NULL, OPT_YIELD},
+        {"run-once", no_argument, NULL, OPT_RUN_ONCE},
+        {"log-level", required_argument, NULL, OPT_LOG},
+        {"help", no_argument, NULL, OPT_HELP},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {NULL, 0, NULL, 0},
+    };
+    enum log_level level = LOG_LEVEL_INFO;
+    char *err = NULL;
+    int opt;
+
+    config->yield_ms = 100;
+    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        switch (opt) {
+        case OPT_DB:
+            config->db_path = optarg;
+            break;
+        case OPT_INGEST:
+            config->ingest_socket = optarg;
+            break;
+        case OPT_BATCH:
+            if (parse_int64(optarg, 1, 10000000, "--batch-size", &config->batch_size, &err))
+                goto bad;
+            break;
+        case OPT_YIELD:
+            if (parse_int64(optarg, 0, 60000, "--yield-ms", &config->yield_ms, &err))
+                goto bad;
+            break;
+        case OPT_RUN_ONCE:
+            config->run_once = 1;
+            break;
+        case OPT_LOG:
+            if (log_level_parse(optarg, &level) != 0) {
+                err = xasprintf("--log-level: expected error, warn, info or debug");
+                goto bad;
+            }
+            break;
+        case OPT_HELP:
+            usage(stdout);
+            exit(0);
+        case OPT_VERSION:
+            printf("meshscope-worker %s\n", PACKAGE_VERSION);
+            exit(0);
+        default:
+            usage(stderr);
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        err = xasprintf("unexpected argument '%s'", argv[optind]);
+        goto bad;
+    }
+    if (config->db_path == NULL) {
+        err = xasprintf("--db PATH is required");
+        goto bad;
+    }
+    /* Features of later milestones refuse loudly rather than being silently ignored. */
+    if (config->ingest_socket != NULL) {
+        err = xasprintf("--ingest-socket: live ingest is not available in this build yet");
+        goto bad;
+    }
+    log_init("worker", level);
+    return 0;
+
+bad:
+    fprintf(stderr, "meshscope-worker: %s (try --help)\n", err);
+    free(err);
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    struct worker_config config = {0};
+    log_init("worker", LOG_LEVEL_INFO);
+    if (parse_options(argc, argv, &config) != 0)
+        return 2;
+
+    /* Block the stop signals so the wait below cannot miss one that arrives early. */
+    sigset_t stop_signals, previous;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    sigprocmask(SIG_BLOCK, &stop_signals, &previous);
+    struct sigaction sa = {0};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    sqlite3 *db = NULL;
+    char *err = NULL;
+    if (open_database(config.db_path, &db, &err) != 0 || schema_upgrade(db, &err) != 0) {
+        log_error("startup failed: %s", err);
+        free(err);
+        sqlite3_close(db);
+        return 1;
+    }
+    log_info("schema ready in %s (meshscope %s, sqlite %s)", config.db_path, PACKAGE_VERSION,
+             sqlite3_libversion());
+
+    if (config.run_once) {
+        sqlite3_close(db);
+        return 0;
+    }
+
+    while (!stop_requested)
+        sigsuspend(&previous);
+    log_info("SIGTERM received, shutting down");
+    sqlite3_close(db);
+    log_info("stopped");
+    return 0;
+}

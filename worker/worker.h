@@ -1,0 +1,15 @@
+/* worker.h: the worker daemon's configuration and the entry points of its parts. */
+#ifndef MESHSCOPE_WORKER_H
+#define MESHSCOPE_WORKER_H
+
+#include <stdint.h>
+
+struct worker_config {
+    const char *db_path;
+    const char *ingest_socket; /* NULL: no ingest socket */
+    int64_t batch_size;        /* 0: adaptive */
+    int64_t yield_ms;
+    int run_once;
+};
+
+#endif
