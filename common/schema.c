@@ -27,7 +27,19 @@ static const char schema_create_tables[] =
     " error TEXT,"
     " rows_processed INTEGER NOT NULL DEFAULT 0,"
     " rows_total INTEGER NOT NULL DEFAULT 0,"
-    " last_update_at TEXT);";
+    " last_update_at TEXT);"
+    /* One row of cumulative live-ingest figures, written by the worker inside
+     * its group commits so the read-only responders can report them. */
+    "CREATE TABLE IF NOT EXISTS " SCHEMA_INGEST_STATS_TABLE "("
+    " id INTEGER PRIMARY KEY CHECK (id = 1),"
+    " lines_accepted INTEGER NOT NULL DEFAULT 0,"
+    " lines_rejected INTEGER NOT NULL DEFAULT 0,"
+    " lines_acked INTEGER NOT NULL DEFAULT 0,"
+    " commits INTEGER NOT NULL DEFAULT 0,"
+    " commit_rows_max INTEGER NOT NULL DEFAULT 0,"
+    " ack_latency_p50_ms REAL NOT NULL DEFAULT 0,"
+    " ack_latency_p99_ms REAL NOT NULL DEFAULT 0,"
+    " updated_at TEXT);";
 
 /* Columns a legacy database may lack, added in this order at startup. */
 static const struct {

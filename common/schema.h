@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 
 #define SCHEMA_MIGRATIONS_TABLE "_async_migrations"
+#define SCHEMA_INGEST_STATS_TABLE "_ingest_stats"
 
 /* Status values stored in _async_migrations.status (design §3). */
 #define MIGRATION_STATUS_PENDING "pending_async"

@@ -1,5 +1,6 @@
 # tests/: cmocka unit suites run by `make check`. Node, integration, browser
-# and benchmark suites are run by scripts/test (see README).
+# and benchmark suites are run by scripts/test (see README). Each component
+# lists its own unit suites in tests/unit/<component>.mk.
 TEST_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 TEST_LIBS = common/libmeshscope.a $(CMOCKA_LIBS) $(SQLITE3_LIBS) $(JSONC_LIBS)
 
@@ -7,7 +8,9 @@ check_PROGRAMS += tests/unit/test_common
 tests_unit_test_common_SOURCES = tests/unit/test_common.c
 tests_unit_test_common_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_common_LDADD = $(TEST_LIBS)
-
 TESTS += tests/unit/test_common
 
-EXTRA_DIST += tests/js tests/integration tests/lib
+include tests/unit/worker.mk
+include tests/unit/fcgi.mk
+
+EXTRA_DIST += tests/js tests/integration tests/lib tests/e2e

@@ -1,0 +1,1 @@
+# Unit suites for worker/ (cmocka, real SQLite files).
