@@ -2,4 +2,5 @@
 wwwdir = $(pkgdatadir)/www
 dist_www_DATA = \
 	www/index.html \
-	www/style.css
+	www/style.css \
+	www/warmup-banner.js
