@@ -3,4 +3,5 @@ wwwdir = $(pkgdatadir)/www
 dist_www_DATA = \
 	www/index.html \
 	www/style.css \
-	www/warmup-banner.js
+	www/warmup-banner.js \
+	www/app.js

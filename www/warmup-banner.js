@@ -385,6 +385,7 @@
     }
     root.hidden = items.length === 0;
     root.dataset.state = items.length === 0 ? 'steady' : 'warming';
+    root.dataset.renderedAt = String(Date.now());
   }
 
   function schedule(delay) {

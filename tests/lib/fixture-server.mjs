@@ -10,7 +10,8 @@ const WWW = path.join(TOP, 'www');
 const TYPES = { '.html': 'text/html; charset=utf-8', '.css': 'text/css', '.js': 'application/javascript' };
 
 // routes: { '/api/healthz': (url) => ({ status, body }) | { destroy: true } }
-export async function startFixtureServer(routes = {}) {
+// pages: extra static pages by path ({ '/bare.html': '<!DOCTYPE html>...' }).
+export async function startFixtureServer(routes = {}, pages = {}) {
   const requests = [];
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://fixture');
@@ -27,17 +28,22 @@ export async function startFixtureServer(routes = {}) {
       res.end(typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body));
       return;
     }
+    const headers = {
+      'Content-Security-Policy': "default-src 'self'",
+      'X-Content-Type-Options': 'nosniff',
+    };
+    if (pages[url.pathname] !== undefined) {
+      res.writeHead(200, { ...headers, 'Content-Type': TYPES['.html'] });
+      res.end(pages[url.pathname]);
+      return;
+    }
     let file = path.join(WWW, path.normalize(url.pathname));
     if (file.endsWith('/')) file = path.join(file, 'index.html');
     if (!file.startsWith(WWW) || !existsSync(file) || !statSync(file).isFile() || file.endsWith('.mk')) {
       res.writeHead(404).end();
       return;
     }
-    res.writeHead(200, {
-      'Content-Type': TYPES[path.extname(file)] || 'application/octet-stream',
-      'Content-Security-Policy': "default-src 'self'",
-      'X-Content-Type-Options': 'nosniff',
-    });
+    res.writeHead(200, { ...headers, 'Content-Type': TYPES[path.extname(file)] || 'application/octet-stream' });
     res.end(readFileSync(file));
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
