@@ -181,6 +181,20 @@ test('the × button has an accessible label, works from the keyboard, and a relo
   }, { clock: Date.now() });
 });
 
+test('keyboard focus on × survives the re-render as a running migration advances', async () => {
+  await withPage('/', async (page) => {
+    state.healthz = { body: ready([running(100, { name: 'b_running' }), failed()]) };
+    await page.reload();
+    await waitFor(async () => (await bannerText(page)).includes('100 / 71,000 rows'), { what: 'both lines' });
+    await page.keyboard.press('Tab');
+    const focused = () => page.evaluate(() => document.activeElement.getAttribute('aria-label'));
+    assert.equal(await focused(), `Dismiss failed migration ${NAME}`);
+    state.healthz = { body: ready([running(200, { name: 'b_running' }), failed()]) };
+    await waitFor(async () => (await bannerText(page)).includes('200 / 71,000 rows'), { timeoutMs: 5000, what: 'the update' });
+    assert.equal(await focused(), `Dismiss failed migration ${NAME}`);
+  });
+});
+
 test('503 shows "starting up", a network error a retry line, and the banner recovers', async () => {
   const T = Date.UTC(2025, 9, 9, 12, 0, 0);
   const setup = () => { state.healthz = { status: 503, body: { ready: false, reason: 'no database yet' } }; };
