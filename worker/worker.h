@@ -8,6 +8,7 @@ struct worker_config {
     const char *db_path;
     const char *ingest_socket; /* NULL: no ingest socket */
     int64_t batch_size;        /* 0: adaptive */
+    int64_t target_batch_ms;   /* hold-time target of adaptive batches */
     int64_t yield_ms;
     int run_once;
 };
