@@ -1,6 +1,7 @@
 /* main.c: meshscope-worker's command line, startup, and the wait for SIGTERM. */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "migration.h"
 #include "schema.h"
 #include "util.h"
 #include "worker.h"
@@ -18,6 +20,7 @@
 #define WORKER_BUSY_TIMEOUT_MS 5000
 
 static volatile sig_atomic_t stop_requested;
+static pthread_t main_thread;
 
 static void on_stop_signal(int signo)
 {
@@ -25,9 +28,23 @@ static void on_stop_signal(int signo)
     stop_requested = 1;
 }
 
+/* SIGUSR1 only ends the main thread's sigsuspend so it re-checks its loop condition. */
+static void on_wake_signal(int signo)
+{
+    (void)signo;
+}
+
+/* Called from the migration thread when it has nothing left to run. */
+static void on_migrations_finished(void *arg)
+{
+    (void)arg;
+    pthread_kill(main_thread, SIGUSR1);
+}
+
 static void usage(FILE *out)
 {
     fputs("Usage: meshscope-worker --db PATH [options]\n"
+          "       meshscope-worker status --db PATH [--json]\n"
           "\n"
           "The only writer of a meshscope database: upgrades the schema, runs async\n"
           "migrations in short batches, and ingests live observations.\n"
@@ -43,6 +60,7 @@ static void usage(FILE *out)
           "  --ingest-synchronous full|normal  fsync each commit (full, default) or\n"
           "                        only survive process crashes (normal)\n"
           "  --batch-size N        fixed migration batch size (default: adaptive)\n"
+          "  --target-batch-ms N   adaptive batches hold the writer about N ms (default 50)\n"
           "  --yield-ms N          pause between migration batches (default 100)\n"
           "  --run-once            upgrade, run pending migrations to the end, exit\n"
           "  --log-level LEVEL     error, warn, info (default) or debug\n"
@@ -80,9 +98,9 @@ static int open_database(const char *path, sqlite3 **out, char **errp)
 
 static int parse_options(int argc, char **argv, struct worker_config *config)
 {
-    enum { OPT_DB = 256, OPT_INGEST, OPT_BATCH, OPT_YIELD, OPT_RUN_ONCE, OPT_LOG, OPT_HELP,
-           OPT_VERSION, OPT_INGEST_MODE, OPT_INGEST_GROUP, OPT_INGEST_ROWS, OPT_INGEST_MS,
-           OPT_INGEST_CLIENTS, OPT_INGEST_SYNC };
+    enum { OPT_DB = 256, OPT_INGEST, OPT_BATCH, OPT_TARGET, OPT_YIELD, OPT_RUN_ONCE, OPT_LOG,
+           OPT_HELP, OPT_VERSION, OPT_INGEST_MODE, OPT_INGEST_GROUP, OPT_INGEST_ROWS,
+           OPT_INGEST_MS, OPT_INGEST_CLIENTS, OPT_INGEST_SYNC };
     static const struct option options[] = {
         {"db", required_argument, NULL, OPT_DB},
         {"ingest-socket", required_argument, NULL, OPT_INGEST},
@@ -93,6 +111,7 @@ static int parse_options(int argc, char **argv, struct worker_config *config)
         {"ingest-max-clients", required_argument, NULL, OPT_INGEST_CLIENTS},
         {"ingest-synchronous", required_argument, NULL, OPT_INGEST_SYNC},
         {"batch-size", required_argument, NULL, OPT_BATCH},
+        {"target-batch-ms", required_argument, NULL, OPT_TARGET},
         {"yield-ms", required_argument, NULL, OPT_YIELD},
         {"run-once", no_argument, NULL, OPT_RUN_ONCE},
         {"log-level", required_argument, NULL, OPT_LOG},
@@ -104,7 +123,8 @@ static int parse_options(int argc, char **argv, struct worker_config *config)
     char *err = NULL;
     int opt;
 
-    config->yield_ms = 100;
+    config->yield_ms = MIGRATION_DEFAULT_YIELD_MS;
+    config->target_batch_ms = MIGRATION_DEFAULT_TARGET_BATCH_MS;
     ingest_config_defaults(&config->ingest);
     int64_t n = 0;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -151,11 +171,18 @@ static int parse_options(int argc, char **argv, struct worker_config *config)
             config->ingest.durable = strcmp(optarg, "full") == 0;
             break;
         case OPT_BATCH:
-            if (parse_int64(optarg, 1, 10000000, "--batch-size", &config->batch_size, &err))
+            if (parse_int64(optarg, 1, MIGRATION_MAX_BATCH_SIZE, "--batch-size",
+                            &config->batch_size, &err))
+                goto bad;
+            break;
+        case OPT_TARGET:
+            if (parse_int64(optarg, 1, MIGRATION_MAX_TARGET_BATCH_MS, "--target-batch-ms",
+                            &config->target_batch_ms, &err))
                 goto bad;
             break;
         case OPT_YIELD:
-            if (parse_int64(optarg, 0, 60000, "--yield-ms", &config->yield_ms, &err))
+            if (parse_int64(optarg, 0, MIGRATION_MAX_YIELD_MS, "--yield-ms", &config->yield_ms,
+                            &err))
                 goto bad;
             break;
         case OPT_RUN_ONCE:
@@ -200,6 +227,8 @@ int main(int argc, char **argv)
 {
     struct worker_config config = {0};
     log_init("worker", LOG_LEVEL_INFO);
+    if (argc > 1 && strcmp(argv[1], "status") == 0)
+        return status_main(argc - 1, argv + 1);
     if (parse_options(argc, argv, &config) != 0)
         return 2;
 
@@ -208,12 +237,16 @@ int main(int argc, char **argv)
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGTERM);
     sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGUSR1);
     sigprocmask(SIG_BLOCK, &stop_signals, &previous);
     struct sigaction sa = {0};
     sa.sa_handler = on_stop_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_wake_signal;
+    sigaction(SIGUSR1, &sa, NULL);
+    main_thread = pthread_self();
     signal(SIGPIPE, SIG_IGN);
 
     sqlite3 *db = NULL;
@@ -227,26 +260,47 @@ int main(int argc, char **argv)
     log_info("schema ready in %s (meshscope %s, sqlite %s)", config.db_path, PACKAGE_VERSION,
              sqlite3_libversion());
 
-    if (config.run_once) {
+    /* Registration is one short write, so readers see pending_async from the
+     * start; the migrations themselves run in their own thread and connection,
+     * beside ingest rather than before it. */
+    struct migration_params params;
+    migration_params_default(&params);
+    params.adaptive = config.batch_size == 0;
+    params.batch_size = config.batch_size;
+    params.target_batch_ms = config.target_batch_ms;
+    params.yield_ms = config.yield_ms;
+    struct runner *runner = NULL;
+    if (runner_register(db, migration_registry, migration_registry_len, &err) != 0 ||
+        (runner = runner_start(config.db_path, &params, on_migrations_finished, NULL, &err)) ==
+            NULL) {
+        log_error("startup failed: %s", err);
+        free(err);
         sqlite3_close(db);
-        return 0;
+        return 1;
     }
 
+    /* --run-once waits for the migrations; the daemon waits for SIGTERM, serving
+     * ingest on this thread (and its own connection) when a socket is given. */
     int status = 0;
-    if (config.ingest.socket_path != NULL) {
-        /* Ingest runs on the main thread until SIGTERM, on its own connection. */
+    if (!config.run_once && config.ingest.socket_path != NULL) {
         if (ingest_serve(&config.ingest, &stop_requested, &previous, &err) != 0) {
             log_error("%s", err);
             free(err);
             status = 1;
         }
     } else {
-        while (!stop_requested)
+        while (!stop_requested && !(config.run_once && runner_finished(runner)))
             sigsuspend(&previous);
     }
     if (stop_requested)
         log_info("SIGTERM received, shutting down");
+    runner_cancel(runner);
+    struct runner_summary summary;
+    runner_join(runner, &summary);
     sqlite3_close(db);
-    log_info("stopped");
+    log_info("stopped (migrations: %d done, %d already done, %d failed, %d interrupted)",
+             summary.done, summary.skipped, summary.failed, summary.cancelled);
+    if (config.run_once)
+        return summary.failed > 0 || summary.cancelled > 0 ? 1 : 0;
     return status;
 }

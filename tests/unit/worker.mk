@@ -1,4 +1,18 @@
 # Unit suites for worker/ (cmocka, real SQLite files).
+WORKER_TEST_LIBS = worker/libmigrations.a $(TEST_LIBS) -lm
+WORKER_TESTLIB = tests/unit/worker_testlib.c tests/unit/worker_testlib.h
+
+check_PROGRAMS += tests/unit/test_backfill
+tests_unit_test_backfill_SOURCES = tests/unit/test_backfill.c $(WORKER_TESTLIB)
+tests_unit_test_backfill_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/worker
+tests_unit_test_backfill_LDADD = $(WORKER_TEST_LIBS)
+TESTS += tests/unit/test_backfill
+
+check_PROGRAMS += tests/unit/test_runner
+tests_unit_test_runner_SOURCES = tests/unit/test_runner.c $(WORKER_TESTLIB)
+tests_unit_test_runner_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/worker
+tests_unit_test_runner_LDADD = $(WORKER_TEST_LIBS)
+TESTS += tests/unit/test_runner
 
 # Live ingest (worker/libingest.a): the line protocol, the store, the figures.
 INGEST_TEST_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/worker
