@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -51,6 +52,13 @@ static void usage(FILE *out)
           "Options:\n"
           "  --db PATH             SQLite database (created if missing)\n"
           "  --ingest-socket PATH  unix socket to accept NDJSON observations on\n"
+          "  --ingest-socket-mode MODE   its permissions, octal (default 0660)\n"
+          "  --ingest-socket-group NAME  its group (default: the worker's)\n"
+          "  --ingest-batch-rows N  lines per group commit, at most (default 256)\n"
+          "  --ingest-batch-ms N    longest wait for more lines before a commit (default 2)\n"
+          "  --ingest-max-clients N concurrent ingest connections (default 256)\n"
+          "  --ingest-synchronous full|normal  fsync each commit (full, default) or\n"
+          "                        only survive process crashes (normal)\n"
           "  --batch-size N        fixed migration batch size (default: adaptive)\n"
           "  --target-batch-ms N   adaptive batches hold the writer about N ms (default 50)\n"
           "  --yield-ms N          pause between migration batches (default 100)\n"
@@ -92,10 +100,17 @@ static int open_database(const char *path, sqlite3 **out, char **errp)
 static int parse_options(int argc, char **argv, struct worker_config *config)
 {
     enum { OPT_DB = 256, OPT_INGEST, OPT_BATCH, OPT_TARGET, OPT_YIELD, OPT_RUN_ONCE, OPT_STATS,
-           OPT_LOG, OPT_HELP, OPT_VERSION };
+           OPT_LOG, OPT_HELP, OPT_VERSION, OPT_INGEST_MODE, OPT_INGEST_GROUP, OPT_INGEST_ROWS,
+           OPT_INGEST_MS, OPT_INGEST_CLIENTS, OPT_INGEST_SYNC };
     static const struct option options[] = {
         {"db", required_argument, NULL, OPT_DB},
         {"ingest-socket", required_argument, NULL, OPT_INGEST},
+        {"ingest-socket-mode", required_argument, NULL, OPT_INGEST_MODE},
+        {"ingest-socket-group", required_argument, NULL, OPT_INGEST_GROUP},
+        {"ingest-batch-rows", required_argument, NULL, OPT_INGEST_ROWS},
+        {"ingest-batch-ms", required_argument, NULL, OPT_INGEST_MS},
+        {"ingest-max-clients", required_argument, NULL, OPT_INGEST_CLIENTS},
+        {"ingest-synchronous", required_argument, NULL, OPT_INGEST_SYNC},
         {"batch-size", required_argument, NULL, OPT_BATCH},
         {"target-batch-ms", required_argument, NULL, OPT_TARGET},
         {"yield-ms", required_argument, NULL, OPT_YIELD},
@@ -112,13 +127,50 @@ static int parse_options(int argc, char **argv, struct worker_config *config)
 
     config->yield_ms = MIGRATION_DEFAULT_YIELD_MS;
     config->target_batch_ms = MIGRATION_DEFAULT_TARGET_BATCH_MS;
+    ingest_config_defaults(&config->ingest);
+    int64_t n = 0;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
         case OPT_DB:
             config->db_path = optarg;
             break;
         case OPT_INGEST:
-            config->ingest_socket = optarg;
+            config->ingest.socket_path = optarg;
+            break;
+        case OPT_INGEST_MODE: {
+            char *end = NULL;
+            long mode = strtol(optarg, &end, 8);
+            if (*optarg == '\0' || *end != '\0' || mode < 0 || mode > 0777) {
+                err = xasprintf("--ingest-socket-mode: expected an octal mode such as 0660");
+                goto bad;
+            }
+            config->ingest.socket_mode = (mode_t)mode;
+            break;
+        }
+        case OPT_INGEST_GROUP:
+            config->ingest.socket_group = optarg;
+            break;
+        case OPT_INGEST_ROWS:
+            if (parse_int64(optarg, 1, 100000, "--ingest-batch-rows", &n, &err))
+                goto bad;
+            config->ingest.batch_rows = (int)n;
+            break;
+        case OPT_INGEST_MS:
+            if (parse_int64(optarg, 0, 60000, "--ingest-batch-ms", &n, &err))
+                goto bad;
+            config->ingest.batch_ms = (int)n;
+            break;
+        case OPT_INGEST_CLIENTS:
+            if (parse_int64(optarg, 1, 10000, "--ingest-max-clients", &n, &err))
+                goto bad;
+            config->ingest.max_clients = (int)n;
+            break;
+        case OPT_INGEST_SYNC:
+            if (strcmp(optarg, "full") != 0 && strcmp(optarg, "normal") != 0) {
+                err = xasprintf("--ingest-synchronous: expected full or normal");
+                goto bad;
+            }
+            config->ingest.durable = strcmp(optarg, "full") == 0;
             break;
         case OPT_BATCH:
             if (parse_int64(optarg, 1, MIGRATION_MAX_BATCH_SIZE, "--batch-size",
@@ -166,11 +218,7 @@ static int parse_options(int argc, char **argv, struct worker_config *config)
         err = xasprintf("--db PATH is required");
         goto bad;
     }
-    /* Features of later milestones refuse loudly rather than being silently ignored. */
-    if (config->ingest_socket != NULL) {
-        err = xasprintf("--ingest-socket: live ingest is not available in this build yet");
-        goto bad;
-    }
+    config->ingest.db_path = config->db_path;
     log_init("worker", level);
     return 0;
 
@@ -236,9 +284,19 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    /* --run-once waits for the migrations; the daemon waits for SIGTERM. */
-    while (!stop_requested && !(config.run_once && runner_finished(runner)))
-        sigsuspend(&previous);
+    /* --run-once waits for the migrations; the daemon waits for SIGTERM, serving
+     * ingest on this thread (and its own connection) when a socket is given. */
+    int status = 0;
+    if (!config.run_once && config.ingest.socket_path != NULL) {
+        if (ingest_serve(&config.ingest, &stop_requested, &previous, &err) != 0) {
+            log_error("%s", err);
+            free(err);
+            status = 1;
+        }
+    } else {
+        while (!stop_requested && !(config.run_once && runner_finished(runner)))
+            sigsuspend(&previous);
+    }
     if (stop_requested)
         log_info("SIGTERM received, shutting down");
     runner_cancel(runner);
@@ -249,5 +307,5 @@ int main(int argc, char **argv)
              summary.done, summary.skipped, summary.failed, summary.cancelled);
     if (config.run_once)
         return summary.failed > 0 || summary.cancelled > 0 ? 1 : 0;
-    return 0;
+    return status;
 }

@@ -19,3 +19,19 @@ tests_unit_test_status_SOURCES = tests/unit/test_status.c $(WORKER_TESTLIB)
 tests_unit_test_status_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/worker
 tests_unit_test_status_LDADD = $(WORKER_TEST_LIBS)
 TESTS += tests/unit/test_status
+
+# Live ingest (worker/libingest.a): the line protocol, the store, the figures.
+INGEST_TEST_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/worker
+INGEST_TEST_LIBS = worker/libingest.a $(TEST_LIBS) -lm
+
+check_PROGRAMS += tests/unit/test_ingest_parse
+tests_unit_test_ingest_parse_SOURCES = tests/unit/test_ingest_parse.c
+tests_unit_test_ingest_parse_CFLAGS = $(INGEST_TEST_CFLAGS)
+tests_unit_test_ingest_parse_LDADD = $(INGEST_TEST_LIBS)
+TESTS += tests/unit/test_ingest_parse
+
+check_PROGRAMS += tests/unit/test_ingest_store
+tests_unit_test_ingest_store_SOURCES = tests/unit/test_ingest_store.c
+tests_unit_test_ingest_store_CFLAGS = $(INGEST_TEST_CFLAGS)
+tests_unit_test_ingest_store_LDADD = $(INGEST_TEST_LIBS)
+TESTS += tests/unit/test_ingest_store
