@@ -396,6 +396,7 @@ async function pairPhase(db1, workDir, ingest, hasBackfill, defaultsWallMs, runI
   const ingestSocket = ingest ? path.join(dir, 'ingest.sock') : null;
   const t0 = Date.now();
   const stack = await startStack({ db, numprocs: 4, dir, workerArgs: stackArgs(ingestSocket, [...mode.busyWorkerArgs, ...extraWorkerArgs]) });
+  activeStacks.add(stack);
   try {
     if (ingestSocket) await waitFor(() => existsSync(ingestSocket), { what: 'the ingest socket' });
     const running = hasBackfill && await waitFor(async () => {
@@ -423,20 +424,24 @@ async function pairPhase(db1, workDir, ingest, hasBackfill, defaultsWallMs, runI
       const ended = row.status === 'pending_async' ? null : Date.parse(`${row.endedAt.replace(' ', 'T')}Z`);
       cover = coverage(winStart, winEnd, ended);
     }
-    if (running) {
-      await waitFor(() => migrationRow(db)?.status !== 'pending_async',
-        { timeoutMs: 300000, intervalMs: 200, what: 'the backfill to finish' });
-    }
+    // The idle window needs the backfill finished; a tuning experiment that
+    // makes it crawl gets no idle window rather than a wrong one.
+    const finishMs = Math.max(120000, 3 * (defaultsWallMs ?? 0));
+    const finished = !running || await waitFor(() => migrationRow(db)?.status !== 'pending_async',
+      { timeoutMs: finishMs, intervalMs: 200, what: 'the backfill to finish' }).catch(() => false);
     // Peak RSS over the whole backfill, before the idle window adds anything.
     const rss = readRss(stack);
     say(`   stack ${runIndex + 1}: backfill ${migrationRow(db)?.status ?? 'absent'} after ${Date.now() - t0} ms` +
-      ` (running ${(100 * cover).toFixed(0)}% of the window); idle window ${seconds.toFixed(1)} s`);
-    const idle = await loadWindow(stack, seconds, { ingestSocket, packetsOk, legacyTx });
+      ` (running ${(100 * cover).toFixed(0)}% of the window); ` +
+      (finished ? `idle window ${seconds.toFixed(1)} s` : 'still running: no idle window'));
+    if (!finished) notes.push(`Stack ${runIndex + 1}: the backfill was still running ${finishMs / 1000} s after the start; no idle window.`);
+    const idle = finished ? await loadWindow(stack, seconds, { ingestSocket, packetsOk, legacyTx }) : null;
     if (runIndex === 0) await measureThroughput(stack);
     const rssAfter = readRss(stack);
     return { busy, idle, packetsOk, seconds, cover, running, rss, rssAfter };
   } finally {
     await stack.stop();
+    activeStacks.delete(stack);
     if (!opts.keep) rmSync(dir, { recursive: true, force: true });
     dropCopy(db);
   }
@@ -473,7 +478,7 @@ async function measureStack(db1, workDir, ingest, hasBackfill, defaultsWallMs) {
     if (!p.running) break;
   }
   const busySec = pairs.reduce((s, p) => s + p.seconds, 0);
-  const I = merge(pairs.map((p) => p.idle));
+  const I = merge(pairs.map((p) => p.idle).filter(Boolean));
   const B = merge(pairs.map((p) => p.busy));
   const idle = pairs[0];
 
@@ -575,6 +580,7 @@ async function main() {
   const db1 = dbs.find((d) => d.scale === 1);
 
   const workDir = tempDir('meshscope-bench-');
+  workDirToRemove = workDir;
   try {
     const ingest = await probeIngest(workDir);
     const bf = await measureBackfill(db1, workDir);
@@ -650,6 +656,22 @@ async function cpuBusy(ms) {
   await new Promise((r) => setTimeout(r, ms));
   const b = sample();
   return b.total > a.total ? 1 - (b.idle - a.idle) / (b.total - a.total) : null;
+}
+
+// Ctrl-C or SIGTERM: stop the stack that is up (supervisord and everything
+// under it) and remove the temporary copies before leaving.
+const activeStacks = new Set();
+let workDirToRemove = null;
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, async () => {
+    say(`${sig}: stopping`);
+    for (const st of activeStacks) {
+      await st.stop().catch(() => {});
+      if (!opts.keep) rmSync(st.dir, { recursive: true, force: true });
+    }
+    if (workDirToRemove && !opts.keep) rmSync(workDirToRemove, { recursive: true, force: true });
+    process.exit(130);
+  });
 }
 
 main().catch((err) => {
