@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "encode.h"
 #include "util.h"
 
 void http_response_init(struct http_response *resp)
@@ -24,16 +25,29 @@ void http_response_free(struct http_response *resp)
 
 void http_response_json(struct http_response *resp, int status, struct json_object *body)
 {
+    free(resp->text);
+    resp->text = NULL;
     json_object_put(resp->json);
     resp->json = body;
     resp->status = status;
     resp->content_type = "application/json";
 }
 
+void http_response_text(struct http_response *resp, int status, const char *content_type,
+                        char *text)
+{
+    json_object_put(resp->json);
+    resp->json = NULL;
+    free(resp->text);
+    resp->text = text;
+    resp->status = status;
+    resp->content_type = content_type;
+}
+
 void http_response_error(struct http_response *resp, int status, const char *message)
 {
     struct json_object *body = json_object_new_object();
-    json_object_object_add(body, "error", json_object_new_string(message));
+    json_object_object_add(body, "error", encode_json_string(message ? message : "error"));
     http_response_json(resp, status, body);
 }
 
@@ -41,10 +55,12 @@ void http_response_add_header(struct http_response *resp, const char *name, cons
 {
     if (resp->header_count >= HTTP_MAX_HEADERS)
         return;
-    /* Header values must stay on one line whatever the caller passes. */
+    /* Header values must stay on one line and in printable ASCII whatever the caller passes. */
     char *copy = xstrdup(value);
+    if (strlen(copy) > HTTP_MAX_HEADER_VALUE)
+        copy[HTTP_MAX_HEADER_VALUE] = '\0';
     for (char *p = copy; *p; p++) {
-        if (*p == '\r' || *p == '\n')
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
             *p = ' ';
     }
     resp->header_names[resp->header_count] = name;

@@ -1,10 +1,22 @@
-# fcgi/: meshscope-fcgi, the read-only responder pool.
-bin_PROGRAMS += fcgi/meshscope-fcgi
-fcgi_meshscope_fcgi_SOURCES = \
-	fcgi/main.c \
+# fcgi/: meshscope-fcgi, the read-only responder pool. Everything but main.c
+# lives in a library so the unit suites (tests/unit/fcgi.mk) link the same code.
+noinst_LIBRARIES += fcgi/libresponder.a
+fcgi_libresponder_a_SOURCES = \
+	fcgi/encode.c fcgi/encode.h \
 	fcgi/http.c fcgi/http.h \
+	fcgi/migration_cache.c fcgi/migration_cache.h \
+	fcgi/migration_info.c fcgi/migration_info.h \
+	fcgi/migrations.c \
+	fcgi/params.c fcgi/params.h \
 	fcgi/reader_db.c \
 	fcgi/responder.h \
 	fcgi/route_healthz.c \
+	fcgi/route_packets.c \
+	fcgi/route_perf_migrations.c \
+	fcgi/route_stats.c \
 	fcgi/router.c
-fcgi_meshscope_fcgi_LDADD = common/libmeshscope.a $(FCGI_LIBS) $(JSONC_LIBS) $(SQLITE3_LIBS)
+
+bin_PROGRAMS += fcgi/meshscope-fcgi
+fcgi_meshscope_fcgi_SOURCES = fcgi/main.c
+fcgi_meshscope_fcgi_LDADD = fcgi/libresponder.a common/libmeshscope.a \
+	$(FCGI_LIBS) $(JSONC_LIBS) $(SQLITE3_LIBS) -lm

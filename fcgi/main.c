@@ -44,6 +44,8 @@ static void usage(FILE *out)
           "  --listen unix:PATH     listen on a unix socket\n"
           "  --listen HOST:PORT     listen on TCP\n"
           "  --cache-ttl-ms N       migration-status cache lifetime (default 1000, 0 disables)\n"
+          "  --stalled-after-s N    a running migration with no progress write for N seconds\n"
+          "                         is reported stalled (default 60)\n"
           "  --log-level LEVEL      error, warn, info (default) or debug\n"
           "  --help                 show this help\n"
           "  --version              show the version\n",
@@ -56,11 +58,12 @@ struct fcgi_options {
 
 static int parse_options(int argc, char **argv, struct responder *r, struct fcgi_options *o)
 {
-    enum { OPT_DB = 256, OPT_LISTEN, OPT_CACHE, OPT_LOG, OPT_HELP, OPT_VERSION };
+    enum { OPT_DB = 256, OPT_LISTEN, OPT_CACHE, OPT_STALLED, OPT_LOG, OPT_HELP, OPT_VERSION };
     static const struct option options[] = {
         {"db", required_argument, NULL, OPT_DB},
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"cache-ttl-ms", required_argument, NULL, OPT_CACHE},
+        {"stalled-after-s", required_argument, NULL, OPT_STALLED},
         {"log-level", required_argument, NULL, OPT_LOG},
         {"help", no_argument, NULL, OPT_HELP},
         {"version", no_argument, NULL, OPT_VERSION},
@@ -70,6 +73,7 @@ static int parse_options(int argc, char **argv, struct responder *r, struct fcgi
     char *err = NULL;
     int opt;
 
+    int64_t stalled_after_s = MIGRATION_STALLED_AFTER_MS_DEFAULT / 1000;
     r->cache_ttl_ms = 1000;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
@@ -85,6 +89,10 @@ static int parse_options(int argc, char **argv, struct responder *r, struct fcgi
             break;
         case OPT_CACHE:
             if (parse_int64(optarg, 0, 3600000, "--cache-ttl-ms", &r->cache_ttl_ms, &err))
+                goto bad;
+            break;
+        case OPT_STALLED:
+            if (parse_int64(optarg, 1, 7 * 86400, "--stalled-after-s", &stalled_after_s, &err))
                 goto bad;
             break;
         case OPT_LOG:
@@ -112,6 +120,7 @@ static int parse_options(int argc, char **argv, struct responder *r, struct fcgi
         err = xasprintf("--db PATH is required");
         goto bad;
     }
+    r->stalled_after_ms = stalled_after_s * 1000;
     log_init("fcgi", level);
     return 0;
 
@@ -124,7 +133,7 @@ bad:
 /* Builds the route-level request from CGI/FastCGI parameters and answers it. */
 static char *answer(struct responder *r, const char *method, const char *request_uri,
                     const char *script_name, const char *path_info, const char *query,
-                    size_t *len_out)
+                    int *endpoint, size_t *len_out)
 {
     struct http_response resp;
     http_response_init(&resp);
@@ -143,11 +152,12 @@ static char *answer(struct responder *r, const char *method, const char *request
     if (query == NULL)
         query = "";
 
+    *endpoint = router_endpoint_count() - 1;
     if (strlen(path) > MAX_REQUEST_TARGET || strlen(query) > MAX_REQUEST_TARGET) {
         http_response_error(&resp, 400, "request target too long");
     } else {
         struct http_request req = {.method = method, .path = path, .query = query};
-        router_dispatch(r, &req, &resp);
+        *endpoint = router_dispatch(r, &req, &resp);
     }
     char *out = http_response_serialize(&resp, strcmp(method, "HEAD") == 0, len_out);
     http_response_free(&resp);
@@ -158,8 +168,9 @@ static char *answer(struct responder *r, const char *method, const char *request
 static int serve_cgi(struct responder *r)
 {
     size_t len = 0;
+    int endpoint = 0;
     char *out = answer(r, getenv("REQUEST_METHOD"), getenv("REQUEST_URI"), getenv("SCRIPT_NAME"),
-                       getenv("PATH_INFO"), getenv("QUERY_STRING"), &len);
+                       getenv("PATH_INFO"), getenv("QUERY_STRING"), &endpoint, &len);
     int ok = fwrite(out, 1, len, stdout) == len && fflush(stdout) == 0;
     free(out);
     return ok ? 0 : 1;
@@ -194,11 +205,12 @@ static int serve_fastcgi(struct responder *r, int listen_fd)
             break;
         in_request = 1;
         size_t len = 0;
+        int endpoint = 0;
         char *out = answer(r, FCGX_GetParam("REQUEST_METHOD", request.envp),
                            FCGX_GetParam("REQUEST_URI", request.envp),
                            FCGX_GetParam("SCRIPT_NAME", request.envp),
                            FCGX_GetParam("PATH_INFO", request.envp),
-                           FCGX_GetParam("QUERY_STRING", request.envp), &len);
+                           FCGX_GetParam("QUERY_STRING", request.envp), &endpoint, &len);
         FCGX_PutStr(out, (int)len, request.out);
         free(out);
         FCGX_Finish_r(&request);
@@ -215,6 +227,8 @@ int main(int argc, char **argv)
     log_init("fcgi", LOG_LEVEL_INFO);
     if (parse_options(argc, argv, &r, &o) != 0)
         return 2;
+    r.wall_clock_ms = clock_realtime_ms;
+    migrations_init(&r);
 
     signal(SIGPIPE, SIG_IGN);
     struct sigaction sa = {0};
@@ -242,6 +256,7 @@ int main(int argc, char **argv)
     } else {
         rc = serve_fastcgi(&r, 0);
     }
+    migration_cache_destroy(&r.migrations);
     reader_db_close(&r);
     return rc;
 }

@@ -1,28 +1,54 @@
-/* router.c: the route table; maps a path to its handler and rejects what none accepts. */
+/* router.c: the route table; maps a path to its handler, validates its parameters, and rejects what none accepts. */
+#include <assert.h>
 #include <string.h>
 
 #include "responder.h"
 
-static const struct route {
-    const char *path;
-    route_handler handler;
-} routes[] = {
-    {"/api/healthz", route_healthz},
+static const struct route *const routes[] = {
+    &route_healthz_entry,
+    &route_perf_migrations_entry,
+    &route_stats_entry,
+    &route_packets_entry,
 };
 
-void router_dispatch(struct responder *r, const struct http_request *req,
-                     struct http_response *resp)
+#define ROUTE_COUNT ((int)(sizeof routes / sizeof routes[0]))
+
+int router_endpoint_count(void)
 {
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        if (strcmp(req->path, routes[i].path) != 0)
+    return ROUTE_COUNT + 1;
+}
+
+const char *router_endpoint_name(int index)
+{
+    /* Unknown paths share one bucket: raw paths would be unbounded and possibly not UTF-8. */
+    return index >= 0 && index < ROUTE_COUNT ? routes[index]->path : "other";
+}
+
+int router_dispatch(struct responder *r, const struct http_request *req,
+                    struct http_response *resp)
+{
+    for (int i = 0; i < ROUTE_COUNT; i++) {
+        const struct route *route = routes[i];
+        if (strcmp(req->path, route->path) != 0)
             continue;
         if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
             http_response_error(resp, 405, "method not allowed: use GET or HEAD");
             http_response_add_header(resp, "Allow", "GET, HEAD");
-            return;
+            return i;
         }
-        routes[i].handler(r, req, resp);
-        return;
+        assert(route->param_count <= PARAMS_MAX);
+        struct param_value values[PARAMS_MAX];
+        char *err = NULL;
+        if (params_parse(req->query, route->params, route->param_count, values, &err) != 0) {
+            http_response_error(resp, 400, err);
+            free(err);
+            return i;
+        }
+        struct http_request validated = *req;
+        validated.params = values;
+        route->handler(r, &validated, resp);
+        return i;
     }
     http_response_error(resp, 404, "no such endpoint");
+    return ROUTE_COUNT;
 }

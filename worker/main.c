@@ -1,8 +1,10 @@
 /* main.c: meshscope-worker's command line, startup, and the wait for SIGTERM. */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -10,6 +12,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "migration.h"
 #include "schema.h"
 #include "util.h"
 #include "worker.h"
@@ -17,6 +20,7 @@
 #define WORKER_BUSY_TIMEOUT_MS 5000
 
 static volatile sig_atomic_t stop_requested;
+static pthread_t main_thread;
 
 static void on_stop_signal(int signo)
 {
@@ -24,9 +28,23 @@ static void on_stop_signal(int signo)
     stop_requested = 1;
 }
 
+/* SIGUSR1 only ends the main thread's sigsuspend so it re-checks its loop condition. */
+static void on_wake_signal(int signo)
+{
+    (void)signo;
+}
+
+/* Called from the migration thread when it has nothing left to run. */
+static void on_migrations_finished(void *arg)
+{
+    (void)arg;
+    pthread_kill(main_thread, SIGUSR1);
+}
+
 static void usage(FILE *out)
 {
     fputs("Usage: meshscope-worker --db PATH [options]\n"
+          "       meshscope-worker status --db PATH [--json]\n"
           "\n"
           "The only writer of a meshscope database: upgrades the schema, runs async\n"
           "migrations in short batches, and ingests live observations.\n"
@@ -34,7 +52,15 @@ static void usage(FILE *out)
           "Options:\n"
           "  --db PATH             SQLite database (created if missing)\n"
           "  --ingest-socket PATH  unix socket to accept NDJSON observations on\n"
+          "  --ingest-socket-mode MODE   its permissions, octal (default 0660)\n"
+          "  --ingest-socket-group NAME  its group (default: the worker's)\n"
+          "  --ingest-batch-rows N  lines per group commit, at most (default 256)\n"
+          "  --ingest-batch-ms N    longest wait for more lines before a commit (default 2)\n"
+          "  --ingest-max-clients N concurrent ingest connections (default 256)\n"
+          "  --ingest-synchronous full|normal  fsync each commit (full, default) or\n"
+          "                        only survive process crashes (normal)\n"
           "  --batch-size N        fixed migration batch size (default: adaptive)\n"
+          "  --target-batch-ms N   adaptive batches hold the writer about N ms (default 50)\n"
           "  --yield-ms N          pause between migration batches (default 100)\n"
           "  --run-once            upgrade, run pending migrations to the end, exit\n"
           "  --log-level LEVEL     error, warn, info (default) or debug\n"
@@ -72,12 +98,20 @@ static int open_database(const char *path, sqlite3 **out, char **errp)
 
 static int parse_options(int argc, char **argv, struct worker_config *config)
 {
-    enum { OPT_DB = 256, OPT_INGEST, OPT_BATCH, OPT_YIELD, OPT_RUN_ONCE, OPT_LOG, OPT_HELP,
-           OPT_VERSION };
+    enum { OPT_DB = 256, OPT_INGEST, OPT_BATCH, OPT_TARGET, OPT_YIELD, OPT_RUN_ONCE, OPT_LOG,
+           OPT_HELP, OPT_VERSION, OPT_INGEST_MODE, OPT_INGEST_GROUP, OPT_INGEST_ROWS,
+           OPT_INGEST_MS, OPT_INGEST_CLIENTS, OPT_INGEST_SYNC };
     static const struct option options[] = {
         {"db", required_argument, NULL, OPT_DB},
         {"ingest-socket", required_argument, NULL, OPT_INGEST},
+        {"ingest-socket-mode", required_argument, NULL, OPT_INGEST_MODE},
+        {"ingest-socket-group", required_argument, NULL, OPT_INGEST_GROUP},
+        {"ingest-batch-rows", required_argument, NULL, OPT_INGEST_ROWS},
+        {"ingest-batch-ms", required_argument, NULL, OPT_INGEST_MS},
+        {"ingest-max-clients", required_argument, NULL, OPT_INGEST_CLIENTS},
+        {"ingest-synchronous", required_argument, NULL, OPT_INGEST_SYNC},
         {"batch-size", required_argument, NULL, OPT_BATCH},
+        {"target-batch-ms", required_argument, NULL, OPT_TARGET},
         {"yield-ms", required_argument, NULL, OPT_YIELD},
         {"run-once", no_argument, NULL, OPT_RUN_ONCE},
         {"log-level", required_argument, NULL, OPT_LOG},
@@ -89,21 +123,66 @@ static int parse_options(int argc, char **argv, struct worker_config *config)
     char *err = NULL;
     int opt;
 
-    config->yield_ms = 100;
+    config->yield_ms = MIGRATION_DEFAULT_YIELD_MS;
+    config->target_batch_ms = MIGRATION_DEFAULT_TARGET_BATCH_MS;
+    ingest_config_defaults(&config->ingest);
+    int64_t n = 0;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
         case OPT_DB:
             config->db_path = optarg;
             break;
         case OPT_INGEST:
-            config->ingest_socket = optarg;
+            config->ingest.socket_path = optarg;
+            break;
+        case OPT_INGEST_MODE: {
+            char *end = NULL;
+            long mode = strtol(optarg, &end, 8);
+            if (*optarg == '\0' || *end != '\0' || mode < 0 || mode > 0777) {
+                err = xasprintf("--ingest-socket-mode: expected an octal mode such as 0660");
+                goto bad;
+            }
+            config->ingest.socket_mode = (mode_t)mode;
+            break;
+        }
+        case OPT_INGEST_GROUP:
+            config->ingest.socket_group = optarg;
+            break;
+        case OPT_INGEST_ROWS:
+            if (parse_int64(optarg, 1, 100000, "--ingest-batch-rows", &n, &err))
+                goto bad;
+            config->ingest.batch_rows = (int)n;
+            break;
+        case OPT_INGEST_MS:
+            if (parse_int64(optarg, 0, 60000, "--ingest-batch-ms", &n, &err))
+                goto bad;
+            config->ingest.batch_ms = (int)n;
+            break;
+        case OPT_INGEST_CLIENTS:
+            if (parse_int64(optarg, 1, 10000, "--ingest-max-clients", &n, &err))
+                goto bad;
+            config->ingest.max_clients = (int)n;
+            break;
+        case OPT_INGEST_SYNC:
+            if (strcmp(optarg, "full") != 0 && strcmp(optarg, "normal") != 0) {
+                err = xasprintf("--ingest-synchronous: expected full or normal");
+                goto bad;
+            }
+            config->ingest.durable = strcmp(optarg, "full") == 0;
             break;
         case OPT_BATCH:
-            if (parse_int64(optarg, 1, 10000000, "--batch-size", &config->batch_size, &err))
+            if (parse_int64(optarg, 1, MIGRATION_MAX_BATCH_SIZE, "--batch-size",
+                            &config->batch_size, &err))
+                goto bad;
+            break;
+        case OPT_TARGET:
+            if (parse_int64(optarg, 1, MIGRATION_MAX_TARGET_BATCH_MS, "--target-batch-ms",
+                            &config->target_batch_ms, &err))
                 goto bad;
             break;
         case OPT_YIELD:
-            if (parse_int64(optarg, 0, 60000, "--yield-ms", &config->yield_ms, &err))
+            if (parse_int64(optarg, 0, MIGRATION_MAX_YIELD_MS, "--yield-ms", &config->yield_ms,
+                            &err))
                 goto bad;
             break;
         case OPT_RUN_ONCE:
@@ -134,11 +213,7 @@ static int parse_options(int argc, char **argv, struct worker_config *config)
         err = xasprintf("--db PATH is required");
         goto bad;
     }
-    /* Features of later milestones refuse loudly rather than being silently ignored. */
-    if (config->ingest_socket != NULL) {
-        err = xasprintf("--ingest-socket: live ingest is not available in this build yet");
-        goto bad;
-    }
+    config->ingest.db_path = config->db_path;
     log_init("worker", level);
     return 0;
 
@@ -152,6 +227,8 @@ int main(int argc, char **argv)
 {
     struct worker_config config = {0};
     log_init("worker", LOG_LEVEL_INFO);
+    if (argc > 1 && strcmp(argv[1], "status") == 0)
+        return status_main(argc - 1, argv + 1);
     if (parse_options(argc, argv, &config) != 0)
         return 2;
 
@@ -160,12 +237,16 @@ int main(int argc, char **argv)
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGTERM);
     sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGUSR1);
     sigprocmask(SIG_BLOCK, &stop_signals, &previous);
     struct sigaction sa = {0};
     sa.sa_handler = on_stop_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = on_wake_signal;
+    sigaction(SIGUSR1, &sa, NULL);
+    main_thread = pthread_self();
     signal(SIGPIPE, SIG_IGN);
 
     sqlite3 *db = NULL;
@@ -179,15 +260,47 @@ int main(int argc, char **argv)
     log_info("schema ready in %s (meshscope %s, sqlite %s)", config.db_path, PACKAGE_VERSION,
              sqlite3_libversion());
 
-    if (config.run_once) {
+    /* Registration is one short write, so readers see pending_async from the
+     * start; the migrations themselves run in their own thread and connection,
+     * beside ingest rather than before it. */
+    struct migration_params params;
+    migration_params_default(&params);
+    params.adaptive = config.batch_size == 0;
+    params.batch_size = config.batch_size;
+    params.target_batch_ms = config.target_batch_ms;
+    params.yield_ms = config.yield_ms;
+    struct runner *runner = NULL;
+    if (runner_register(db, migration_registry, migration_registry_len, &err) != 0 ||
+        (runner = runner_start(config.db_path, &params, on_migrations_finished, NULL, &err)) ==
+            NULL) {
+        log_error("startup failed: %s", err);
+        free(err);
         sqlite3_close(db);
-        return 0;
+        return 1;
     }
 
-    while (!stop_requested)
-        sigsuspend(&previous);
-    log_info("SIGTERM received, shutting down");
+    /* --run-once waits for the migrations; the daemon waits for SIGTERM, serving
+     * ingest on this thread (and its own connection) when a socket is given. */
+    int status = 0;
+    if (!config.run_once && config.ingest.socket_path != NULL) {
+        if (ingest_serve(&config.ingest, &stop_requested, &previous, &err) != 0) {
+            log_error("%s", err);
+            free(err);
+            status = 1;
+        }
+    } else {
+        while (!stop_requested && !(config.run_once && runner_finished(runner)))
+            sigsuspend(&previous);
+    }
+    if (stop_requested)
+        log_info("SIGTERM received, shutting down");
+    runner_cancel(runner);
+    struct runner_summary summary;
+    runner_join(runner, &summary);
     sqlite3_close(db);
-    log_info("stopped");
-    return 0;
+    log_info("stopped (migrations: %d done, %d already done, %d failed, %d interrupted)",
+             summary.done, summary.skipped, summary.failed, summary.cancelled);
+    if (config.run_once)
+        return summary.failed > 0 || summary.cancelled > 0 ? 1 : 0;
+    return status;
 }

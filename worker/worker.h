@@ -4,10 +4,13 @@
 
 #include <stdint.h>
 
+#include "ingest.h"
+
 struct worker_config {
     const char *db_path;
-    const char *ingest_socket; /* NULL: no ingest socket */
+    struct ingest_config ingest; /* ingest.socket_path NULL: no ingest socket */
     int64_t batch_size;        /* 0: adaptive */
+    int64_t target_batch_ms;   /* hold-time target of adaptive batches */
     int64_t yield_ms;
     int run_once;
 };

@@ -2,4 +2,6 @@
 wwwdir = $(pkgdatadir)/www
 dist_www_DATA = \
 	www/index.html \
-	www/style.css
+	www/style.css \
+	www/warmup-banner.js \
+	www/app.js

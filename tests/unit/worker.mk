@@ -1,1 +1,31 @@
 # Unit suites for worker/ (cmocka, real SQLite files).
+WORKER_TEST_LIBS = worker/libmigrations.a $(TEST_LIBS) -lm
+WORKER_TESTLIB = tests/unit/worker_testlib.c tests/unit/worker_testlib.h
+
+check_PROGRAMS += tests/unit/test_backfill
+tests_unit_test_backfill_SOURCES = tests/unit/test_backfill.c $(WORKER_TESTLIB)
+tests_unit_test_backfill_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/worker
+tests_unit_test_backfill_LDADD = $(WORKER_TEST_LIBS)
+TESTS += tests/unit/test_backfill
+
+check_PROGRAMS += tests/unit/test_runner
+tests_unit_test_runner_SOURCES = tests/unit/test_runner.c $(WORKER_TESTLIB)
+tests_unit_test_runner_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/worker
+tests_unit_test_runner_LDADD = $(WORKER_TEST_LIBS)
+TESTS += tests/unit/test_runner
+
+# Live ingest (worker/libingest.a): the line protocol, the store, the figures.
+INGEST_TEST_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/worker
+INGEST_TEST_LIBS = worker/libingest.a $(TEST_LIBS) -lm
+
+check_PROGRAMS += tests/unit/test_ingest_parse
+tests_unit_test_ingest_parse_SOURCES = tests/unit/test_ingest_parse.c
+tests_unit_test_ingest_parse_CFLAGS = $(INGEST_TEST_CFLAGS)
+tests_unit_test_ingest_parse_LDADD = $(INGEST_TEST_LIBS)
+TESTS += tests/unit/test_ingest_parse
+
+check_PROGRAMS += tests/unit/test_ingest_store
+tests_unit_test_ingest_store_SOURCES = tests/unit/test_ingest_store.c
+tests_unit_test_ingest_store_CFLAGS = $(INGEST_TEST_CFLAGS)
+tests_unit_test_ingest_store_LDADD = $(INGEST_TEST_LIBS)
+TESTS += tests/unit/test_ingest_store

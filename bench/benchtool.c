@@ -1,0 +1,243 @@
+/* benchtool.c: the benchmark's C helpers: the one-statement reference backfill, a peak-RSS exec wrapper, and a writer-lock probe. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "schema.h"
+#include "util.h"
+
+/* The worker's connection settings (worker/main.c), so the reference pays the same costs. */
+#define BENCH_BUSY_TIMEOUT_MS 5000
+
+/* Design §3: the statement the chunked backfill must equal, and must not be much slower than. */
+static const char benchtool_reference_sql[] =
+    "UPDATE transmissions SET last_seen = COALESCE((SELECT MAX(timestamp) FROM observations"
+    " WHERE transmission_id = transmissions.id), last_seen) WHERE last_seen = 0";
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int open_like_worker(const char *path, sqlite3 **out, char **errp)
+{
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL) !=
+        SQLITE_OK) {
+        set_error(errp, "cannot open %s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return -1;
+    }
+    char *sqlite_err = NULL;
+    if (schema_configure_connection(db, BENCH_BUSY_TIMEOUT_MS, errp) != 0)
+        goto err;
+    if (sqlite3_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL", NULL, NULL,
+                     &sqlite_err) != SQLITE_OK) {
+        set_error(errp, "configuring %s: %s", path, sqlite_err ? sqlite_err : "?");
+        sqlite3_free(sqlite_err);
+        goto err;
+    }
+    *out = db;
+    return 0;
+err:
+    sqlite3_close(db);
+    return -1;
+}
+
+/*
+ * Runs the worker's own startup upgrade (ADD COLUMN last_seen and the indexes),
+ * untimed for the comparison, then times the reference UPDATE alone. The
+ * autocommit step includes the commit and the automatic checkpoint it triggers,
+ * exactly as each of the worker's batches does.
+ */
+static int benchtool_reference(const char *path, char **errp)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *stmt = NULL;
+    if (open_like_worker(path, &db, errp) != 0)
+        return -1;
+    double t0 = now_ms();
+    if (schema_upgrade(db, errp) != 0)
+        goto err;
+    double t1 = now_ms();
+    if (sqlite3_prepare_v2(db, benchtool_reference_sql, -1, &stmt, NULL) != SQLITE_OK) {
+        set_error(errp, "preparing the reference update: %s", sqlite3_errmsg(db));
+        goto err;
+    }
+    double t2 = now_ms();
+    if (sqlite3_step(stmt) != SQLITE_DONE) {
+        set_error(errp, "reference update: %s", sqlite3_errmsg(db));
+        goto err;
+    }
+    double t3 = now_ms();
+    sqlite3_int64 rows = sqlite3_changes64(db);
+    sqlite3_finalize(stmt);
+    if (sqlite3_close(db) != SQLITE_OK)
+        return set_error(errp, "closing %s failed", path);
+    printf("{\"upgrade_ms\":%.3f,\"update_ms\":%.3f,\"rows\":%lld,\"sqlite\":\"%s\"}\n",
+           t1 - t0, t3 - t2, (long long)rows, sqlite3_libversion());
+    return 0;
+err:
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return -1;
+}
+
+/*
+ * Runs a command and reports its wall time and peak resident set. ru_maxrss of
+ * the reaped child is the kernel's VmHWM at exit, which /proc can no longer
+ * show once the process is gone.
+ */
+static int benchtool_exec(const char *out_path, char **argv, char **errp)
+{
+    double t0 = now_ms();
+    pid_t pid = fork();
+    if (pid < 0)
+        return set_error(errp, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        execvp(argv[0], argv);
+        fprintf(stderr, "benchtool: cannot run %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    int status = 0;
+    struct rusage ru;
+    while (wait4(pid, &status, 0, &ru) < 0) {
+        if (errno != EINTR)
+            return set_error(errp, "wait4: %s", strerror(errno));
+    }
+    double wall = now_ms() - t0;
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    FILE *out = fopen(out_path, "w");
+    if (out == NULL)
+        return set_error(errp, "cannot write %s: %s", out_path, strerror(errno));
+    fprintf(out, "{\"exit\":%d,\"wall_ms\":%.3f,\"maxrss_kb\":%ld}\n", code, wall, ru.ru_maxrss);
+    if (fclose(out) != 0)
+        return set_error(errp, "writing %s: %s", out_path, strerror(errno));
+    return 0;
+}
+
+static volatile sig_atomic_t probe_stop;
+
+static void on_probe_signal(int signo)
+{
+    (void)signo;
+    probe_stop = 1;
+}
+
+/* Retries every 0.2 ms so the measured wait is the lock holder's time, not SQLite's back-off. */
+static int probe_busy_handler(void *arg, int count)
+{
+    (void)arg;
+    (void)count;
+    struct timespec pause = {0, 200000};
+    nanosleep(&pause, NULL);
+    return !probe_stop;
+}
+
+/*
+ * Every interval, takes the write lock (BEGIN IMMEDIATE) and releases it at
+ * once, recording how long acquiring it took: the longest anyone waits for the
+ * writer. An empty transaction writes nothing, so the probe adds no WAL
+ * traffic. Prints one JSON object with every wait in milliseconds.
+ */
+static int benchtool_writer_probe(const char *path, int64_t interval_ms, int64_t duration_ms,
+                                  char **errp)
+{
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+        set_error(errp, "cannot open %s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return -1;
+    }
+    sqlite3_busy_handler(db, probe_busy_handler, NULL);
+    struct sigaction sa = {0};
+    sa.sa_handler = on_probe_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+
+    size_t cap = 1024, n = 0, failures = 0;
+    double *waits = xmalloc(cap * sizeof *waits);
+    double start = now_ms(), next = start;
+    while (!probe_stop && now_ms() - start < (double)duration_ms) {
+        double t0 = now_ms();
+        int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+        double waited = now_ms() - t0;
+        if (rc == SQLITE_OK) {
+            sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+            if (n == cap)
+                waits = xrealloc(waits, (cap *= 2) * sizeof *waits);
+            waits[n++] = waited;
+        } else {
+            failures++;
+        }
+        next += (double)interval_ms;
+        double sleep_ms = next - now_ms();
+        if (sleep_ms > 0) {
+            struct timespec ts = {(time_t)(sleep_ms / 1e3),
+                                  (long)((sleep_ms - (double)(time_t)(sleep_ms / 1e3) * 1e3) * 1e6)};
+            nanosleep(&ts, NULL);
+        } else {
+            next = now_ms(); /* a long wait: restart the schedule rather than burst */
+        }
+    }
+    printf("{\"failures\":%zu,\"waits_ms\":[", failures);
+    for (size_t i = 0; i < n; i++)
+        printf("%s%.3f", i ? "," : "", waits[i]);
+    printf("]}\n");
+    free(waits);
+    sqlite3_close(db);
+    return 0;
+}
+
+static void usage(FILE *out)
+{
+    fputs("Usage: benchtool reference --db PATH\n"
+          "       benchtool exec --out FILE -- COMMAND [ARG...]\n"
+          "       benchtool writer-probe --db PATH --interval-ms N --duration-ms N\n",
+          out);
+}
+
+int main(int argc, char **argv)
+{
+    char *err = NULL;
+    int rc = -1;
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "reference") == 0 && argc == 4 && strcmp(argv[2], "--db") == 0) {
+        rc = benchtool_reference(argv[3], &err);
+    } else if (strcmp(cmd, "exec") == 0 && argc >= 6 && strcmp(argv[2], "--out") == 0 &&
+               strcmp(argv[4], "--") == 0) {
+        rc = benchtool_exec(argv[3], argv + 5, &err);
+    } else if (strcmp(cmd, "writer-probe") == 0 && argc == 8 && strcmp(argv[2], "--db") == 0 &&
+               strcmp(argv[4], "--interval-ms") == 0 && strcmp(argv[6], "--duration-ms") == 0) {
+        int64_t interval = 0, duration = 0;
+        if (parse_int64(argv[5], 1, 60000, "--interval-ms", &interval, &err) == 0 &&
+            parse_int64(argv[7], 1, 3600000, "--duration-ms", &duration, &err) == 0)
+            rc = benchtool_writer_probe(argv[3], interval, duration, &err);
+    } else if (strcmp(cmd, "--help") == 0) {
+        usage(stdout);
+        return 0;
+    } else {
+        usage(stderr);
+        return 2;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "benchtool %s: %s\n", cmd, err ? err : "failed");
+        free(err);
+        return 1;
+    }
+    return 0;
+}

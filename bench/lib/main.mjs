@@ -1,0 +1,652 @@
+// main.mjs: the benchmark run behind bench/run. Measures, in one run, every
+// figure design §8 sets a target on, next to the baseline it is a ratio of,
+// and writes the table (see report.mjs). Progress goes to stderr, the table to
+// stdout.
+import { spawn, execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, chmodSync,
+} from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { startStack, tempDir, waitFor, TOP, BINDIR } from '../../tests/lib/stack.mjs';
+import {
+  coverage, parseHeyCsv, parseProcStatus, parseWorkerStats, parseWrk, ratio, summarize,
+} from './stats.mjs';
+import {
+  buildRows, missingFigures, renderResults, renderTable, summaryLine, updateReadme,
+} from './report.mjs';
+
+const MIGRATION = 'tx_last_seen_backfill_v1';
+const OPERATOR_SCALE = { transmissions: 71000, observations: 1500000 };
+
+// Everything that differs between the full run and the smoke test.
+const MODES = {
+  full: {
+    base: 1, scales: [0.1, 1, 10], repeats: 2,
+    windowSec: 10, minWindowSec: 3, maxBusyRuns: 3,
+    wrk: { threads: 2, connections: 32, durationSec: 5, rounds: 2 },
+    healthz: { concurrency: 4, perWorkerQps: 25 }, // 100 req/s offered
+    packets: { concurrency: 2, perWorkerQps: 20 }, // 40 req/s offered
+    ingestRate: 200, probeIntervalMs: 10,
+    busyWorkerArgs: [],
+  },
+  quick: {
+    base: 0.01, scales: [0.1, 1, 10], repeats: 1,
+    windowSec: 1, minWindowSec: 1, maxBusyRuns: 1,
+    wrk: { threads: 1, connections: 4, durationSec: 1, rounds: 1 },
+    healthz: { concurrency: 2, perWorkerQps: 25 },
+    packets: { concurrency: 1, perWorkerQps: 20 },
+    ingestRate: 50, probeIntervalMs: 10,
+    // A few hundred rows finish in milliseconds at the defaults; small batches
+    // and yields keep the backfill running through the (short) window.
+    busyWorkerArgs: ['--batch-size', '20', '--yield-ms', '50'],
+  },
+};
+
+const { values: opts } = parseArgs({ options: {
+  quick: { type: 'boolean', default: false },
+  check: { type: 'boolean', default: false },
+  out: { type: 'string' },
+  readme: { type: 'boolean', default: undefined },
+  keep: { type: 'boolean', default: false },
+} });
+const modeName = opts.quick ? 'quick' : 'full';
+const mode = MODES[modeName];
+const outFile = opts.out ?? (opts.quick ? path.join(TOP, 'var', 'bench', 'quick.md')
+  : path.join(TOP, 'bench', 'results', 'latest.md'));
+const writeReadme = opts.readme ?? !opts.quick;
+const WORKER = path.join(BINDIR, 'worker', 'meshscope-worker');
+const BENCHTOOL = path.join(BINDIR, 'bench', 'benchtool');
+const cacheDir = path.join(TOP, 'var', 'bench');
+
+const startedAt = Date.now();
+const figures = {};
+const notes = [];
+const na = (why) => ({ na: why });
+// A figure whose feature this build lacks (a branch not landed yet) says so
+// with this prefix; --check reports those apart from broken measurements.
+const ABSENT = 'not in this build: ';
+
+// a ÷ b as a figure, or the reason one side is missing.
+function ratioFig(a, b) {
+  return ratio(a, b) ?? na((typeof a === 'number' ? b : a)?.na ?? 'not measured');
+}
+
+function say(msg) {
+  const t = ((Date.now() - startedAt) / 1000).toFixed(1).padStart(6);
+  process.stderr.write(`bench [${t}s] ${msg}\n`);
+}
+
+function run(cmd, args, { stdoutFile, stderrFile, timeoutMs } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '', timer = null;
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    if (timeoutMs) timer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (stdoutFile) writeFileSync(stdoutFile, stdout);
+      if (stderrFile) writeFileSync(stderrFile, stderr);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+function sqlite(db, sql) {
+  return execFileSync('sqlite3', ['-readonly', '-batch', db, sql], { encoding: 'utf8' }).trim();
+}
+
+function mib(kb) {
+  return typeof kb === 'number' ? kb / 1024 : na('not measured');
+}
+
+// ---------------------------------------------------------------- machine
+
+function machine() {
+  const cpu = os.cpus()[0]?.model ?? 'unknown';
+  const sqliteVersion = execFileSync('sqlite3', ['--version'], { encoding: 'utf8' }).split(' ')[0];
+  let nginx = '';
+  try {
+    nginx = execFileSync('/usr/sbin/nginx', ['-v'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    nginx = String(err.stderr ?? '');
+  }
+  nginx = (nginx || execFileSync('sh', ['-c', '/usr/sbin/nginx -v 2>&1'], { encoding: 'utf8' }))
+    .trim().replace(/^nginx version: /, '');
+  return {
+    nproc: String(os.cpus().length),
+    CPU: cpu,
+    memory: `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,
+    kernel: `${os.type()} ${os.release()}`,
+    sqlite: sqliteVersion,
+    nginx,
+    node: process.version,
+  };
+}
+
+function loadavg() {
+  return os.loadavg().map((x) => x.toFixed(2)).join(' ');
+}
+
+// ---------------------------------------------------------------- databases
+
+// Generates (once) the legacy database for a scale factor, cached under
+// var/bench/ by its size and by the generator's own text, so a change to
+// scripts/gen-demo-db regenerates it.
+async function legacyDb(scale) {
+  const tx = Math.max(1, Math.round(OPERATOR_SCALE.transmissions * mode.base * scale));
+  const obs = Math.max(1, Math.round(OPERATOR_SCALE.observations * mode.base * scale));
+  const gen = path.join(TOP, 'scripts', 'gen-demo-db');
+  const key = createHash('sha256').update(readFileSync(gen)).digest('hex').slice(0, 12);
+  const file = path.join(cacheDir, `legacy-t${tx}-o${obs}-${key}.db`);
+  if (!existsSync(file)) {
+    mkdirSync(cacheDir, { recursive: true });
+    say(`generating ${path.relative(TOP, file)} (${tx} transmissions, ${obs} observations)`);
+    rmSync(`${file}.partial`, { force: true });
+    const r = await run(gen, [file, '--transmissions', String(tx), '--observations', String(obs)]);
+    if (r.code !== 0) throw new Error(`gen-demo-db failed: ${r.stderr}`);
+  }
+  return { file, tx, obs, scale };
+}
+
+let copies = 0;
+function freshCopy(src, workDir, label) {
+  const dst = path.join(workDir, `${String(++copies).padStart(2, '0')}-${label}.db`);
+  copyFileSync(src.file, dst);
+  return dst;
+}
+
+function dropCopy(db) {
+  if (opts.keep) return;
+  for (const suffix of ['', '-wal', '-shm']) rmSync(db + suffix, { force: true });
+}
+
+function migrationRow(db) {
+  try {
+    const line = sqlite(db, `SELECT status, COALESCE(ended_at, '') FROM _async_migrations WHERE name = '${MIGRATION}'`);
+    if (!line) return null;
+    const [status, endedAt] = line.split('|');
+    return { status, endedAt: endedAt || null };
+  } catch {
+    return null;
+  }
+}
+
+// ---------------------------------------------------------------- features
+
+let workerHelp = '';
+function workerSupports(flag) {
+  if (!workerHelp) workerHelp = execFileSync(WORKER, ['--help'], { encoding: 'utf8' });
+  return workerHelp.includes(flag);
+}
+
+// Live ingest is there when a worker started with --ingest-socket creates the
+// socket (a build without it refuses the flag and exits).
+async function probeIngest(workDir) {
+  const db = path.join(workDir, 'probe.db');
+  const sock = path.join(workDir, 'probe.sock');
+  const child = spawn(WORKER, ['--db', db, '--ingest-socket', sock], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '', exited = false;
+  child.stderr.on('data', (d) => { stderr += d; });
+  const done = new Promise((resolve) => child.on('close', () => { exited = true; resolve(); }));
+  let ok = false;
+  try {
+    ok = await waitFor(() => existsSync(sock) || (exited ? 'exited' : false),
+      { timeoutMs: 10000, what: 'the ingest socket' }) === true;
+  } catch { /* neither socket nor exit within the timeout */ }
+  if (!ok) say(`live ingest not available: ${stderr.trim().split('\n').pop() || 'no socket'}`);
+  if (!exited) child.kill('SIGTERM');
+  await done;
+  for (const f of [db, `${db}-wal`, `${db}-shm`, sock]) rmSync(f, { force: true });
+  return Boolean(ok);
+}
+
+// ---------------------------------------------------------------- backfill
+
+async function runWorkerOnce(db, workDir, label, extraArgs) {
+  const rusage = path.join(workDir, `${label}.rusage.json`);
+  const statsFile = path.join(workDir, `${label}.stats.json`);
+  const args = ['--db', db, '--run-once', ...extraArgs];
+  const withStats = workerSupports('--stats-json');
+  if (withStats) args.push('--stats-json', statsFile);
+  const r = await run(BENCHTOOL, ['exec', '--out', rusage, '--', WORKER, ...args],
+    { stderrFile: path.join(workDir, `${label}.log`) });
+  if (r.code !== 0) throw new Error(`benchtool exec failed: ${r.stderr}`);
+  const usage = JSON.parse(readFileSync(rusage, 'utf8'));
+  if (usage.exit !== 0) throw new Error(`worker --run-once exited ${usage.exit}:\n${r.stderr.slice(-2000)}`);
+  const row = migrationRow(db);
+  let stats = null, why = null;
+  if (!row) why = `${ABSENT}the backfill (the worker ran none)`;
+  else if (row.status !== 'done') why = `the backfill ended ${row.status}`;
+  else if (!withStats) why = `${ABSENT}worker --stats-json`;
+  else if (!(stats = parseWorkerStats(readFileSync(statsFile, 'utf8'), MIGRATION))) why = 'no backfill in --stats-json';
+  return { wallMs: usage.wall_ms, maxrssKb: usage.maxrss_kb, stats, why, row };
+}
+
+const pick = (s, field, why) => (s && typeof s[field] === 'number' ? s[field] : na(why));
+
+async function measureBackfill(db1, workDir) {
+  say(`1. backfill efficiency at 1× (${db1.tx} transmissions, ${db1.obs} observations)`);
+  const refs = [], y0 = [];
+  let refCopy = null;
+  for (let i = 0; i < mode.repeats; i++) {
+    const ref = freshCopy(db1, workDir, 'reference');
+    const r = await run(BENCHTOOL, ['reference', '--db', ref]);
+    if (r.code !== 0) throw new Error(`reference failed: ${r.stderr}`);
+    const res = JSON.parse(r.stdout);
+    refs.push(res.update_ms);
+    say(`   reference UPDATE: ${res.update_ms.toFixed(0)} ms, ${res.rows} rows (upgrade ${res.upgrade_ms.toFixed(0)} ms, not counted)`);
+    if (refCopy) dropCopy(refCopy);
+    refCopy = ref;
+
+    const w = freshCopy(db1, workDir, 'worker-yield0');
+    const out = await runWorkerOnce(w, workDir, `worker-yield0-${i}`, ['--yield-ms', '0']);
+    y0.push(out);
+    say(`   worker yield 0: wall ${out.wallMs.toFixed(0)} ms (process), work ${out.stats?.workMs?.toFixed(0) ?? 'n/a'} ms, ` +
+      `${out.stats?.batches ?? 'n/a'} batches${out.why ? ` [${out.why}]` : ''}`);
+    dropCopy(w);
+  }
+  const wDef = freshCopy(db1, workDir, 'worker-defaults');
+  const def = await runWorkerOnce(wDef, workDir, 'worker-defaults', []);
+  say(`   worker defaults: wall ${def.wallMs.toFixed(0)} ms (process), work ${def.stats?.workMs?.toFixed(0) ?? 'n/a'} ms, ` +
+    `${def.stats?.batches ?? 'n/a'} batches${def.why ? ` [${def.why}]` : ''}`);
+
+  // Repeats keep the fastest of each: on a shared machine, noise only adds.
+  const refMs = Math.min(...refs);
+  const best = y0.filter((x) => x.stats).sort((a, b) => a.stats.workMs - b.stats.workMs)[0] ?? y0[0];
+  figures['backfill.reference_ms'] = refMs;
+  figures['backfill.y0.work_ms'] = pick(best.stats, 'workMs', best.why);
+  figures['backfill.y0.wall_ms'] = pick(best.stats, 'wallMs', best.why);
+  figures['backfill.y0.batches'] = pick(best.stats, 'batches', best.why);
+  figures['backfill.y0.hold_max'] = pick(best.stats?.hold, 'max', best.why ?? 'no per-batch holds');
+  figures['backfill.y0.ratio'] = ratioFig(figures['backfill.y0.work_ms'], refMs);
+  figures['backfill.def.work_ms'] = pick(def.stats, 'workMs', def.why);
+  figures['backfill.def.wall_ms'] = pick(def.stats, 'wallMs', def.why);
+  figures['backfill.def.batches'] = pick(def.stats, 'batches', def.why);
+  for (const p of ['p50', 'p99', 'max']) {
+    figures[`backfill.def.hold_${p}`] = pick(def.stats?.hold, p, def.why ?? 'no per-batch holds');
+  }
+  figures['backfill.def.ratio'] = ratioFig(figures['backfill.def.work_ms'], refMs);
+  figures['mem.worker_runonce_mib'] = mib(def.maxrssKb);
+  if (refs.length > 1) notes.push(`Reference UPDATE runs: ${refs.map((x) => x.toFixed(0)).join(', ')} ms; worker yield-0 work: ${y0.map((x) => x.stats?.workMs?.toFixed(0) ?? 'n/a').join(', ')} ms (the fastest of each is used).`);
+
+  // The chunked result must equal the one-statement reference, row for row.
+  if (def.row?.status === 'done') {
+    const diff = sqlite(refCopy, `ATTACH '${wDef}' AS w; SELECT count(*) FROM transmissions t` +
+      ' LEFT JOIN w.transmissions u ON u.id = t.id WHERE u.id IS NULL OR t.last_seen IS NOT u.last_seen');
+    figures['backfill.mismatches'] = Number(diff);
+  } else {
+    figures['backfill.mismatches'] = na(def.why);
+  }
+  dropCopy(refCopy);
+  return { backfilled: wDef, hasBackfill: Boolean(def.row), defaultsWallMs: def.stats?.wallMs ?? null, y0Best: best };
+}
+
+// ---------------------------------------------------------------- stack phases
+
+async function heyRun(url, { concurrency, perWorkerQps }, seconds) {
+  const r = await run('hey', ['-z', `${seconds}s`, '-c', String(concurrency), '-q', String(perWorkerQps),
+    '-o', 'csv', url]);
+  if (r.code !== 0) throw new Error(`hey failed: ${r.stderr}`);
+  return parseHeyCsv(r.stdout);
+}
+
+async function wrkRun(url) {
+  const { threads, connections, durationSec } = mode.wrk;
+  const r = await run('wrk', ['-t', String(threads), '-c', String(connections), '-d', `${durationSec}s`,
+    '--latency', url]);
+  if (r.code !== 0) throw new Error(`wrk failed: ${r.stderr}`);
+  return parseWrk(r.stdout);
+}
+
+async function endpointOk(url) {
+  try {
+    const res = await fetch(url);
+    await res.arrayBuffer();
+    return res.status === 200 ? true : `HTTP ${res.status}`;
+  } catch (err) {
+    return err.message;
+  }
+}
+
+// The fixed-rate load of one window, run concurrently: the two readers through
+// nginx, the ingest client on the worker's socket, and the writer-lock probe.
+async function loadWindow(stack, seconds, { ingestSocket, packetsOk, legacyTx }) {
+  const jobs = {
+    healthz: heyRun(`${stack.url}/api/healthz`, mode.healthz, seconds),
+    packets: packetsOk === true ? heyRun(`${stack.url}/api/packets?limit=50`, mode.packets, seconds) : null,
+    ingest: ingestSocket ? run('node', [path.join(TOP, 'bench', 'lib', 'ingest-load.mjs'),
+      '--socket', ingestSocket, '--rate', String(mode.ingestRate),
+      '--duration-ms', String(Math.round(seconds * 1000)),
+      '--legacy-transmissions', String(legacyTx)]).then((r) => JSON.parse(r.stdout)) : null,
+    probe: run(BENCHTOOL, ['writer-probe', '--db', stack.db, '--interval-ms', String(mode.probeIntervalMs),
+      '--duration-ms', String(Math.round(seconds * 1000))]).then((r) => {
+      if (r.code !== 0) throw new Error(`writer probe failed: ${r.stderr}`);
+      return JSON.parse(r.stdout);
+    }),
+  };
+  const out = {};
+  for (const [k, p] of Object.entries(jobs)) out[k] = p ? await p : null;
+  return out;
+}
+
+function readRss(stack) {
+  const rss = {};
+  for (const [name, pid] of Object.entries(stack.pids())) {
+    try {
+      rss[name] = parseProcStatus(readFileSync(`/proc/${pid}/status`, 'utf8')).vmHwmKb;
+    } catch { /* exited meanwhile */ }
+  }
+  return rss;
+}
+
+async function healthz(stack) {
+  const res = await fetch(`${stack.url}/api/healthz`);
+  return res.status === 200 ? res.json() : null;
+}
+
+function stackArgs(ingestSocket, extra = []) {
+  return [...(ingestSocket ? ['--ingest-socket', ingestSocket] : []), ...extra].join(' ');
+}
+
+async function idlePhase(db, workDir, ingest, legacyTx, seconds) {
+  say('3-5. idle stack on the backfilled copy: throughput, then the idle load window');
+  const dir = tempDir('meshscope-bench-idle-');
+  const ingestSocket = ingest ? path.join(dir, 'ingest.sock') : null;
+  const stack = await startStack({ db, numprocs: 4, dir, workerArgs: stackArgs(ingestSocket) });
+  try {
+    if (ingestSocket) await waitFor(() => existsSync(ingestSocket), { what: 'the ingest socket' });
+    await waitFor(async () => (await healthz(stack))?.async_migrations_running === false,
+      { timeoutMs: 30000, what: 'no migration running' });
+
+    // The static file has the same bytes as healthz's body, so the two differ
+    // only in who produces them.
+    const body = Buffer.from(await (await fetch(`${stack.url}/api/healthz`)).arrayBuffer());
+    writeFileSync(path.join(dir, 'www', 'bench-static.json'), body);
+    chmodSync(path.join(dir, 'www', 'bench-static.json'), 0o644);
+    const staticBody = Buffer.from(await (await fetch(`${stack.url}/bench-static.json`)).arrayBuffer());
+    if (!staticBody.equals(body)) throw new Error('static copy of the healthz body does not match');
+    let staticBest = null, healthzBest = null;
+    for (let i = 0; i < mode.wrk.rounds; i++) {
+      const s = await wrkRun(`${stack.url}/bench-static.json`);
+      const h = await wrkRun(`${stack.url}/api/healthz`);
+      say(`   wrk round ${i + 1}: static ${s.reqPerSec?.toFixed(0)} req/s, healthz ${h.reqPerSec?.toFixed(0)} req/s` +
+        ` (${body.length} bytes; errors ${s.non2xx + s.socketErrors}/${h.non2xx + h.socketErrors})`);
+      if (h.non2xx + h.socketErrors > 0) notes.push(`wrk /api/healthz round ${i + 1}: ${h.non2xx} non-2xx, ${h.socketErrors} socket errors.`);
+      if (!staticBest || s.reqPerSec > staticBest.reqPerSec) staticBest = s;
+      if (!healthzBest || h.reqPerSec > healthzBest.reqPerSec) healthzBest = h;
+    }
+    figures['tput.static_rps'] = staticBest.reqPerSec ?? na('wrk printed no rate');
+    figures['tput.healthz_rps'] = healthzBest.reqPerSec ?? na('wrk printed no rate');
+    figures['tput.ratio'] = ratio(healthzBest.reqPerSec, staticBest.reqPerSec) ?? na('no rate');
+    notes.push(`Throughput: wrk -t${mode.wrk.threads} -c${mode.wrk.connections} -d${mode.wrk.durationSec}s, ` +
+      `best of ${mode.wrk.rounds} alternating rounds each; body ${body.length} bytes; pool of 4 responders.`);
+
+    const packetsOk = await endpointOk(`${stack.url}/api/packets?limit=50`);
+    say(`   idle load window ${seconds.toFixed(1)} s`);
+    const load = await loadWindow(stack, seconds, { ingestSocket, packetsOk, legacyTx });
+    return { load, packetsOk, rss: readRss(stack) };
+  } finally {
+    await stack.stop();
+    if (!opts.keep) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// One stack on a fresh legacy copy: the worker starts the backfill with its
+// defaults, and the load window runs while it does.
+async function busyPhase(db1, workDir, ingest, hasBackfill, defaultsWallMs, runIndex, wantSec) {
+  const db = freshCopy(db1, workDir, `busy-${runIndex}`);
+  const dir = tempDir('meshscope-bench-busy-');
+  const ingestSocket = ingest ? path.join(dir, 'ingest.sock') : null;
+  const t0 = Date.now();
+  const stack = await startStack({ db, numprocs: 4, dir, workerArgs: stackArgs(ingestSocket, mode.busyWorkerArgs) });
+  try {
+    if (ingestSocket) await waitFor(() => existsSync(ingestSocket), { what: 'the ingest socket' });
+    const running = hasBackfill && await waitFor(async () => {
+      const h = await healthz(stack);
+      return h?.async_migrations_running === true && h.async_migrations?.some((m) => m.name === MIGRATION);
+    }, { timeoutMs: 15000, what: `${MIGRATION} running` }).catch(() => false);
+    const elapsed = Date.now() - t0;
+    // Size the window to fit inside what is left of the backfill, as the
+    // unloaded defaults run measured it (load only slows it down).
+    let seconds = wantSec;
+    if (defaultsWallMs) {
+      const fits = (0.8 * (defaultsWallMs - elapsed)) / 1000;
+      seconds = Math.max(mode.minWindowSec, Math.min(wantSec, fits));
+    }
+    const packetsOk = await endpointOk(`${stack.url}/api/packets?limit=50`);
+    say(`   busy window ${runIndex + 1}: ${seconds.toFixed(1)} s, ${elapsed} ms after start${running ? '' : ' (backfill NOT running)'}`);
+    const winStart = Date.now();
+    const load = await loadWindow(stack, seconds, { ingestSocket, packetsOk, legacyTx: db1.tx });
+    const winEnd = Date.now();
+    const row = migrationRow(db);
+    let cover = 0;
+    if (running && row) {
+      const ended = row.status === 'pending_async' ? null : Date.parse(`${row.endedAt.replace(' ', 'T')}Z`);
+      cover = coverage(winStart, winEnd, ended);
+    }
+    // Peak RSS covers the whole backfill: wait for it to finish first.
+    if (running) {
+      await waitFor(() => migrationRow(db)?.status !== 'pending_async',
+        { timeoutMs: 300000, intervalMs: 200, what: 'the backfill to finish' });
+    }
+    return { load, packetsOk, seconds, cover, running, rss: readRss(stack), status: migrationRow(db)?.status };
+  } finally {
+    await stack.stop();
+    if (!opts.keep) rmSync(dir, { recursive: true, force: true });
+    dropCopy(db);
+  }
+}
+
+function merge(loads) {
+  const cat = (f) => loads.flatMap(f);
+  const hey = (k) => {
+    const parts = loads.map((l) => l[k]).filter(Boolean);
+    return parts.length ? { latenciesMs: parts.flatMap((p) => p.latenciesMs),
+      notOk: parts.reduce((s, p) => s + p.notOk, 0) } : null;
+  };
+  const ingestParts = loads.map((l) => l.ingest).filter(Boolean);
+  return {
+    healthz: hey('healthz'),
+    packets: hey('packets'),
+    ingest: ingestParts.length ? {
+      latenciesMs: ingestParts.flatMap((p) => p.latenciesMs ?? []),
+      errors: ingestParts.reduce((s, p) => s + (p.errors ?? 0) + (p.unanswered ?? 0), 0),
+      firstError: ingestParts.map((p) => p.firstError ?? p.error).find(Boolean) ?? null,
+    } : null,
+    probe: cat((l) => l.probe?.waits_ms ?? []),
+  };
+}
+
+async function measureStack(db1, backfilledDb, workDir, ingest, hasBackfill, defaultsWallMs) {
+  say('2-3. busy stack: fresh legacy copies, the backfill at its defaults, the load window during it');
+  const busy = [];
+  let covered = 0;
+  for (let i = 0; i < mode.maxBusyRuns && covered < mode.windowSec - 0.5; i++) {
+    const b = await busyPhase(db1, workDir, ingest, hasBackfill, defaultsWallMs, i, mode.windowSec - covered);
+    busy.push(b);
+    covered += b.seconds * b.cover;
+    if (!b.running) break;
+  }
+  const busySec = busy.reduce((s, b) => s + b.seconds, 0);
+  const idle = await idlePhase(backfilledDb, workDir, ingest, db1.tx, busySec);
+  const I = merge([idle.load]);
+  const B = merge(busy.map((b) => b.load));
+
+  figures['busy.coverage'] = !hasBackfill ? na(`${ABSENT}the backfill`)
+    : busySec > 0 ? (100 * covered) / busySec : na('no window');
+  notes.push(`Load windows: ${busy.length} busy run(s) of ${busy.map((b) => b.seconds.toFixed(1)).join(' + ')} s ` +
+    `(backfill running ${(100 * covered / busySec).toFixed(0)}% of it), idle ${busySec.toFixed(1)} s. Offered: ` +
+    `/api/healthz ${mode.healthz.concurrency * mode.healthz.perWorkerQps} req/s, /api/packets?limit=50 ` +
+    `${mode.packets.concurrency * mode.packets.perWorkerQps} req/s, ingest ${mode.ingestRate} lines/s, ` +
+    `writer probe every ${mode.probeIntervalMs} ms, all at once.` +
+    (mode.busyWorkerArgs.length ? ` Busy worker args: ${mode.busyWorkerArgs.join(' ')}.` : ' Busy worker at its defaults.'));
+
+  // Readers.
+  for (const ep of ['healthz', 'packets']) {
+    const why = ep === 'packets' && idle.packetsOk !== true
+      ? `${idle.packetsOk === 'HTTP 404' ? ABSENT : ''}/api/packets (${idle.packetsOk})` : 'no samples';
+    const si = I[ep] ? summarize(I[ep].latenciesMs) : null;
+    const sb = B[ep] ? summarize(B[ep].latenciesMs) : null;
+    figures[`read.${ep}.idle.p50`] = si?.p50 ?? na(why);
+    figures[`read.${ep}.idle.p99`] = si?.p99 ?? na(why);
+    figures[`read.${ep}.busy.p50`] = sb?.p50 ?? na(why);
+    figures[`read.${ep}.busy.p99`] = sb?.p99 ?? na(why);
+    figures[`read.${ep}.p99_ratio`] = ratioFig(figures[`read.${ep}.busy.p99`], figures[`read.${ep}.idle.p99`]);
+  }
+  const readErrors = [I.healthz, B.healthz, I.packets, B.packets].filter(Boolean).reduce((s, x) => s + x.notOk, 0);
+  figures['read.errors'] = readErrors;
+
+  // Ingest.
+  const whyIngest = ingest ? 'no acknowledgements' : `${ABSENT}live ingest`;
+  const ii = I.ingest?.latenciesMs?.length ? summarize(I.ingest.latenciesMs) : null;
+  const ib = B.ingest?.latenciesMs?.length ? summarize(B.ingest.latenciesMs) : null;
+  figures['ingest.idle.p50'] = ii?.p50 ?? na(whyIngest);
+  figures['ingest.idle.p99'] = ii?.p99 ?? na(whyIngest);
+  figures['ingest.busy.p50'] = ib?.p50 ?? na(whyIngest);
+  figures['ingest.busy.p99'] = ib?.p99 ?? na(whyIngest);
+  figures['ingest.p99_ratio'] = ratioFig(figures['ingest.busy.p99'], figures['ingest.idle.p99']);
+  for (const [k, x] of [['idle', I.ingest], ['busy', B.ingest]]) {
+    if (x?.errors) notes.push(`Ingest ${k}: ${x.errors} lines not acknowledged ok (first: ${x.firstError}).`);
+    if (x?.firstError && !x.latenciesMs.length) notes.push(`Ingest ${k} failed: ${x.firstError}.`);
+  }
+
+  // The writer lock, probed directly.
+  const pi = summarize(I.probe), pb = summarize(B.probe);
+  figures['writer.idle.max'] = pi.max ?? na('no probe samples');
+  figures['writer.busy.max'] = pb.max ?? na('no probe samples');
+  figures['writer.busy.p99'] = pb.p99 ?? na('no probe samples');
+
+  // Memory: every responder of both stacks, the daemon worker during the backfill.
+  const responders = [idle.rss, ...busy.map((b) => b.rss)].flatMap((r) =>
+    Object.entries(r).filter(([n]) => n.startsWith('fcgi:')).map(([, kb]) => kb)).filter((x) => x);
+  figures['mem.responder_max_mib'] = responders.length ? Math.max(...responders) / 1024 : na('no responders');
+  notes.push(`Responder peak RSS, every process of every stack: ${responders.map((kb) => (kb / 1024).toFixed(1)).join(', ')} MiB.`);
+  const workerKb = busy.map((b) => b.rss.worker).filter((x) => x);
+  figures['mem.worker_daemon_mib'] = workerKb.length ? Math.max(...workerKb) / 1024 : na('worker not found');
+}
+
+// ---------------------------------------------------------------- scaling
+
+async function measureScaling(dbs, y0Best, workDir) {
+  say('6. scaling: worker --run-once --yield-ms 0 at each scale');
+  for (const db of dbs) {
+    const key = `scale.${db.scale}`;
+    let out;
+    if (db.scale === 1) {
+      out = y0Best;
+    } else {
+      const runs = [];
+      const n = db.scale < 1 ? mode.repeats : 1;
+      for (let i = 0; i < n; i++) {
+        const w = freshCopy(db, workDir, `scale-${db.scale}`);
+        runs.push(await runWorkerOnce(w, workDir, `scale-${db.scale}-${i}`, ['--yield-ms', '0']));
+        dropCopy(w);
+      }
+      out = runs.filter((x) => x.stats).sort((a, b) => a.stats.workMs - b.stats.workMs)[0] ?? runs[0];
+    }
+    figures[`${key}.work_ms`] = pick(out.stats, 'workMs', out.why);
+    figures[`${key}.rss_mib`] = mib(out.maxrssKb);
+    say(`   ${db.scale}× (${db.tx} tx, ${db.obs} obs): work ${out.stats?.workMs?.toFixed(0) ?? 'n/a'} ms, ` +
+      `peak RSS ${(out.maxrssKb / 1024).toFixed(1)} MiB`);
+  }
+  figures['scale.time_ratio_1'] = ratioFig(figures['scale.1.work_ms'], figures['scale.0.1.work_ms']);
+  figures['scale.time_ratio_10'] = ratioFig(figures['scale.10.work_ms'], figures['scale.1.work_ms']);
+  figures['scale.rss_ratio_10'] = ratioFig(figures['scale.10.rss_mib'], figures['scale.1.rss_mib']);
+}
+
+// ---------------------------------------------------------------- main
+
+async function main() {
+  for (const exe of [WORKER, BENCHTOOL]) {
+    if (!existsSync(exe)) throw new Error(`${exe} not built (bench/run builds it)`);
+  }
+  const mach = machine();
+  const loadStart = loadavg();
+  const busyBefore = await cpuBusy(2000);
+  say(`${modeName} run on ${mach.nproc} × ${mach.CPU}, load average ${loadStart}`);
+
+  const dbs = [];
+  for (const s of mode.scales) dbs.push(await legacyDb(s));
+  const db1 = dbs.find((d) => d.scale === 1);
+
+  const workDir = tempDir('meshscope-bench-');
+  try {
+    const ingest = await probeIngest(workDir);
+    const bf = await measureBackfill(db1, workDir);
+    await measureStack(db1, bf.backfilled, workDir, ingest, bf.hasBackfill, bf.defaultsWallMs);
+    dropCopy(bf.backfilled);
+    await measureScaling(dbs, bf.y0Best, workDir);
+  } finally {
+    if (!opts.keep) rmSync(workDir, { recursive: true, force: true });
+    else say(`kept ${workDir}`);
+  }
+
+  const rows = buildRows(figures);
+  const runtimeSec = (Date.now() - startedAt) / 1000;
+  mach['load average (1/5/15 min) at start'] = loadStart;
+  mach['load average at end'] = loadavg();
+  if (busyBefore !== null) {
+    mach['CPU busy with other work in the 2 s before the run'] = `${(100 * busyBefore).toFixed(0)}%` +
+      (busyBefore > 0.1 ? ' (a shared machine: absolute figures are noisy, the ratios less so)' : '');
+  }
+  const scaleDesc = dbs.map((d) => `${d.scale}× = ${d.tx} tx / ${d.obs} obs`).join(', ');
+  notes.unshift(`Data: ${scaleDesc}; generated by scripts/gen-demo-db, cached in var/bench/.`);
+  const meta = {
+    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    command: `bench/run${opts.quick ? ' --quick' : ''}`,
+    runtimeSec, mode: modeName,
+  };
+  const table = renderTable(rows);
+  process.stdout.write(`\n${table}\n\n${summaryLine(rows)}; runtime ${runtimeSec.toFixed(0)} s.\n`);
+  mkdirSync(path.dirname(outFile), { recursive: true });
+  writeFileSync(outFile, renderResults({ rows, machine: mach, meta, notes }));
+  say(`wrote ${path.relative(TOP, outFile) || outFile}`);
+  if (writeReadme) {
+    const readme = path.join(TOP, 'README.md');
+    const block = [
+      `Latest full run (${meta.date}, ${mach.nproc} × ${mach.CPU}, ${runtimeSec.toFixed(0)} s;`
+        + ` details and machine in [bench/results/latest.md](bench/results/latest.md)):`,
+      '', table, '', `${summaryLine(rows)}. Reproduce with \`bench/run\` (or \`make bench\`).`,
+    ].join('\n');
+    writeFileSync(readme, updateReadme(readFileSync(readme, 'utf8'), block));
+    say('updated README.md');
+  }
+  if (opts.check) {
+    const missing = missingFigures(rows);
+    const absent = missing.filter((r) => r.reason.startsWith(ABSENT));
+    const broken = missing.filter((r) => !r.reason.startsWith(ABSENT));
+    if (absent.length) {
+      process.stderr.write(`bench: ${absent.length} figure(s) wait for features not on this branch yet:\n` +
+        absent.map((r) => `  ${r.label}: ${r.reason}\n`).join(''));
+    }
+    if (broken.length || !table.includes('| figure |')) {
+      process.stderr.write(`bench: ${broken.length} figure(s) not measured:\n` +
+        broken.map((r) => `  ${r.label}: ${r.reason}\n`).join(''));
+      process.exitCode = 1;
+    }
+  }
+}
+
+// Share of all CPUs busy over a short interval, from /proc/stat: measured
+// before the run starts, it is other people's work on a shared machine.
+async function cpuBusy(ms) {
+  const sample = () => {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const idle = f[3] + (f[4] || 0);
+    return { idle, total: f.reduce((a, b) => a + b, 0) };
+  };
+  const a = sample();
+  await new Promise((r) => setTimeout(r, ms));
+  const b = sample();
+  return b.total > a.total ? 1 - (b.idle - a.idle) / (b.total - a.total) : null;
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench: ${err.stack || err.message}\n`);
+  process.exit(1);
+});

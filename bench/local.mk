@@ -1,0 +1,17 @@
+# bench/: the benchmark (bench/run, `make bench`) and its C helper.
+noinst_PROGRAMS += bench/benchtool
+bench_benchtool_SOURCES = bench/benchtool.c
+bench_benchtool_LDADD = common/libmeshscope.a $(SQLITE3_LIBS)
+
+dist_noinst_SCRIPTS += bench/run
+EXTRA_DIST += \
+	bench/lib/main.mjs \
+	bench/lib/ingest-load.mjs \
+	bench/lib/stats.mjs \
+	bench/lib/report.mjs \
+	bench/results/latest.md
+
+# Measures the §8 targets on this machine; see README "Benchmark".
+bench: all
+	$(top_srcdir)/bench/run $(BENCH_ARGS)
+.PHONY: bench

@@ -1,0 +1,139 @@
+/* encode.c: UTF-8 checking and repair, finite JSON numbers, Prometheus escaping. */
+#include "encode.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "util.h"
+
+/* Length of the well-formed sequence at s (1..4), or 0 when it is ill-formed (RFC 3629 table). */
+static size_t utf8_sequence_len(const unsigned char *s, size_t avail)
+{
+    unsigned char c = s[0];
+    if (c < 0x80)
+        return 1;
+    size_t need;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) {
+        need = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        need = 3;
+        if (c == 0xE0)
+            lo = 0xA0; /* overlong */
+        else if (c == 0xED)
+            hi = 0x9F; /* UTF-16 surrogates */
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        need = 4;
+        if (c == 0xF0)
+            lo = 0x90; /* overlong */
+        else if (c == 0xF4)
+            hi = 0x8F; /* past U+10FFFF */
+    } else {
+        return 0;
+    }
+    if (avail < need || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < need; i++) {
+        if (s[i] < 0x80 || s[i] > 0xBF)
+            return 0;
+    }
+    return need;
+}
+
+int encode_utf8_valid(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < len) {
+        size_t n = utf8_sequence_len(p + i, len - i);
+        if (n == 0)
+            return 0;
+        i += n;
+    }
+    return 1;
+}
+
+char *encode_utf8_sanitize(const char *s)
+{
+    if (s == NULL)
+        return xstrdup("");
+    size_t len = strlen(s);
+    /* Each bad byte becomes three bytes of U+FFFD. */
+    char *out = xmalloc(len * 3 + 1);
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0, o = 0;
+    while (i < len) {
+        size_t n = utf8_sequence_len(p + i, len - i);
+        if (n == 0) {
+            memcpy(out + o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            i++;
+        } else {
+            memcpy(out + o, p + i, n);
+            o += n;
+            i += n;
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+struct json_object *encode_json_string(const char *s)
+{
+    if (s == NULL)
+        return NULL;
+    if (encode_utf8_valid(s, strlen(s)))
+        return json_object_new_string(s);
+    char *clean = encode_utf8_sanitize(s);
+    struct json_object *obj = json_object_new_string(clean);
+    free(clean);
+    return obj;
+}
+
+double encode_finite(double v)
+{
+    return isfinite(v) ? v : 0.0;
+}
+
+struct json_object *encode_json_number(double v)
+{
+    v = encode_finite(v);
+    char buf[64];
+    if (fabs(v) < 1e15) {
+        snprintf(buf, sizeof buf, "%.3f", v);
+        /* Trim "12.500" to "12.5" and "3.000" to "3". */
+        char *end = buf + strlen(buf) - 1;
+        while (*end == '0')
+            *end-- = '\0';
+        if (*end == '.')
+            *end = '\0';
+        if (strcmp(buf, "-0") == 0)
+            strcpy(buf, "0");
+    } else {
+        snprintf(buf, sizeof buf, "%.17g", v);
+    }
+    return json_object_new_double_s(v, buf);
+}
+
+void encode_prom_value(FILE *out, double v)
+{
+    v = encode_finite(v);
+    if (v == floor(v) && fabs(v) < 1e15)
+        fprintf(out, "%.0f", v);
+    else
+        fprintf(out, "%.17g", v);
+}
+
+void encode_prom_label(FILE *out, const char *s)
+{
+    char *clean = encode_utf8_sanitize(s);
+    for (const char *p = clean; *p; p++) {
+        switch (*p) {
+        case '\\': fputs("\\\\", out); break;
+        case '"': fputs("\\\"", out); break;
+        case '\n': fputs("\\n", out); break;
+        default: fputc(*p, out); break;
+        }
+    }
+    free(clean);
+}

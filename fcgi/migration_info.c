@@ -1,0 +1,151 @@
+/* migration_info.c: status mapping, elapsed/rate/ETA arithmetic and stall detection (design §4). */
+#include "migration_info.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "encode.h"
+#include "schema.h"
+#include "timefmt.h"
+#include "util.h"
+
+enum migration_status migration_status_map(const char *stored)
+{
+    if (stored == NULL)
+        return MIGRATION_UNKNOWN;
+    if (strcmp(stored, MIGRATION_STATUS_PENDING) == 0)
+        return MIGRATION_RUNNING;
+    if (strcmp(stored, MIGRATION_STATUS_DONE) == 0)
+        return MIGRATION_DONE;
+    if (strcmp(stored, MIGRATION_STATUS_FAILED) == 0)
+        return MIGRATION_FAILED;
+    return MIGRATION_UNKNOWN;
+}
+
+const char *migration_status_name(enum migration_status status)
+{
+    switch (status) {
+    case MIGRATION_RUNNING: return "running";
+    case MIGRATION_DONE: return "done";
+    case MIGRATION_FAILED: return "failed";
+    case MIGRATION_UNKNOWN: break;
+    }
+    return "unknown";
+}
+
+/* Appends "column: message" to *message, separated by "; ". */
+static void append_message(char **message, const char *text)
+{
+    char *joined = *message ? xasprintf("%s; %s", *message, text) : xstrdup(text);
+    free(*message);
+    *message = joined;
+}
+
+/* NULL is "absent", not an error; anything else must parse. */
+static void parse_time(const char *column, const char *text, int *has, int64_t *epoch,
+                       char **message)
+{
+    *has = 0;
+    if (text == NULL)
+        return;
+    char *err = NULL;
+    if (timefmt_parse(text, epoch, &err) == 0) {
+        *has = 1;
+        return;
+    }
+    char *line = xasprintf("%s: %s", column, err);
+    append_message(message, line);
+    free(line);
+    free(err);
+}
+
+/* Non-negative, finite seconds between two instants given in milliseconds. */
+static double seconds_between(double from_ms, double to_ms)
+{
+    double s = (to_ms - from_ms) / 1000.0;
+    return isfinite(s) && s > 0 ? s : 0.0;
+}
+
+void migration_info_compute(const struct migration_row *row, int64_t now_ms,
+                            int64_t stalled_after_ms, struct migration_info *info)
+{
+    memset(info, 0, sizeof *info);
+    info->name = row->name ? row->name : "";
+    info->status = migration_status_map(row->status);
+    info->rows_processed = row->rows_processed;
+    info->rows_total = row->rows_total;
+
+    /* The stored error explains a failure only; a parse problem is reported whatever the status. */
+    if (info->status == MIGRATION_FAILED && row->error != NULL)
+        info->error_message = xstrdup(row->error);
+    parse_time("started_at", row->started_at, &info->has_started_at, &info->started_at,
+               &info->error_message);
+    parse_time("ended_at", row->ended_at, &info->has_ended_at, &info->ended_at,
+               &info->error_message);
+    parse_time("last_update_at", row->last_update_at, &info->has_last_update_at,
+               &info->last_update_at, &info->error_message);
+
+    /* Arithmetic in double: stored counts may be any int64, and double cannot overflow here. */
+    double processed = row->rows_processed > 0 ? (double)row->rows_processed : 0.0;
+    double total = row->rows_total > 0 ? (double)row->rows_total : 0.0;
+    double started_ms = (double)info->started_at * 1000.0;
+
+    if (info->status == MIGRATION_RUNNING) {
+        if (info->has_started_at)
+            info->elapsed_sec = seconds_between(started_ms, (double)now_ms);
+        if (info->elapsed_sec > 0)
+            info->rate_per_sec = processed / info->elapsed_sec;
+        double remaining = total > processed ? total - processed : 0.0;
+        if (info->rate_per_sec > 0)
+            info->eta_sec = remaining / info->rate_per_sec;
+
+        /* Without a progress write yet, the start is the last sign of life. */
+        int has_ref = info->has_last_update_at || info->has_started_at;
+        double ref_ms = info->has_last_update_at ? (double)info->last_update_at * 1000.0
+                                                 : started_ms;
+        info->stalled = has_ref && (double)now_ms - ref_ms > (double)stalled_after_ms;
+    } else {
+        if (info->has_started_at && info->has_ended_at)
+            info->elapsed_sec = seconds_between(started_ms, (double)info->ended_at * 1000.0);
+        if (info->elapsed_sec > 0)
+            info->rate_per_sec = processed / info->elapsed_sec;
+    }
+    info->elapsed_sec = encode_finite(info->elapsed_sec);
+    info->rate_per_sec = encode_finite(info->rate_per_sec);
+    info->eta_sec = encode_finite(info->eta_sec);
+}
+
+void migration_info_free(struct migration_info *info)
+{
+    free(info->error_message);
+    info->error_message = NULL;
+}
+
+static void add_time(struct json_object *obj, const char *key, int has, int64_t epoch)
+{
+    if (!has)
+        return;
+    char buf[TIMEFMT_RFC3339_LEN];
+    timefmt_rfc3339(epoch, buf);
+    json_object_object_add(obj, key, json_object_new_string(buf));
+}
+
+struct json_object *migration_info_to_json(const struct migration_info *info)
+{
+    struct json_object *obj = json_object_new_object();
+    json_object_object_add(obj, "name", encode_json_string(info->name));
+    json_object_object_add(obj, "status",
+                           json_object_new_string(migration_status_name(info->status)));
+    add_time(obj, "startedAt", info->has_started_at, info->started_at);
+    add_time(obj, "endedAt", info->has_ended_at, info->ended_at);
+    add_time(obj, "lastUpdateAt", info->has_last_update_at, info->last_update_at);
+    json_object_object_add(obj, "rowsProcessed", json_object_new_int64(info->rows_processed));
+    json_object_object_add(obj, "rowsTotal", json_object_new_int64(info->rows_total));
+    json_object_object_add(obj, "elapsedSec", encode_json_number(info->elapsed_sec));
+    json_object_object_add(obj, "etaSec", encode_json_number(info->eta_sec));
+    json_object_object_add(obj, "ratePerSec", encode_json_number(info->rate_per_sec));
+    if (info->error_message != NULL)
+        json_object_object_add(obj, "errorMessage", encode_json_string(info->error_message));
+    json_object_object_add(obj, "stalled", json_object_new_boolean(info->stalled));
+    return obj;
+}

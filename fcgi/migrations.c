@@ -1,0 +1,89 @@
+/* migrations.c: reads _async_migrations through the TTL cache and renders the info array. */
+#include <string.h>
+
+#include "responder.h"
+#include "schema.h"
+#include "util.h"
+
+static const struct reader_query migrations_query = {
+    .sql = "SELECT name, status, started_at, ended_at, error, rows_processed, rows_total,"
+           " last_update_at FROM " SCHEMA_MIGRATIONS_TABLE " ORDER BY name",
+    .table = SCHEMA_MIGRATIONS_TABLE,
+};
+
+static char *column_text(sqlite3_stmt *stmt, int col)
+{
+    const unsigned char *text = sqlite3_column_text(stmt, col);
+    return text ? xstrdup((const char *)text) : NULL;
+}
+
+static int migrations_load(void *ctx, struct migration_set **out, char **errp)
+{
+    struct responder *r = ctx;
+    sqlite3_stmt *stmt = NULL;
+    char *err = NULL;
+    switch (reader_db_prepare(r, &migrations_query, &stmt, &err)) {
+    case READER_NO_DB:
+        *out = migration_set_new(MIGRATIONS_NO_DB);
+        return 0;
+    case READER_NO_TABLE:
+        *out = migration_set_new(MIGRATIONS_NO_TABLE);
+        return 0;
+    case READER_ERROR:
+        set_error(errp, "reading %s: %s", SCHEMA_MIGRATIONS_TABLE, err);
+        free(err);
+        return -1;
+    case READER_OK:
+        break;
+    }
+    struct migration_set *set = migration_set_new(MIGRATIONS_OK);
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        struct migration_row row = {
+            .name = column_text(stmt, 0),
+            .status = column_text(stmt, 1),
+            .started_at = column_text(stmt, 2),
+            .ended_at = column_text(stmt, 3),
+            .error = column_text(stmt, 4),
+            .rows_processed = sqlite3_column_int64(stmt, 5),
+            .rows_total = sqlite3_column_int64(stmt, 6),
+            .last_update_at = column_text(stmt, 7),
+        };
+        migration_set_add(set, &row);
+    }
+    if (rc != SQLITE_DONE) {
+        set_error(errp, "reading %s: %s", SCHEMA_MIGRATIONS_TABLE, reader_db_errmsg(r));
+        reader_db_release(stmt);
+        migration_set_release(set);
+        return -1;
+    }
+    reader_db_release(stmt);
+    *out = set;
+    return 0;
+}
+
+void migrations_init(struct responder *r)
+{
+    migration_cache_init(&r->migrations, r->cache_ttl_ms, clock_monotonic_ms, migrations_load, r);
+}
+
+int migrations_get(struct responder *r, struct migration_set **out, char **errp)
+{
+    return migration_cache_get(&r->migrations, out, errp);
+}
+
+struct json_object *migrations_to_json(struct responder *r, const struct migration_set *set,
+                                       int *running)
+{
+    struct json_object *array = json_object_new_array();
+    int64_t now_ms = r->wall_clock_ms();
+    *running = 0;
+    for (size_t i = 0; set != NULL && i < set->count; i++) {
+        struct migration_info info;
+        migration_info_compute(&set->rows[i], now_ms, r->stalled_after_ms, &info);
+        *running |= info.status == MIGRATION_RUNNING;
+        json_object_array_add(array, migration_info_to_json(&info));
+        migration_info_free(&info);
+    }
+    return array;
+}

@@ -1,0 +1,131 @@
+/* route_stats.c: GET /api/stats, totals that stay cheap at any database size. */
+#include <stdlib.h>
+
+#include "encode.h"
+#include "responder.h"
+#include "util.h"
+
+/*
+ * COUNT(*) is a full scan: 1.5M observations on every dashboard poll would
+ * cost tens of milliseconds each. Nothing in meshscope deletes rows and ids
+ * only grow (AUTOINCREMENT, one writer), so each responder counts a table
+ * once and afterwards adds only the rows above the highest id it has seen:
+ * an index range over the new rows. MAX(id) is not used as the count itself
+ * because upserts burn AUTOINCREMENT ids. If the highest id ever goes down
+ * (a replaced database), the count starts over.
+ */
+struct counted_table {
+    const char *name;
+    struct reader_query full;
+    struct reader_query delta;
+};
+
+static const struct counted_table transmissions_table = {
+    "transmissions",
+    {"SELECT COUNT(*), COALESCE(MAX(id), 0) FROM transmissions", "transmissions"},
+    {"SELECT (SELECT COUNT(*) FROM transmissions WHERE id > ?1),"
+     " (SELECT COALESCE(MAX(id), 0) FROM transmissions)",
+     "transmissions"},
+};
+
+static const struct counted_table observations_table = {
+    "observations",
+    {"SELECT COUNT(*), COALESCE(MAX(id), 0) FROM observations", "observations"},
+    {"SELECT (SELECT COUNT(*) FROM observations WHERE id > ?1),"
+     " (SELECT COALESCE(MAX(id), 0) FROM observations)",
+     "observations"},
+};
+
+/* MAX over an indexed column is one index probe (SQLite's min/max optimisation). */
+static const struct reader_query newest_query = {
+    "SELECT MAX(last_seen) FROM transmissions",
+    "transmissions",
+};
+
+/* Returns a reader_result; on READER_OK the counter is current. */
+static enum reader_result count_rows(struct responder *r, const struct counted_table *t,
+                                     struct row_counter *c, char **errp)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        sqlite3_stmt *stmt = NULL;
+        int full = !c->valid;
+        enum reader_result state =
+            reader_db_prepare(r, full ? &t->full : &t->delta, &stmt, errp);
+        if (state != READER_OK)
+            return state;
+        if (!full)
+            sqlite3_bind_int64(stmt, 1, c->max_id);
+        if (sqlite3_step(stmt) != SQLITE_ROW) {
+            set_error(errp, "counting %s: %s", t->name, reader_db_errmsg(r));
+            reader_db_release(stmt);
+            return READER_ERROR;
+        }
+        int64_t count = sqlite3_column_int64(stmt, 0);
+        int64_t max_id = sqlite3_column_int64(stmt, 1);
+        reader_db_release(stmt);
+        if (full) {
+            c->valid = 1;
+            c->count = count;
+            c->max_id = max_id;
+            return READER_OK;
+        }
+        if (max_id >= c->max_id) {
+            c->count += count;
+            c->max_id = max_id;
+            return READER_OK;
+        }
+        c->valid = 0; /* the ids went backwards: recount from scratch */
+    }
+    set_error(errp, "counting %s: ids keep going backwards", t->name);
+    return READER_ERROR;
+}
+
+static void stats(struct responder *r, const struct http_request *req, struct http_response *resp)
+{
+    (void)req;
+    char *err = NULL;
+    struct json_object *body = json_object_new_object();
+    enum reader_result tx = count_rows(r, &transmissions_table, &r->transmissions, &err);
+    enum reader_result obs = tx == READER_ERROR
+                                 ? READER_ERROR
+                                 : count_rows(r, &observations_table, &r->observations, &err);
+    if (tx == READER_ERROR || obs == READER_ERROR)
+        goto fail;
+    json_object_object_add(body, "transmissions",
+                           json_object_new_int64(tx == READER_OK ? r->transmissions.count : 0));
+    json_object_object_add(body, "observations",
+                           json_object_new_int64(obs == READER_OK ? r->observations.count : 0));
+
+    struct json_object *newest = NULL;
+    if (tx == READER_OK) {
+        sqlite3_stmt *stmt = NULL;
+        enum reader_result state = reader_db_prepare(r, &newest_query, &stmt, &err);
+        if (state == READER_ERROR)
+            goto fail;
+        if (state == READER_OK) {
+            int rc = sqlite3_step(stmt);
+            if (rc != SQLITE_ROW) {
+                err = xasprintf("reading newest last_seen: %s", reader_db_errmsg(r));
+                reader_db_release(stmt);
+                goto fail;
+            }
+            /* 0 means "not backfilled yet", not a time. */
+            if (sqlite3_column_type(stmt, 0) != SQLITE_NULL && sqlite3_column_int64(stmt, 0) > 0)
+                newest = json_object_new_int64(sqlite3_column_int64(stmt, 0));
+            reader_db_release(stmt);
+        }
+    }
+    json_object_object_add(body, "newestLastSeen", newest);
+    http_response_json(resp, 200, body);
+    return;
+
+fail:
+    json_object_put(body);
+    http_response_error(resp, 500, err);
+    free(err);
+}
+
+const struct route route_stats_entry = {
+    .path = "/api/stats",
+    .handler = stats,
+};

@@ -1,0 +1,245 @@
+/* ingest_store.c: the ingest's own connection, its group-commit transaction and the figures row. */
+#include "ingest.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "schema.h"
+#include "timefmt.h"
+#include "util.h"
+
+struct ingest_store {
+    sqlite3 *db;
+    sqlite3_stmt *find_tx;
+    sqlite3_stmt *insert_tx;
+    sqlite3_stmt *insert_obs;
+    sqlite3_stmt *update_tx;
+    sqlite3_stmt *write_stats;
+};
+
+static const char sql_find_tx[] = "SELECT id FROM transmissions WHERE hash = ?1";
+
+/*
+ * Looked up first and inserted only when missing: an INSERT .. ON CONFLICT
+ * upsert would spend an AUTOINCREMENT id on every repeat observation. A new
+ * transmission's only observation is this one, so it starts with
+ * last_seen = timestamp.
+ */
+static const char sql_insert_tx[] =
+    "INSERT INTO transmissions(hash, raw_hex, payload_type, first_seen, last_seen)"
+    " VALUES (?1, ?2, ?3, ?4, ?4)";
+
+static const char sql_insert_obs[] =
+    "INSERT INTO observations(transmission_id, observer, snr, rssi, path_json, timestamp)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+
+/*
+ * For a known transmission, run after its new observation is inserted. It
+ * keeps raw_hex (the first seen) and may learn an earlier first_seen or a
+ * missing payload_type.
+ *
+ * last_seen = MAX(observations.timestamp): a row with last_seen > 0 already
+ * holds the maximum of its earlier observations (ingest and the backfill both
+ * write exact maxima, each inside its own transaction), so the new maximum is
+ * MAX(last_seen, timestamp), and a late, older observation leaves it alone. A
+ * row still at 0 has not been reached by the backfill and may have older
+ * observations: it gets the maximum over all of them, found through the
+ * observations(transmission_id) index, after which the backfill (WHERE
+ * last_seen = 0) has nothing left to do for it.
+ */
+static const char sql_update_tx[] =
+    "UPDATE transmissions SET"
+    " last_seen = CASE WHEN last_seen = 0"
+    "  THEN (SELECT MAX(timestamp) FROM observations WHERE transmission_id = ?1)"
+    "  ELSE MAX(last_seen, ?2) END,"
+    " first_seen = MIN(first_seen, ?2),"
+    " payload_type = COALESCE(payload_type, ?3)"
+    " WHERE id = ?1 AND (last_seen < ?2 OR first_seen > ?2"
+    "  OR (payload_type IS NULL AND ?3 IS NOT NULL))";
+
+static const char sql_write_stats[] =
+    "INSERT INTO " SCHEMA_INGEST_STATS_TABLE "(id, lines_accepted, lines_rejected, lines_acked,"
+    " commits, commit_rows_max, ack_latency_p50_ms, ack_latency_p99_ms, updated_at)"
+    " VALUES (1, ?1, ?2, ?3, ?4, ?5, COALESCE(?6, 0), COALESCE(?7, 0), ?8)"
+    " ON CONFLICT(id) DO UPDATE SET"
+    "  lines_accepted = lines_accepted + excluded.lines_accepted,"
+    "  lines_rejected = lines_rejected + excluded.lines_rejected,"
+    "  lines_acked = lines_acked + excluded.lines_acked,"
+    "  commits = commits + excluded.commits,"
+    "  commit_rows_max = MAX(commit_rows_max, excluded.commit_rows_max),"
+    "  ack_latency_p50_ms = COALESCE(?6, ack_latency_p50_ms),"
+    "  ack_latency_p99_ms = COALESCE(?7, ack_latency_p99_ms),"
+    "  updated_at = excluded.updated_at";
+
+static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **stmt, char **errp)
+{
+    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, stmt, NULL) != SQLITE_OK)
+        return set_error(errp, "preparing ingest statement: %s", sqlite3_errmsg(db));
+    return 0;
+}
+
+int ingest_store_open(const char *db_path, int busy_timeout_ms, int durable,
+                      struct ingest_store **out, char **errp)
+{
+    struct ingest_store *store = xcalloc(1, sizeof *store);
+    int rc = sqlite3_open_v2(db_path, &store->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        set_error(errp, "ingest: cannot open %s: %s", db_path,
+                  store->db ? sqlite3_errmsg(store->db) : sqlite3_errstr(rc));
+        goto err;
+    }
+    if (schema_configure_connection(store->db, busy_timeout_ms, errp) != 0)
+        goto err;
+    /* synchronous is per connection: FULL fsyncs the WAL at each commit. */
+    const char *pragmas = durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL";
+    char *sqlite_err = NULL;
+    if (sqlite3_exec(store->db, pragmas, NULL, NULL, &sqlite_err) != SQLITE_OK) {
+        set_error(errp, "ingest: %s", sqlite_err ? sqlite_err : sqlite3_errmsg(store->db));
+        sqlite3_free(sqlite_err);
+        goto err;
+    }
+    if (prepare(store->db, sql_find_tx, &store->find_tx, errp) != 0 ||
+        prepare(store->db, sql_insert_tx, &store->insert_tx, errp) != 0 ||
+        prepare(store->db, sql_insert_obs, &store->insert_obs, errp) != 0 ||
+        prepare(store->db, sql_update_tx, &store->update_tx, errp) != 0 ||
+        prepare(store->db, sql_write_stats, &store->write_stats, errp) != 0)
+        goto err;
+    *out = store;
+    return 0;
+
+err:
+    ingest_store_close(store);
+    return -1;
+}
+
+void ingest_store_close(struct ingest_store *store)
+{
+    if (store == NULL)
+        return;
+    sqlite3_finalize(store->find_tx);
+    sqlite3_finalize(store->insert_tx);
+    sqlite3_finalize(store->insert_obs);
+    sqlite3_finalize(store->update_tx);
+    sqlite3_finalize(store->write_stats);
+    sqlite3_close(store->db);
+    free(store);
+}
+
+static int exec_sql(struct ingest_store *store, const char *sql, char **errp)
+{
+    if (sqlite3_exec(store->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return set_error(errp, "%s: %s", sql, sqlite3_errmsg(store->db));
+    return 0;
+}
+
+/* Steps a statement that returns no row, then resets it for the next use. */
+static int step_done(struct ingest_store *store, sqlite3_stmt *stmt, const char *what,
+                     char **errp)
+{
+    int rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    if (rc != SQLITE_DONE)
+        return set_error(errp, "%s: %s", what, sqlite3_errmsg(store->db));
+    return 0;
+}
+
+static int store_one(struct ingest_store *store, const struct ingest_obs *obs, char **errp)
+{
+    sqlite3_stmt *st = store->find_tx;
+    sqlite3_bind_text(st, 1, obs->hash, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    int64_t tx_id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return set_error(errp, "looking up transmission: %s", sqlite3_errmsg(store->db));
+    int is_new = tx_id == 0;
+
+    if (is_new) {
+        st = store->insert_tx;
+        sqlite3_bind_text(st, 1, obs->hash, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, obs->raw_hex, -1, SQLITE_STATIC);
+        if (obs->has_payload_type)
+            sqlite3_bind_int64(st, 3, obs->payload_type);
+        sqlite3_bind_int64(st, 4, obs->timestamp);
+        if (step_done(store, st, "inserting transmission", errp) != 0)
+            return -1;
+        tx_id = sqlite3_last_insert_rowid(store->db);
+    }
+
+    st = store->insert_obs;
+    sqlite3_bind_int64(st, 1, tx_id);
+    if (obs->observer != NULL)
+        sqlite3_bind_text(st, 2, obs->observer, -1, SQLITE_STATIC);
+    if (obs->has_snr)
+        sqlite3_bind_double(st, 3, obs->snr);
+    if (obs->has_rssi)
+        sqlite3_bind_double(st, 4, obs->rssi);
+    if (obs->path_json != NULL)
+        sqlite3_bind_text(st, 5, obs->path_json, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, obs->timestamp);
+    if (step_done(store, st, "inserting observation", errp) != 0)
+        return -1;
+    if (is_new)
+        return 0;
+
+    st = store->update_tx;
+    sqlite3_bind_int64(st, 1, tx_id);
+    sqlite3_bind_int64(st, 2, obs->timestamp);
+    if (obs->has_payload_type)
+        sqlite3_bind_int64(st, 3, obs->payload_type);
+    return step_done(store, st, "updating transmission", errp);
+}
+
+static int write_stats(struct ingest_store *store, const struct ingest_stats_delta *delta,
+                       char **errp)
+{
+    char now[TIMEFMT_RFC3339_LEN];
+    timefmt_rfc3339(clock_realtime_ms() / 1000, now);
+    sqlite3_stmt *st = store->write_stats;
+    sqlite3_bind_int64(st, 1, delta->accepted);
+    sqlite3_bind_int64(st, 2, delta->rejected);
+    sqlite3_bind_int64(st, 3, delta->acked);
+    sqlite3_bind_int64(st, 4, delta->commits);
+    sqlite3_bind_int64(st, 5, delta->commit_rows_max);
+    if (delta->has_latency) {
+        sqlite3_bind_double(st, 6, delta->p50_ms);
+        sqlite3_bind_double(st, 7, delta->p99_ms);
+    }
+    sqlite3_bind_text(st, 8, now, -1, SQLITE_TRANSIENT);
+    return step_done(store, st, "writing ingest figures", errp);
+}
+
+int ingest_store_commit(struct ingest_store *store, const struct ingest_obs *const *obs,
+                        size_t n, const struct ingest_stats_delta *delta, char **errp)
+{
+    /*
+     * IMMEDIATE takes the write lock up front, so busy_timeout covers the wait
+     * for the migration runner's current batch; a deferred transaction would
+     * fail with SQLITE_BUSY on upgrading its read lock instead of waiting.
+     */
+    if (exec_sql(store, "BEGIN IMMEDIATE", errp) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (store_one(store, obs[i], errp) != 0)
+            goto err;
+    }
+    if (write_stats(store, delta, errp) != 0 || exec_sql(store, "COMMIT", errp) != 0)
+        goto err;
+    return 0;
+
+err:
+    /* A failed COMMIT may have rolled back already; ROLLBACK then fails harmlessly. */
+    sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+int ingest_store_write_stats(struct ingest_store *store, const struct ingest_stats_delta *delta,
+                             char **errp)
+{
+    return ingest_store_commit(store, NULL, 0, delta, errp);
+}

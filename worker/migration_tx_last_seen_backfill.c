@@ -1,0 +1,459 @@
+/* migration_tx_last_seen_backfill.c: tx_last_seen_backfill_v1, filling transmissions.last_seen in short batches (design §3). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "migration.h"
+#include "util.h"
+
+/*
+ * Scope is fixed once, in one read transaction: ids up to MAX(id) now. Rows
+ * inserted later belong to ingest, which keeps their last_seen current inline.
+ * The denominator counts exactly the rows the batches will update, with the
+ * same predicate as the UPDATE below.
+ */
+static const char backfill_snapshot_sql[] = "SELECT MAX(id) FROM transmissions";
+static const char backfill_count_sql[] =
+    "SELECT count(*) FROM transmissions"
+    " WHERE last_seen = 0 AND id <= ?1"
+    " AND EXISTS (SELECT 1 FROM observations WHERE transmission_id = transmissions.id)";
+
+/*
+ * Batches are id ranges [lo, hi], where hi is the id of the batch_size-th row
+ * still at last_seen = 0 (a walk of the transmissions(last_seen) index). The
+ * next batch starts at hi + 1 whatever the batch did, so rows whose last_seen
+ * stays 0 (orphans, a MAX(timestamp) of 0) can never be picked again: the loop
+ * ends after at most (candidates / batch_size + 1) batches on any data. An id
+ * range is also portable to SQLite builds without UPDATE ... LIMIT (§9).
+ */
+static const char backfill_boundary_sql[] =
+    "SELECT id FROM transmissions WHERE last_seen = 0 AND id BETWEEN ?1 AND ?2"
+    " ORDER BY id LIMIT 1 OFFSET ?3";
+
+/*
+ * The SET expression is the reference statement's, so each row ends up exactly
+ * as the one-statement UPDATE of §3 would leave it. "last_seen = 0" is checked
+ * inside the batch's write transaction: a row that ingest filled first already
+ * holds MAX(observations.timestamp) (§6), and skipping it keeps ingest's value
+ * rather than racing it; the reference leaves non-zero rows alone as well.
+ * EXISTS keeps orphans out of the update so sqlite3_changes64() counts exactly
+ * the rows rows_total promised; the reference leaves them at 0 too.
+ */
+static const char backfill_update_sql[] =
+    "UPDATE transmissions SET last_seen = COALESCE("
+    "(SELECT MAX(timestamp) FROM observations WHERE transmission_id = transmissions.id),"
+    " last_seen)"
+    " WHERE id BETWEEN ?1 AND ?2 AND last_seen = 0"
+    " AND EXISTS (SELECT 1 FROM observations WHERE transmission_id = transmissions.id)";
+
+/* Checkpoint after this many new WAL frames, as SQLite's auto-checkpoint would. */
+#define BACKFILL_CHECKPOINT_FRAMES 1000
+
+struct backfill {
+    const struct migration_env *env;
+    sqlite3 *db;
+    sqlite3_stmt *boundary;
+    sqlite3_stmt *update;
+    int64_t snapshot;
+    int wal_frames;       /* set by the WAL hook after each commit */
+    int checkpoint_frames; /* WAL size after our last checkpoint */
+};
+
+static int64_t monotonic_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t env_now_ms(const struct migration_env *env)
+{
+    return env->clock ? env->clock(env->clock_arg) : clock_monotonic_ms();
+}
+
+static int query_int64(sqlite3 *db, const char *sql, int64_t bind1, int has_bind,
+                       int64_t *value, int *is_null, const char *what, char **errp)
+{
+    sqlite3_stmt *stmt = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK)
+        return set_error(errp, "%s failed: %s", what, sqlite3_errmsg(db));
+    if (has_bind)
+        sqlite3_bind_int64(stmt, 1, bind1);
+    int rc = sqlite3_step(stmt);
+    if (rc != SQLITE_ROW) {
+        set_error(errp, "%s failed: %s", what,
+                  rc == SQLITE_DONE ? "no row returned" : sqlite3_errmsg(db));
+        sqlite3_finalize(stmt);
+        return -1;
+    }
+    *is_null = sqlite3_column_type(stmt, 0) == SQLITE_NULL;
+    *value = sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    return 0;
+}
+
+static void rollback_if_open(sqlite3 *db)
+{
+    if (!sqlite3_get_autocommit(db))
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* Reads MAX(id) and the honest denominator from one snapshot of the database. */
+static int backfill_snapshot(struct backfill *bf, int *empty, int64_t *total, char **errp)
+{
+    int is_null = 0;
+    if (sqlite3_exec(bf->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        return set_error(errp, "snapshot failed: %s", sqlite3_errmsg(bf->db));
+    if (query_int64(bf->db, backfill_snapshot_sql, 0, 0, &bf->snapshot, &is_null,
+                    "snapshot of MAX(id)", errp) != 0)
+        goto err;
+    *empty = is_null;
+    *total = 0;
+    if (!is_null && query_int64(bf->db, backfill_count_sql, bf->snapshot, 1, total, &is_null,
+                                "count of rows to fill", errp) != 0)
+        goto err;
+    if (sqlite3_exec(bf->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        set_error(errp, "snapshot failed: %s", sqlite3_errmsg(bf->db));
+        goto err;
+    }
+    return 0;
+
+err:
+    rollback_if_open(bf->db);
+    return -1;
+}
+
+/* Finds the end of the batch starting at lo; *last is set when it reaches the snapshot. */
+static int backfill_boundary(struct backfill *bf, int64_t lo, int64_t size, int64_t *hi,
+                             int *last, char **errp)
+{
+    sqlite3_stmt *stmt = bf->boundary;
+    sqlite3_reset(stmt);
+    sqlite3_bind_int64(stmt, 1, lo);
+    sqlite3_bind_int64(stmt, 2, bf->snapshot);
+    sqlite3_bind_int64(stmt, 3, size - 1);
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        *hi = sqlite3_column_int64(stmt, 0);
+        *last = *hi >= bf->snapshot;
+    } else if (rc == SQLITE_DONE) {
+        *hi = bf->snapshot;
+        *last = 1;
+    } else {
+        set_error(errp, "finding the batch after id %" PRId64 " failed: %s", lo,
+                  sqlite3_errmsg(bf->db));
+        sqlite3_reset(stmt);
+        return -1;
+    }
+    sqlite3_reset(stmt);
+    return 0;
+}
+
+/* Updates ids [lo, hi] in one write transaction; *hold_us is how long it held the writer. */
+static int backfill_batch(struct backfill *bf, int64_t lo, int64_t hi, int64_t *changed,
+                          int64_t *hold_us, char **errp)
+{
+    /* IMMEDIATE takes the write lock up front, waiting in the busy handler
+     * rather than failing to upgrade a read transaction halfway. */
+    if (sqlite3_exec(bf->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return set_error(errp, "starting the batch at id %" PRId64 " failed: %s", lo,
+                         sqlite3_errmsg(bf->db));
+    int64_t start = monotonic_us();
+    sqlite3_stmt *stmt = bf->update;
+    sqlite3_reset(stmt);
+    sqlite3_bind_int64(stmt, 1, lo);
+    sqlite3_bind_int64(stmt, 2, hi);
+    int rc = sqlite3_step(stmt);
+    if (rc != SQLITE_DONE) {
+        set_error(errp, "update of ids %" PRId64 "..%" PRId64 " failed: %s", lo, hi,
+                  sqlite3_errmsg(bf->db));
+        sqlite3_reset(stmt);
+        goto err;
+    }
+    sqlite3_reset(stmt);
+    /* The 64-bit count: a pinned batch size may exceed what an int holds. */
+    *changed = sqlite3_changes64(bf->db);
+    if (sqlite3_exec(bf->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        set_error(errp, "commit of ids %" PRId64 "..%" PRId64 " failed: %s", lo, hi,
+                  sqlite3_errmsg(bf->db));
+        goto err;
+    }
+    *hold_us = monotonic_us() - start;
+    return 0;
+
+err:
+    rollback_if_open(bf->db);
+    return -1;
+}
+
+/*
+ * The commit's wal hook replaces SQLite's auto-checkpoint on this connection,
+ * which would otherwise run inside COMMIT and be counted as writer hold time
+ * even though the write lock is already released. The checkpoint runs after
+ * the hold is measured instead, PASSIVE so it never waits for readers or ingest.
+ */
+static int backfill_wal_hook(void *arg, sqlite3 *db, const char *schema, int frames)
+{
+    (void)db;
+    (void)schema;
+    ((struct backfill *)arg)->wal_frames = frames;
+    return SQLITE_OK;
+}
+
+static int backfill_checkpoint(struct backfill *bf, char **errp)
+{
+    if (bf->wal_frames >= bf->checkpoint_frames &&
+        bf->wal_frames - bf->checkpoint_frames < BACKFILL_CHECKPOINT_FRAMES)
+        return 0;
+    int log_frames = 0, done_frames = 0;
+    int rc = sqlite3_wal_checkpoint_v2(bf->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames,
+                                       &done_frames);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+        return set_error(errp, "checkpoint failed: %s", sqlite3_errmsg(bf->db));
+    bf->checkpoint_frames = bf->wal_frames;
+    return 0;
+}
+
+/*
+ * Gives SQLite's auto-checkpoint back before the statements go: finalizing the
+ * last statement of a connection closed with sqlite3_close_v2 frees it.
+ */
+static void backfill_release(struct backfill *bf, int hooked)
+{
+    if (hooked)
+        sqlite3_wal_autocheckpoint(bf->db, BACKFILL_CHECKPOINT_FRAMES);
+    sqlite3_finalize(bf->boundary);
+    sqlite3_finalize(bf->update);
+    bf->boundary = bf->update = NULL;
+}
+
+static void backfill_sleep(const struct migration_env *env, int64_t ms)
+{
+    if (ms <= 0)
+        return;
+    if (env->cancel != NULL) {
+        migration_cancel_wait(env->cancel, ms);
+        return;
+    }
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+static int backfill_report(const struct migration_env *env, int64_t processed, int64_t total,
+                           int final, char **errp)
+{
+    if (env->progress == NULL)
+        return 0;
+    struct migration_progress progress = {processed, total, final};
+    if (env->progress(env->progress_arg, &progress, errp) != 0) {
+        if (errp != NULL && *errp == NULL)
+            set_error(errp, "progress report failed");
+        return -1;
+    }
+    return 0;
+}
+
+static void backfill_log_policy(const struct migration_env *env, int64_t total, int empty,
+                                int64_t snapshot)
+{
+    char policy[128];
+    if (env->params.adaptive)
+        snprintf(policy, sizeof policy,
+                 "adaptive batches holding the writer <= %" PRId64 " ms (first %d rows)",
+                 env->params.target_batch_ms, BATCH_SIZER_FIRST);
+    else
+        snprintf(policy, sizeof policy, "fixed batches of %" PRId64 " rows",
+                 env->params.batch_size);
+    if (empty)
+        log_info("%s: starting: 0 rows to fill (no transmissions); %s, yield %" PRId64 " ms",
+                 env->name, policy, env->params.yield_ms);
+    else
+        log_info("%s: starting: %" PRId64 " rows to fill (ids up to %" PRId64
+                 "); %s, yield %" PRId64 " ms",
+                 env->name, total, snapshot, policy, env->params.yield_ms);
+}
+
+static void backfill_log_progress(const struct migration_env *env, int64_t processed,
+                                  int64_t total, int64_t elapsed_ms)
+{
+    double rate = elapsed_ms > 0 ? (double)processed * 1000.0 / (double)elapsed_ms : 0.0;
+    double pct = total > 0 ? 100.0 * (double)processed / (double)total : 100.0;
+    if (rate > 0)
+        log_info("%s: %" PRId64 "/%" PRId64 " rows (%.1f%%), %.0f rows/s, ETA %.0f s",
+                 env->name, processed, total, pct, rate, (double)(total - processed) / rate);
+    else
+        log_info("%s: %" PRId64 "/%" PRId64 " rows (%.1f%%), rate unknown, ETA unknown",
+                 env->name, processed, total, pct);
+}
+
+static void backfill_log_end(const struct migration_env *env, const struct migration_result *r,
+                             const char *how)
+{
+    char policy[96];
+    if (env->params.adaptive)
+        snprintf(policy, sizeof policy, "target %" PRId64 " ms", env->params.target_batch_ms);
+    else
+        snprintf(policy, sizeof policy, "fixed batches of %" PRId64 " rows",
+                 env->params.batch_size);
+    log_info("%s: %s: %" PRId64 "/%" PRId64 " rows in %" PRId64
+             " batches, longest batch hold %.1f ms (%s), work %.2f s, wall time %.2f s",
+             env->name, how, r->processed, r->total, r->batches, (double)r->max_hold_us / 1000.0,
+             policy, (double)r->work_us / 1e6, (double)r->wall_ms / 1000.0);
+}
+
+/*
+ * Progress calls trail the committed work by one non-empty batch: the counts
+ * after a batch are reported only once a later batch has changed them again
+ * (or as the terminal call). So no two calls carry the same counts, none
+ * follows an empty batch, and the terminal call, whether the run completed or
+ * was cancelled, carries counts never reported before. Every call happens
+ * between transactions, with the writer released, and never over-reports.
+ */
+int tx_last_seen_backfill_run(const struct migration_env *env, struct migration_result *result,
+                              char **errp)
+{
+    struct backfill bf = {.env = env, .db = env->db};
+    int64_t start_ms = env_now_ms(env);
+    int64_t start_us = monotonic_us();
+    memset(result, 0, sizeof *result);
+    result->outcome = MIGRATION_FAILED;
+
+    char *err = NULL;
+    if (migration_params_validate(&env->params, errp) != 0)
+        return -1;
+
+    int empty = 0, hooked = 0;
+    int64_t total = 0;
+    if (backfill_snapshot(&bf, &empty, &total, &err) != 0)
+        goto fail;
+    result->total = total;
+    backfill_log_policy(env, total, empty, bf.snapshot);
+
+    if (!empty) {
+        if (sqlite3_prepare_v2(bf.db, backfill_boundary_sql, -1, &bf.boundary, NULL) !=
+                SQLITE_OK ||
+            sqlite3_prepare_v2(bf.db, backfill_update_sql, -1, &bf.update, NULL) != SQLITE_OK) {
+            set_error(&err, "preparing the batch statements failed: %s",
+                      sqlite3_errmsg(bf.db));
+            goto fail;
+        }
+        sqlite3_wal_hook(bf.db, backfill_wal_hook, &bf);
+        hooked = 1;
+    }
+
+    struct batch_sizer sizer;
+    batch_sizer_init(&sizer, &env->params);
+    struct rate_limiter log_limit;
+    rate_limiter_init(&log_limit, MIGRATION_PROGRESS_LOG_INTERVAL_MS);
+    log_limit.used = 1; /* the first progress line comes one interval after the start line */
+    log_limit.last_ms = start_ms;
+
+    int64_t lo = INT64_MIN;
+    int have_unreported = 0;
+    int64_t unreported_processed = 0, unreported_total = 0;
+    while (!empty) {
+        if (env->cancel != NULL && migration_cancel_requested(env->cancel)) {
+            result->outcome = MIGRATION_CANCELLED;
+            break;
+        }
+        int64_t hi = 0, changed = 0, hold_us = 0;
+        int last = 0;
+        if (backfill_boundary(&bf, lo, sizer.size, &hi, &last, &err) != 0 ||
+            backfill_batch(&bf, lo, hi, &changed, &hold_us, &err) != 0 ||
+            backfill_checkpoint(&bf, &err) != 0)
+            goto fail;
+        result->batches++;
+        result->work_us += hold_us;
+        if (hold_us > result->max_hold_us)
+            result->max_hold_us = hold_us;
+        log_debug("%s: batch %" PRId64 ": ids %" PRId64 "..%" PRId64 ", %" PRId64
+                  " candidates, %" PRId64 " updated, held %.1f ms",
+                  env->name, result->batches, lo, hi, sizer.size, changed,
+                  (double)hold_us / 1000.0);
+        if (!last)
+            batch_sizer_observe(&sizer, sizer.size, hold_us);
+
+        if (changed > 0) {
+            if (have_unreported &&
+                backfill_report(env, unreported_processed, unreported_total, 0, &err) != 0)
+                goto fail;
+            result->processed += changed;
+            /* Only a row given an observation by hand after the count (ingest
+             * fills rows itself) can push past the denominator; never report
+             * more done than there is to do. */
+            if (result->processed > result->total)
+                result->total = result->processed;
+            have_unreported = 1;
+            unreported_processed = result->processed;
+            unreported_total = result->total;
+        }
+        int64_t now_ms = env_now_ms(env);
+        if (rate_limiter_allow(&log_limit, now_ms, NULL))
+            backfill_log_progress(env, result->processed, result->total, now_ms - start_ms);
+        if (last) {
+            result->outcome = MIGRATION_DONE;
+            break;
+        }
+        lo = hi + 1;
+        backfill_sleep(env, env->params.yield_ms);
+    }
+    if (empty)
+        result->outcome = MIGRATION_DONE;
+
+    result->wall_ms = (monotonic_us() - start_us) / 1000;
+    if (backfill_report(env, result->processed, result->total, 1, &err) != 0)
+        goto fail;
+    backfill_log_end(env, result, result->outcome == MIGRATION_DONE ? "done" : "cancelled");
+    backfill_release(&bf, hooked);
+    return 0;
+
+fail:
+    result->outcome = MIGRATION_FAILED;
+    result->wall_ms = (monotonic_us() - start_us) / 1000;
+    log_warn("%s: failed after %" PRId64 "/%" PRId64 " rows in %" PRId64
+             " batches, longest batch hold %.1f ms",
+             env->name, result->processed, result->total, result->batches,
+             (double)result->max_hold_us / 1000.0);
+    backfill_release(&bf, hooked);
+    if (errp != NULL)
+        *errp = err;
+    else
+        free(err);
+    return -1;
+}
+
+void batch_sizer_init(struct batch_sizer *sizer, const struct migration_params *params)
+{
+    sizer->adaptive = params->adaptive;
+    sizer->target_us = params->target_batch_ms * 1000;
+    sizer->size = params->adaptive ? BATCH_SIZER_FIRST : params->batch_size;
+    sizer->rows_per_sec = 0.0;
+}
+
+void batch_sizer_observe(struct batch_sizer *sizer, int64_t rows, int64_t hold_us)
+{
+    if (!sizer->adaptive || rows <= 0)
+        return;
+    if (hold_us < 1)
+        hold_us = 1;
+    double rate = (double)rows * 1e6 / (double)hold_us;
+    if (sizer->rows_per_sec <= 0.0)
+        sizer->rows_per_sec = rate;
+    else if (hold_us > sizer->target_us && rate < sizer->rows_per_sec)
+        sizer->rows_per_sec = rate; /* over target: believe the slow sample at once */
+    else
+        sizer->rows_per_sec = 0.3 * rate + 0.7 * sizer->rows_per_sec;
+
+    double want = sizer->rows_per_sec * ((double)sizer->target_us / 2.0) / 1e6;
+    double cap = (double)sizer->size * BATCH_SIZER_GROWTH;
+    if (want > cap)
+        want = cap;
+    if (want > MIGRATION_MAX_BATCH_SIZE)
+        want = MIGRATION_MAX_BATCH_SIZE;
+    if (want < BATCH_SIZER_FLOOR)
+        want = BATCH_SIZER_FLOOR;
+    sizer->size = (int64_t)want;
+}

@@ -1,0 +1,428 @@
+/* runner.c: the migration registry, the bookkeeping of _async_migrations, and the thread that runs pending migrations beside ingest. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "migration.h"
+#include "schema.h"
+#include "util.h"
+
+/* Adding a migration: one file with its run function, one line here. */
+const struct migration migration_registry[] = {
+    {TX_LAST_SEEN_BACKFILL_NAME, tx_last_seen_backfill_run},
+};
+const size_t migration_registry_len = sizeof migration_registry / sizeof migration_registry[0];
+
+/* Ingest commits in short groups; a batch may wait this long for the writer. */
+#define RUNNER_BUSY_TIMEOUT_MS 10000
+
+void migration_params_default(struct migration_params *params)
+{
+    params->adaptive = 1;
+    params->batch_size = 0;
+    params->target_batch_ms = MIGRATION_DEFAULT_TARGET_BATCH_MS;
+    params->yield_ms = MIGRATION_DEFAULT_YIELD_MS;
+}
+
+int migration_params_validate(const struct migration_params *params, char **errp)
+{
+    if (!params->adaptive && params->batch_size <= 0)
+        return set_error(errp, "invalid batch size %" PRId64 ": it must be a positive number of rows",
+                         params->batch_size);
+    if (!params->adaptive && params->batch_size > MIGRATION_MAX_BATCH_SIZE)
+        return set_error(errp, "invalid batch size %" PRId64 ": at most %d rows",
+                         params->batch_size, MIGRATION_MAX_BATCH_SIZE);
+    if (params->adaptive && params->target_batch_ms <= 0)
+        return set_error(errp,
+                         "invalid target batch time %" PRId64 " ms: it must be positive",
+                         params->target_batch_ms);
+    if (params->adaptive && params->target_batch_ms > MIGRATION_MAX_TARGET_BATCH_MS)
+        return set_error(errp, "invalid target batch time %" PRId64 " ms: at most %d ms",
+                         params->target_batch_ms, MIGRATION_MAX_TARGET_BATCH_MS);
+    if (params->yield_ms < 0)
+        return set_error(errp, "invalid yield %" PRId64 " ms: it must not be negative",
+                         params->yield_ms);
+    if (params->yield_ms > MIGRATION_MAX_YIELD_MS)
+        return set_error(errp, "invalid yield %" PRId64 " ms: at most %d ms", params->yield_ms,
+                         MIGRATION_MAX_YIELD_MS);
+    return 0;
+}
+
+void migration_cancel_init(struct migration_cancel *cancel)
+{
+    pthread_condattr_t attr;
+    pthread_mutex_init(&cancel->mutex, NULL);
+    pthread_condattr_init(&attr);
+    /* Waits are measured on the monotonic clock so a wall-clock step cannot stretch a yield. */
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&cancel->cond, &attr);
+    pthread_condattr_destroy(&attr);
+    cancel->requested = 0;
+}
+
+void migration_cancel_destroy(struct migration_cancel *cancel)
+{
+    pthread_cond_destroy(&cancel->cond);
+    pthread_mutex_destroy(&cancel->mutex);
+}
+
+void migration_cancel_request(struct migration_cancel *cancel)
+{
+    pthread_mutex_lock(&cancel->mutex);
+    cancel->requested = 1;
+    pthread_cond_broadcast(&cancel->cond);
+    pthread_mutex_unlock(&cancel->mutex);
+}
+
+int migration_cancel_requested(struct migration_cancel *cancel)
+{
+    pthread_mutex_lock(&cancel->mutex);
+    int requested = cancel->requested;
+    pthread_mutex_unlock(&cancel->mutex);
+    return requested;
+}
+
+int migration_cancel_wait(struct migration_cancel *cancel, int64_t ms)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += ms / 1000;
+    deadline.tv_nsec += (ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&cancel->mutex);
+    while (!cancel->requested) {
+        if (pthread_cond_timedwait(&cancel->cond, &cancel->mutex, &deadline) == ETIMEDOUT)
+            break;
+    }
+    int requested = cancel->requested;
+    pthread_mutex_unlock(&cancel->mutex);
+    return requested;
+}
+
+void runner_options_default(struct runner_options *options)
+{
+    *options = (struct runner_options){
+        .registry = migration_registry,
+        .registry_len = migration_registry_len,
+    };
+    migration_params_default(&options->params);
+}
+
+int runner_open_connection(const char *path, sqlite3 **out, char **errp)
+{
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        set_error(errp, "cannot open database %s for migrations: %s", path,
+                  db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        sqlite3_close(db);
+        return -1;
+    }
+    if (schema_configure_connection(db, RUNNER_BUSY_TIMEOUT_MS, errp) != 0) {
+        sqlite3_close(db);
+        return -1;
+    }
+    *out = db;
+    return 0;
+}
+
+/* Runs one bound statement to completion; *changes gets sqlite3_changes64. */
+static int runner_exec(sqlite3 *db, const char *sql, const char *name, const char *text,
+                       const struct migration_result *counts, int64_t *changes, char **errp)
+{
+    sqlite3_stmt *stmt = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK)
+        return set_error(errp, "%s", sqlite3_errmsg(db));
+    sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+    if (text != NULL)
+        sqlite3_bind_text(stmt, 2, text, -1, SQLITE_STATIC);
+    if (counts != NULL) {
+        sqlite3_bind_int64(stmt, 3, counts->processed);
+        sqlite3_bind_int64(stmt, 4, counts->total);
+    }
+    int rc = sqlite3_step(stmt);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        set_error(errp, "%s", sqlite3_errmsg(db));
+        sqlite3_finalize(stmt);
+        return -1;
+    }
+    if (changes != NULL)
+        *changes = sqlite3_changes64(db);
+    sqlite3_finalize(stmt);
+    return 0;
+}
+
+int runner_register(sqlite3 *db, const struct migration *registry, size_t registry_len,
+                    char **errp)
+{
+    static const char sql[] = "INSERT INTO " SCHEMA_MIGRATIONS_TABLE "(name, status)"
+                              " VALUES (?1, '" MIGRATION_STATUS_PENDING "')"
+                              " ON CONFLICT(name) DO NOTHING";
+    char *err = NULL;
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return set_error(errp, "registering migrations: %s", sqlite3_errmsg(db));
+    for (size_t i = 0; i < registry_len; i++) {
+        if (runner_exec(db, sql, registry[i].name, NULL, NULL, NULL, &err) != 0) {
+            set_error(errp, "registering migration %s: %s", registry[i].name, err);
+            free(err);
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+            return -1;
+        }
+    }
+    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        set_error(errp, "registering migrations: %s", sqlite3_errmsg(db));
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+/* Sets *status to a heap copy of the row's status, or NULL when there is no row. */
+static int runner_read_status(sqlite3 *db, const char *name, char **status, char **errp)
+{
+    static const char sql[] = "SELECT status FROM " SCHEMA_MIGRATIONS_TABLE " WHERE name = ?1";
+    sqlite3_stmt *stmt = NULL;
+    *status = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK)
+        return set_error(errp, "reading the status of %s: %s", name, sqlite3_errmsg(db));
+    sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        const unsigned char *text = sqlite3_column_text(stmt, 0);
+        *status = xstrdup(text ? (const char *)text : "");
+    } else if (rc != SQLITE_DONE) {
+        set_error(errp, "reading the status of %s: %s", name, sqlite3_errmsg(db));
+        sqlite3_finalize(stmt);
+        return -1;
+    }
+    sqlite3_finalize(stmt);
+    return 0;
+}
+
+/*
+ * A re-run starts from zero: the counts, last_update_at and the start time
+ * (so rate = processed / elapsed stays true for this run), and no end or error.
+ */
+static int runner_reset(sqlite3 *db, const char *name, char **errp)
+{
+    static const char sql[] = "UPDATE " SCHEMA_MIGRATIONS_TABLE
+                              " SET status = '" MIGRATION_STATUS_PENDING "',"
+                              " started_at = datetime('now'), ended_at = NULL, error = NULL,"
+                              " rows_processed = 0, rows_total = 0, last_update_at = NULL"
+                              " WHERE name = ?1";
+    int64_t changes = 0;
+    char *err = NULL;
+    if (runner_exec(db, sql, name, NULL, NULL, &changes, &err) != 0) {
+        set_error(errp, "resetting progress failed: %s", err);
+        free(err);
+        return -1;
+    }
+    if (changes == 0)
+        return set_error(errp, "resetting progress failed: bookkeeping row missing");
+    return 0;
+}
+
+static int runner_mark_done(sqlite3 *db, const char *name, char **errp)
+{
+    static const char sql[] = "UPDATE " SCHEMA_MIGRATIONS_TABLE
+                              " SET status = '" MIGRATION_STATUS_DONE "',"
+                              " ended_at = datetime('now'), error = NULL WHERE name = ?1";
+    int64_t changes = 0;
+    char *err = NULL;
+    if (runner_exec(db, sql, name, NULL, NULL, &changes, &err) != 0) {
+        set_error(errp, "recording done failed: %s", err);
+        free(err);
+        return -1;
+    }
+    if (changes == 0)
+        return set_error(errp, "recording done failed: bookkeeping row missing");
+    return 0;
+}
+
+/*
+ * An upsert, so a failure is recorded even when the failure was the row going
+ * missing. The counts are those the run reached, written with the status.
+ */
+static int runner_mark_failed(sqlite3 *db, const char *name, const char *error,
+                              const struct migration_result *result, char **errp)
+{
+    static const char sql[] =
+        "INSERT INTO " SCHEMA_MIGRATIONS_TABLE
+        "(name, status, ended_at, error, rows_processed, rows_total, last_update_at)"
+        " VALUES (?1, '" MIGRATION_STATUS_FAILED "', datetime('now'), ?2, ?3, ?4,"
+        " strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))"
+        " ON CONFLICT(name) DO UPDATE SET status = excluded.status,"
+        " ended_at = excluded.ended_at, error = excluded.error,"
+        " rows_processed = excluded.rows_processed, rows_total = excluded.rows_total,"
+        " last_update_at = excluded.last_update_at";
+    return runner_exec(db, sql, name, error, result, NULL, errp);
+}
+
+static void runner_fail(sqlite3 *db, const char *name, const char *error,
+                        const struct migration_result *result, struct runner_summary *summary)
+{
+    char *err = NULL;
+    summary->failed++;
+    log_error("migration %s failed: %s", name, error);
+    if (runner_mark_failed(db, name, error, result, &err) != 0) {
+        log_error("migration %s: recording the failure failed too: %s", name, err);
+        free(err);
+    }
+}
+
+static void runner_run_one(sqlite3 *db, const struct runner_options *options,
+                           const struct migration *migration, struct runner_summary *summary)
+{
+    struct migration_result result = {.outcome = MIGRATION_FAILED};
+    char *err = NULL;
+    if (runner_reset(db, migration->name, &err) != 0) {
+        runner_fail(db, migration->name, err, &result, summary);
+        free(err);
+        return;
+    }
+
+    /* A fresh writer per run: its limiters never carry over from a previous attempt. */
+    struct progress_writer writer;
+    progress_writer_init(&writer, db, migration->name, options->clock, options->clock_arg);
+    writer.observer = options->observer;
+    writer.observer_arg = options->observer_arg;
+    struct migration_env env = {
+        .db = db,
+        .name = migration->name,
+        .params = options->params,
+        .cancel = options->cancel,
+        .progress = progress_writer_report,
+        .progress_arg = &writer,
+        .clock = options->clock,
+        .clock_arg = options->clock_arg,
+    };
+    if (migration->run(&env, &result, &err) != 0) {
+        runner_fail(db, migration->name, err ? err : "unknown error", &result, summary);
+        free(err);
+        return;
+    }
+    if (writer.write_errors > 0)
+        log_warn("migration %s: %" PRId64 " progress writes failed during the run",
+                 migration->name, writer.write_errors);
+    if (result.outcome == MIGRATION_CANCELLED) {
+        summary->cancelled++;
+        log_info("migration %s stopped; it stays %s and resumes on the next start",
+                 migration->name, MIGRATION_STATUS_PENDING);
+        return;
+    }
+    if (runner_mark_done(db, migration->name, &err) != 0) {
+        runner_fail(db, migration->name, err, &result, summary);
+        free(err);
+        return;
+    }
+    summary->done++;
+}
+
+int runner_run_pending(sqlite3 *db, const struct runner_options *options,
+                       struct runner_summary *summary, char **errp)
+{
+    *summary = (struct runner_summary){0};
+    if (runner_register(db, options->registry, options->registry_len, errp) != 0)
+        return -1;
+    for (size_t i = 0; i < options->registry_len; i++) {
+        const struct migration *migration = &options->registry[i];
+        if (options->cancel != NULL && migration_cancel_requested(options->cancel)) {
+            summary->cancelled++;
+            break;
+        }
+        char *status = NULL;
+        if (runner_read_status(db, migration->name, &status, errp) != 0)
+            return -1;
+        int done = status != NULL && strcmp(status, MIGRATION_STATUS_DONE) == 0;
+        free(status);
+        if (done) {
+            summary->skipped++;
+            continue;
+        }
+        runner_run_one(db, options, migration, summary);
+        if (summary->cancelled > 0)
+            break;
+    }
+    return 0;
+}
+
+struct runner {
+    pthread_t thread;
+    sqlite3 *db;
+    struct migration_cancel cancel;
+    struct runner_options options;
+    struct runner_summary summary;
+    atomic_int finished;
+    void (*on_finished)(void *arg);
+    void *arg;
+};
+
+static void *runner_main(void *arg)
+{
+    struct runner *runner = arg;
+    char *err = NULL;
+    if (runner_run_pending(runner->db, &runner->options, &runner->summary, &err) != 0) {
+        log_error("migrations stopped: %s", err);
+        free(err);
+        runner->summary.failed++;
+    }
+    sqlite3_close(runner->db);
+    runner->db = NULL;
+    atomic_store(&runner->finished, 1);
+    if (runner->on_finished != NULL)
+        runner->on_finished(runner->arg);
+    return NULL;
+}
+
+struct runner *runner_start(const char *path, const struct migration_params *params,
+                            void (*on_finished)(void *arg), void *arg, char **errp)
+{
+    if (migration_params_validate(params, errp) != 0)
+        return NULL;
+    struct runner *runner = xcalloc(1, sizeof *runner);
+    if (runner_open_connection(path, &runner->db, errp) != 0) {
+        free(runner);
+        return NULL;
+    }
+    migration_cancel_init(&runner->cancel);
+    runner_options_default(&runner->options);
+    runner->options.params = *params;
+    runner->options.cancel = &runner->cancel;
+    runner->on_finished = on_finished;
+    runner->arg = arg;
+    atomic_init(&runner->finished, 0);
+    int rc = pthread_create(&runner->thread, NULL, runner_main, runner);
+    if (rc != 0) {
+        set_error(errp, "cannot start the migration thread: %s", strerror(rc));
+        sqlite3_close(runner->db);
+        migration_cancel_destroy(&runner->cancel);
+        free(runner);
+        return NULL;
+    }
+    return runner;
+}
+
+int runner_finished(struct runner *runner)
+{
+    return atomic_load(&runner->finished);
+}
+
+void runner_cancel(struct runner *runner)
+{
+    migration_cancel_request(&runner->cancel);
+}
+
+void runner_join(struct runner *runner, struct runner_summary *summary)
+{
+    pthread_join(runner->thread, NULL);
+    if (summary != NULL)
+        *summary = runner->summary;
+    migration_cancel_destroy(&runner->cancel);
+    free(runner);
+}
