@@ -11,6 +11,9 @@
 #   user meshscope      owns the database; runs the worker, the only writer
 #   user meshscope-ro   member of group meshscope; runs the responders, which
 #                       can read the database but neither write nor replace it
+#   group meshscope-ingest  may connect to the worker's ingest socket; meshscope
+#                       is a member (to give the socket that group), feeders
+#                       join it, meshscope-ro must not
 #   /var/lib/meshscope  meshscope:meshscope 0750; the database (created empty
 #                       here when absent) and its -wal and -shm files are 0640:
 #                       the group reads, only the owner writes. SQLite gives
@@ -30,8 +33,9 @@ web_group=www-data
 tmpfiles=yes
 user=meshscope
 ro_user=meshscope-ro
+ingest_group=meshscope-ingest
 
-usage() { sed -n '2,23s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,26s/^# \{0,1\}//p' "$0"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --state-dir) state_dir=$2; shift 2 ;;
@@ -53,18 +57,25 @@ if ! getent group "$user" >/dev/null; then
   groupadd --system "$user"
 fi
 if ! getent passwd "$user" >/dev/null; then
-  useradd --system --gid "$user" --home-dir "$state_dir" --no-create-home \
+  useradd --system --gid "$user" --home-dir /nonexistent --no-create-home \
     --shell "$nologin" --comment "meshscope worker (database owner)" "$user"
 fi
+getent group "$ingest_group" >/dev/null || groupadd --system "$ingest_group"
+usermod --append --groups "$ingest_group" "$user"
 if ! getent passwd "$ro_user" >/dev/null; then
   useradd --system --user-group --groups "$user" --home-dir /nonexistent --no-create-home \
     --shell "$nologin" --comment "meshscope read-only responders" "$ro_user"
 fi
 # An existing account may predate the group: make sure it can read, and that
-# it is not in the owner's primary role by accident.
+# it holds nothing that could write.
 usermod --append --groups "$user" "$ro_user"
 [ "$(id -u "$ro_user")" != "$(id -u "$user")" ] || {
   echo "setup-users: $ro_user and $user must be different users" >&2; exit 1; }
+for g in $(id -Gn "$ro_user"); do
+  if [ "$g" = "$ingest_group" ] || [ "$g" = "$web_group" ] || [ "$g" = root ]; then
+    echo "setup-users: $ro_user must not be in group $g" >&2; exit 1
+  fi
+done
 
 if ! getent group "$web_group" >/dev/null; then
   echo "setup-users: group $web_group (nginx's) does not exist; install nginx first" >&2
