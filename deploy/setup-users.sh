@@ -21,6 +21,8 @@
 #   /run/meshscope      meshscope:meshscope 0755; the worker's ingest socket and
 #                       the pool socket, which supervisord creates root:www-data
 #                       0660 so nginx reaches it through its group only
+#   /run/meshscope/pool meshscope-ro:meshscope-ro 0700; the pool's shared
+#                       request statistics, the only place meshscope-ro writes
 #   /var/log/meshscope  root:adm 0750; supervisord writes the logs
 #   /etc/tmpfiles.d/meshscope.conf recreates /run/meshscope at boot
 set -eu
@@ -35,7 +37,7 @@ user=meshscope
 ro_user=meshscope-ro
 ingest_group=meshscope-ingest
 
-usage() { sed -n '2,26s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,28s/^# \{0,1\}//p' "$0"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --state-dir) state_dir=$2; shift 2 ;;
@@ -84,6 +86,7 @@ fi
 
 install -d -o "$user" -g "$user" -m 0750 "$state_dir"
 install -d -o "$user" -g "$user" -m 0755 "$run_dir"
+install -d -o "$ro_user" -g "$ro_user" -m 0700 "$run_dir/pool"
 install -d -o root -g adm -m 0750 "$log_dir" 2>/dev/null || install -d -o root -g root -m 0750 "$log_dir"
 
 # An empty file is a new database to SQLite; creating it here fixes its mode
@@ -99,7 +102,8 @@ for f in "$state_dir"/*.db "$state_dir"/*.db-wal "$state_dir"/*.db-shm "$state_d
 done
 
 if [ "$tmpfiles" = yes ] && [ -d /etc/tmpfiles.d ]; then
-  printf 'd %s 0755 %s %s -\n' "$run_dir" "$user" "$user" >/etc/tmpfiles.d/meshscope.conf
+  printf 'd %s 0755 %s %s -\nd %s/pool 0700 %s %s -\n' "$run_dir" "$user" "$user" \
+    "$run_dir" "$ro_user" "$ro_user" >/etc/tmpfiles.d/meshscope.conf
 fi
 
 echo "setup-users: $user owns $state_dir; $ro_user (groups: $(id -Gn "$ro_user")) reads it;" \

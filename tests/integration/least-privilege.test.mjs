@@ -227,6 +227,19 @@ test('nginx reaches the pool socket through its group; nobody else can connect',
     assert.equal(body.ready, true);
   });
 
+test('the pool shares its statistics from the one directory the responders may write',
+  { skip: !isRoot && 'needs root to create users' }, async () => {
+    const { status, body } = await getJson('/api/perf');
+    assert.equal(status, 200);
+    assert.equal(body.pool.shared, true, JSON.stringify(body.pool));
+    const st = statSync(path.join(run, 'pool'));
+    assert.equal(st.mode & 0o777, 0o700);
+    assert.equal(st.uid, idOf('-u', READER_USER));
+    assert.equal(tryAs(READER_USER, 'create', path.join(run, 'evil.sock')), 'EACCES');
+    assert.equal(tryAs(READER_USER, 'unlink', path.join(run, 'fcgi.sock')), 'EACCES');
+    assert.equal(tryAs(READER_USER, 'unlink', path.join(run, 'ingest.sock')), 'EACCES');
+  });
+
 test('the responders cannot write through the ingest socket',
   { skip: !isRoot && 'needs root to create users' }, () => {
     const sock = path.join(run, 'ingest.sock');
