@@ -6,6 +6,7 @@
 
 #include "log.h"
 #include "migration.h"
+#include "testhook.h"
 #include "util.h"
 
 /*
@@ -175,6 +176,7 @@ static int backfill_batch(struct backfill *bf, int64_t lo, int64_t hi, int64_t *
     sqlite3_reset(stmt);
     /* The 64-bit count: a pinned batch size may exceed what an int holds. */
     *changed = sqlite3_changes64(bf->db);
+    testhook_pause(TESTHOOK_BACKFILL_BATCH);
     if (sqlite3_exec(bf->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         set_error(errp, "commit of ids %" PRId64 "..%" PRId64 " failed: %s", lo, hi,
                   sqlite3_errmsg(bf->db));
