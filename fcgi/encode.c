@@ -2,6 +2,7 @@
 #include "encode.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util.h"
@@ -118,10 +119,18 @@ struct json_object *encode_json_number(double v)
 void encode_prom_value(FILE *out, double v)
 {
     v = encode_finite(v);
-    if (v == floor(v) && fabs(v) < 1e15)
+    if (v == floor(v) && fabs(v) < 1e15) {
         fprintf(out, "%.0f", v);
-    else
-        fprintf(out, "%.17g", v);
+        return;
+    }
+    /* The shortest form that reads back as the same double: 0.0125, not 0.012500000000000001. */
+    char buf[32];
+    for (int precision = 15; precision <= 17; precision++) {
+        snprintf(buf, sizeof buf, "%.*g", precision, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    fputs(buf, out);
 }
 
 void encode_prom_label(FILE *out, const char *s)

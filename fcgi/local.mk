@@ -4,14 +4,18 @@ noinst_LIBRARIES += fcgi/libresponder.a
 fcgi_libresponder_a_SOURCES = \
 	fcgi/encode.c fcgi/encode.h \
 	fcgi/http.c fcgi/http.h \
+	fcgi/ingest_stats.c \
 	fcgi/migration_cache.c fcgi/migration_cache.h \
 	fcgi/migration_info.c fcgi/migration_info.h \
 	fcgi/migrations.c \
 	fcgi/params.c fcgi/params.h \
+	fcgi/poolstats.c fcgi/poolstats.h \
 	fcgi/reader_db.c \
 	fcgi/responder.h \
 	fcgi/route_healthz.c \
+	fcgi/route_metrics.c \
 	fcgi/route_packets.c \
+	fcgi/route_perf.c \
 	fcgi/route_perf_migrations.c \
 	fcgi/route_stats.c \
 	fcgi/router.c

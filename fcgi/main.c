@@ -1,15 +1,20 @@
 /* main.c: meshscope-fcgi's command line and its FastCGI (or one-shot CGI) request loop. */
 #include <getopt.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <fcgiapp.h>
 
 #include "config.h"
 #include "log.h"
+#include "poolstats.h"
 #include "responder.h"
 #include "util.h"
 
@@ -46,6 +51,9 @@ static void usage(FILE *out)
           "  --cache-ttl-ms N       migration-status cache lifetime (default 1000, 0 disables)\n"
           "  --stalled-after-s N    a running migration with no progress write for N seconds\n"
           "                         is reported stalled (default 60)\n"
+          "  --stats-file PATH      shared file where every responder of the pool publishes\n"
+          "                         its request figures (default: the unix socket's path\n"
+          "                         plus \".stats\"; without one, figures are per process)\n"
           "  --log-level LEVEL      error, warn, info (default) or debug\n"
           "  --help                 show this help\n"
           "  --version              show the version\n",
@@ -54,16 +62,27 @@ static void usage(FILE *out)
 
 struct fcgi_options {
     const char *listen;
+    const char *stats_file;
 };
 
 static int parse_options(int argc, char **argv, struct responder *r, struct fcgi_options *o)
 {
-    enum { OPT_DB = 256, OPT_LISTEN, OPT_CACHE, OPT_STALLED, OPT_LOG, OPT_HELP, OPT_VERSION };
+    enum {
+        OPT_DB = 256,
+        OPT_LISTEN,
+        OPT_CACHE,
+        OPT_STALLED,
+        OPT_STATS,
+        OPT_LOG,
+        OPT_HELP,
+        OPT_VERSION
+    };
     static const struct option options[] = {
         {"db", required_argument, NULL, OPT_DB},
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"cache-ttl-ms", required_argument, NULL, OPT_CACHE},
         {"stalled-after-s", required_argument, NULL, OPT_STALLED},
+        {"stats-file", required_argument, NULL, OPT_STATS},
         {"log-level", required_argument, NULL, OPT_LOG},
         {"help", no_argument, NULL, OPT_HELP},
         {"version", no_argument, NULL, OPT_VERSION},
@@ -94,6 +113,13 @@ static int parse_options(int argc, char **argv, struct responder *r, struct fcgi
         case OPT_STALLED:
             if (parse_int64(optarg, 1, 7 * 86400, "--stalled-after-s", &stalled_after_s, &err))
                 goto bad;
+            break;
+        case OPT_STATS:
+            if (*optarg == '\0') {
+                err = xasprintf("--stats-file: expected a path");
+                goto bad;
+            }
+            o->stats_file = optarg;
             break;
         case OPT_LOG:
             if (log_level_parse(optarg, &level) != 0) {
@@ -133,7 +159,7 @@ bad:
 /* Builds the route-level request from CGI/FastCGI parameters and answers it. */
 static char *answer(struct responder *r, const char *method, const char *request_uri,
                     const char *script_name, const char *path_info, const char *query,
-                    int *endpoint, size_t *len_out)
+                    int *endpoint, int *status, size_t *len_out)
 {
     struct http_response resp;
     http_response_init(&resp);
@@ -159,18 +185,64 @@ static char *answer(struct responder *r, const char *method, const char *request
         struct http_request req = {.method = method, .path = path, .query = query};
         *endpoint = router_dispatch(r, &req, &resp);
     }
+    *status = resp.status;
     char *out = http_response_serialize(&resp, strcmp(method, "HEAD") == 0, len_out);
     http_response_free(&resp);
     free(path);
     return out;
 }
 
+static int64_t monotonic_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The default stats file sits next to the pool's unix socket, which every member shares. */
+static char *default_stats_path(int listen_fd, const char *listen_spec)
+{
+    if (listen_spec != NULL)
+        return strncmp(listen_spec, "unix:", 5) == 0 ? xasprintf("%s.stats", listen_spec + 5) : NULL;
+    struct sockaddr_un addr;
+    socklen_t len = sizeof addr;
+    memset(&addr, 0, sizeof addr);
+    if (getsockname(listen_fd, (struct sockaddr *)&addr, &len) != 0 || addr.sun_family != AF_UNIX ||
+        len <= offsetof(struct sockaddr_un, sun_path) || addr.sun_path[0] == '\0')
+        return NULL;
+    return xasprintf("%.*s.stats", (int)sizeof addr.sun_path, addr.sun_path);
+}
+
+/*
+ * A FastCGI member claims a slot in the shared file; a one-shot CGI run only
+ * reads it (when given one). Without a usable file the figures are this
+ * process's alone, which /api/perf reports as "shared": false.
+ */
+static struct poolstats *open_stats(const char *path, enum poolstats_role role)
+{
+    char *layout = router_layout_name();
+    struct poolstats *ps = NULL;
+    if (path != NULL) {
+        char *err = NULL;
+        ps = poolstats_open(path, role, router_endpoint_count(), layout, &err);
+        if (ps == NULL) {
+            log_warn("%s; reporting this process's figures only", err);
+            free(err);
+        }
+    } else if (role == POOLSTATS_MEMBER) {
+        log_warn("no --stats-file and no unix socket to put one next to: /api/perf and "
+                 "/api/metrics report this process only");
+    }
+    free(layout);
+    return ps ? ps : poolstats_open_private(router_endpoint_count());
+}
+
 static int serve_cgi(struct responder *r)
 {
     size_t len = 0;
-    int endpoint = 0;
+    int endpoint = 0, status = 0;
     char *out = answer(r, getenv("REQUEST_METHOD"), getenv("REQUEST_URI"), getenv("SCRIPT_NAME"),
-                       getenv("PATH_INFO"), getenv("QUERY_STRING"), &endpoint, &len);
+                       getenv("PATH_INFO"), getenv("QUERY_STRING"), &endpoint, &status, &len);
     int ok = fwrite(out, 1, len, stdout) == len && fflush(stdout) == 0;
     free(out);
     return ok ? 0 : 1;
@@ -199,20 +271,30 @@ static int serve_fastcgi(struct responder *r, int listen_fd)
         log_error("cannot initialise FastCGI request");
         return 1;
     }
-    log_info("serving FastCGI (pid %d, database %s)", (int)getpid(), r->db_path);
+    log_info("serving FastCGI (pid %d, database %s, cache %lld ms, stalled after %lld s)",
+             (int)getpid(), r->db_path, (long long)r->cache_ttl_ms,
+             (long long)(r->stalled_after_ms / 1000));
     while (!stop_requested) {
         if (FCGX_Accept_r(&request) < 0)
             break;
         in_request = 1;
+        int64_t started_us = monotonic_us();
         size_t len = 0;
-        int endpoint = 0;
+        int endpoint = 0, status = 0;
         char *out = answer(r, FCGX_GetParam("REQUEST_METHOD", request.envp),
                            FCGX_GetParam("REQUEST_URI", request.envp),
                            FCGX_GetParam("SCRIPT_NAME", request.envp),
                            FCGX_GetParam("PATH_INFO", request.envp),
-                           FCGX_GetParam("QUERY_STRING", request.envp), &endpoint, &len);
+                           FCGX_GetParam("QUERY_STRING", request.envp), &endpoint, &status,
+                           &len);
         FCGX_PutStr(out, (int)len, request.out);
         free(out);
+        /*
+         * Counted before FCGX_Finish_r hands the last bytes to nginx, so a
+         * client that has its answer can already see it in /api/perf.
+         */
+        poolstats_record(r->stats, endpoint, status, monotonic_us() - started_us);
+        poolstats_refresh_rss(r->stats);
         FCGX_Finish_r(&request);
         in_request = 0;
     }
@@ -242,20 +324,26 @@ int main(int argc, char **argv)
         return 1;
     }
     int rc;
-    if (o.listen != NULL) {
-        char *err = NULL;
-        int fd = open_listen_socket(o.listen, &err);
-        if (fd < 0) {
-            log_error("%s", err);
-            free(err);
-            return 1;
+    if (o.listen != NULL || !FCGX_IsCGI()) {
+        int fd = 0;
+        if (o.listen != NULL) {
+            char *err = NULL;
+            fd = open_listen_socket(o.listen, &err);
+            if (fd < 0) {
+                log_error("%s", err);
+                free(err);
+                return 1;
+            }
         }
+        char *stats_path = o.stats_file ? xstrdup(o.stats_file) : default_stats_path(fd, o.listen);
+        r.stats = open_stats(stats_path, POOLSTATS_MEMBER);
+        free(stats_path);
         rc = serve_fastcgi(&r, fd);
-    } else if (FCGX_IsCGI()) {
-        rc = serve_cgi(&r);
     } else {
-        rc = serve_fastcgi(&r, 0);
+        r.stats = open_stats(o.stats_file, POOLSTATS_OBSERVER);
+        rc = serve_cgi(&r);
     }
+    poolstats_close(r.stats);
     migration_cache_destroy(&r.migrations);
     reader_db_close(&r);
     return rc;

@@ -104,6 +104,8 @@ int router_dispatch(struct responder *r, const struct http_request *req,
 /* Endpoints are the routes in table order plus one "other" bucket for unknown paths. */
 int router_endpoint_count(void);
 const char *router_endpoint_name(int index);
+/* The endpoint names in order: what processes sharing a stats file must agree on (heap string). */
+char *router_layout_name(void);
 
 /* One file per endpoint, each defining its entry (path, handler, parameters). */
 extern const struct route route_healthz_entry;

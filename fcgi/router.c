@@ -3,12 +3,15 @@
 #include <string.h>
 
 #include "responder.h"
+#include "util.h"
 
 static const struct route *const routes[] = {
     &route_healthz_entry,
     &route_perf_migrations_entry,
+    &route_perf_entry,
     &route_stats_entry,
     &route_packets_entry,
+    &route_metrics_entry,
 };
 
 #define ROUTE_COUNT ((int)(sizeof routes / sizeof routes[0]))
@@ -22,6 +25,17 @@ const char *router_endpoint_name(int index)
 {
     /* Unknown paths share one bucket: raw paths would be unbounded and possibly not UTF-8. */
     return index >= 0 && index < ROUTE_COUNT ? routes[index]->path : "other";
+}
+
+char *router_layout_name(void)
+{
+    char *name = xstrdup("");
+    for (int i = 0; i <= ROUTE_COUNT; i++) {
+        char *next = xasprintf("%s%s\n", name, router_endpoint_name(i));
+        free(name);
+        name = next;
+    }
+    return name;
 }
 
 int router_dispatch(struct responder *r, const struct http_request *req,

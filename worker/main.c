@@ -63,6 +63,7 @@ static void usage(FILE *out)
           "  --target-batch-ms N   adaptive batches hold the writer about N ms (default 50)\n"
           "  --yield-ms N          pause between migration batches (default 100)\n"
           "  --run-once            upgrade, run pending migrations to the end, exit\n"
+          "  --stats-json PATH     when migrations stop, write their batch figures to PATH\n"
           "  --log-level LEVEL     error, warn, info (default) or debug\n"
           "  --help                show this help\n"
           "  --version             show the version\n",
@@ -98,8 +99,8 @@ static int open_database(const char *path, sqlite3 **out, char **errp)
 
 static int parse_options(int argc, char **argv, struct worker_config *config)
 {
-    enum { OPT_DB = 256, OPT_INGEST, OPT_BATCH, OPT_TARGET, OPT_YIELD, OPT_RUN_ONCE, OPT_LOG,
-           OPT_HELP, OPT_VERSION, OPT_INGEST_MODE, OPT_INGEST_GROUP, OPT_INGEST_ROWS,
+    enum { OPT_DB = 256, OPT_INGEST, OPT_BATCH, OPT_TARGET, OPT_YIELD, OPT_RUN_ONCE, OPT_STATS,
+           OPT_LOG, OPT_HELP, OPT_VERSION, OPT_INGEST_MODE, OPT_INGEST_GROUP, OPT_INGEST_ROWS,
            OPT_INGEST_MS, OPT_INGEST_CLIENTS, OPT_INGEST_SYNC };
     static const struct option options[] = {
         {"db", required_argument, NULL, OPT_DB},
@@ -114,6 +115,7 @@ static int parse_options(int argc, char **argv, struct worker_config *config)
         {"target-batch-ms", required_argument, NULL, OPT_TARGET},
         {"yield-ms", required_argument, NULL, OPT_YIELD},
         {"run-once", no_argument, NULL, OPT_RUN_ONCE},
+        {"stats-json", required_argument, NULL, OPT_STATS},
         {"log-level", required_argument, NULL, OPT_LOG},
         {"help", no_argument, NULL, OPT_HELP},
         {"version", no_argument, NULL, OPT_VERSION},
@@ -187,6 +189,9 @@ static int parse_options(int argc, char **argv, struct worker_config *config)
             break;
         case OPT_RUN_ONCE:
             config->run_once = 1;
+            break;
+        case OPT_STATS:
+            config->stats_json = optarg;
             break;
         case OPT_LOG:
             if (log_level_parse(optarg, &level) != 0) {
@@ -271,8 +276,8 @@ int main(int argc, char **argv)
     params.yield_ms = config.yield_ms;
     struct runner *runner = NULL;
     if (runner_register(db, migration_registry, migration_registry_len, &err) != 0 ||
-        (runner = runner_start(config.db_path, &params, on_migrations_finished, NULL, &err)) ==
-            NULL) {
+        (runner = runner_start(config.db_path, &params, config.stats_json, on_migrations_finished,
+                               NULL, &err)) == NULL) {
         log_error("startup failed: %s", err);
         free(err);
         sqlite3_close(db);

@@ -81,6 +81,14 @@ struct migration_progress {
 typedef int (*migration_progress_fn)(void *arg, const struct migration_progress *progress,
                                      char **errp);
 
+/* Every batch's writer hold, kept only when a stats file was asked for. */
+struct migration_holds {
+    int64_t *us;
+    size_t len, cap;
+};
+void migration_holds_add(struct migration_holds *holds, int64_t hold_us);
+void migration_holds_release(struct migration_holds *holds);
+
 /* What a migration's run function is given. The connection is the migration's own. */
 struct migration_env {
     sqlite3 *db;
@@ -91,6 +99,7 @@ struct migration_env {
     void *progress_arg;
     migration_clock_fn clock; /* for the progress-log limiter; NULL: monotonic */
     void *clock_arg;
+    struct migration_holds *holds; /* NULL: not recorded */
 };
 
 enum migration_outcome { MIGRATION_DONE, MIGRATION_CANCELLED, MIGRATION_FAILED };
@@ -102,7 +111,8 @@ struct migration_result {
     int64_t total;
     int64_t batches;
     int64_t max_hold_us; /* longest time one batch held the writer */
-    int64_t work_us;     /* time spent in batches, without the yields */
+    int64_t work_us;     /* time spent holding the writer, summed over batches */
+    int64_t yield_us;    /* time spent in the yields between batches */
     int64_t wall_ms;
 };
 
@@ -190,6 +200,7 @@ struct runner_options {
     void *clock_arg;
     migration_progress_fn observer; /* sees every progress report before it is written */
     void *observer_arg;
+    const char *stats_path; /* NULL: no stats file */
 };
 void runner_options_default(struct runner_options *options);
 
@@ -217,10 +228,13 @@ struct runner;
 /*
  * Opens its own connection to path and runs the pending migrations of the
  * production registry in a new thread. on_finished (may be NULL) is called
- * from that thread when it has nothing left to do.
+ * from that thread when it has nothing left to do. stats_path (may be NULL)
+ * names a JSON file written at the end: per migration that ran, its status,
+ * rows, batches, wall, yield and work time, and every batch's writer hold.
  */
 struct runner *runner_start(const char *path, const struct migration_params *params,
-                            void (*on_finished)(void *arg), void *arg, char **errp);
+                            const char *stats_path, void (*on_finished)(void *arg), void *arg,
+                            char **errp);
 int runner_finished(struct runner *runner);
 /* Asks the thread to stop after its current batch; returns at once. */
 void runner_cancel(struct runner *runner);

@@ -367,6 +367,8 @@ int tx_last_seen_backfill_run(const struct migration_env *env, struct migration_
             goto fail;
         result->batches++;
         result->work_us += hold_us;
+        if (env->holds != NULL)
+            migration_holds_add(env->holds, hold_us);
         if (hold_us > result->max_hold_us)
             result->max_hold_us = hold_us;
         log_debug("%s: batch %" PRId64 ": ids %" PRId64 "..%" PRId64 ", %" PRId64
@@ -398,7 +400,9 @@ int tx_last_seen_backfill_run(const struct migration_env *env, struct migration_
             break;
         }
         lo = hi + 1;
+        int64_t yield_start = monotonic_us();
         backfill_sleep(env, env->params.yield_ms);
+        result->yield_us += monotonic_us() - yield_start;
     }
     if (empty)
         result->outcome = MIGRATION_DONE;

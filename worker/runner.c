@@ -2,8 +2,11 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
+
+#include <json-c/json.h>
 
 #include "log.h"
 #include "migration.h"
@@ -276,11 +279,37 @@ static void runner_fail(sqlite3 *db, const char *name, const char *error,
     }
 }
 
+/* What one migration of a pass did, for the stats file. */
+struct runner_stat {
+    const char *name;
+    const char *status;
+    struct migration_result result;
+    struct migration_holds holds;
+};
+
+void migration_holds_add(struct migration_holds *holds, int64_t hold_us)
+{
+    if (holds->len == holds->cap) {
+        holds->cap = holds->cap ? holds->cap * 2 : 256;
+        holds->us = xrealloc(holds->us, holds->cap * sizeof *holds->us);
+    }
+    holds->us[holds->len++] = hold_us;
+}
+
+void migration_holds_release(struct migration_holds *holds)
+{
+    free(holds->us);
+    *holds = (struct migration_holds){0};
+}
+
 static void runner_run_one(sqlite3 *db, const struct runner_options *options,
-                           const struct migration *migration, struct runner_summary *summary)
+                           const struct migration *migration, struct runner_summary *summary,
+                           struct runner_stat *stat)
 {
     struct migration_result result = {.outcome = MIGRATION_FAILED};
     char *err = NULL;
+    stat->name = migration->name;
+    stat->status = MIGRATION_STATUS_FAILED;
     if (runner_reset(db, migration->name, &err) != 0) {
         runner_fail(db, migration->name, err, &result, summary);
         free(err);
@@ -301,8 +330,11 @@ static void runner_run_one(sqlite3 *db, const struct runner_options *options,
         .progress_arg = &writer,
         .clock = options->clock,
         .clock_arg = options->clock_arg,
+        .holds = options->stats_path != NULL ? &stat->holds : NULL,
     };
-    if (migration->run(&env, &result, &err) != 0) {
+    int rc = migration->run(&env, &result, &err);
+    stat->result = result;
+    if (rc != 0) {
         runner_fail(db, migration->name, err ? err : "unknown error", &result, summary);
         free(err);
         return;
@@ -311,6 +343,7 @@ static void runner_run_one(sqlite3 *db, const struct runner_options *options,
         log_warn("migration %s: %" PRId64 " progress writes failed during the run",
                  migration->name, writer.write_errors);
     if (result.outcome == MIGRATION_CANCELLED) {
+        stat->status = MIGRATION_STATUS_PENDING;
         summary->cancelled++;
         log_info("migration %s stopped; it stays %s and resumes on the next start",
                  migration->name, MIGRATION_STATUS_PENDING);
@@ -321,7 +354,60 @@ static void runner_run_one(sqlite3 *db, const struct runner_options *options,
         free(err);
         return;
     }
+    stat->status = MIGRATION_STATUS_DONE;
     summary->done++;
+}
+
+static double us_to_ms(int64_t us)
+{
+    return (double)us / 1000.0;
+}
+
+/* Written to a temporary name and renamed, so a reader never sees half a file. */
+static int runner_write_stats(const char *path, const struct runner_stat *stats, size_t count,
+                              char **errp)
+{
+    json_object *list = json_object_new_array();
+    for (size_t i = 0; i < count; i++) {
+        const struct runner_stat *st = &stats[i];
+        const struct migration_result *r = &st->result;
+        json_object *m = json_object_new_object();
+        json_object *holds = json_object_new_array();
+        for (size_t k = 0; k < st->holds.len; k++)
+            json_object_array_add(holds, json_object_new_double(us_to_ms(st->holds.us[k])));
+        json_object_object_add(m, "name", json_object_new_string(st->name));
+        json_object_object_add(m, "status", json_object_new_string(st->status));
+        json_object_object_add(m, "rows", json_object_new_int64(r->processed));
+        json_object_object_add(m, "total", json_object_new_int64(r->total));
+        json_object_object_add(m, "batches", json_object_new_int64(r->batches));
+        json_object_object_add(m, "wall_ms", json_object_new_int64(r->wall_ms));
+        json_object_object_add(m, "yield_ms", json_object_new_double(us_to_ms(r->yield_us)));
+        /* Work is wall minus yields: snapshot, batch bounds and checkpoints count too. */
+        json_object_object_add(m, "work_ms",
+                               json_object_new_double((double)r->wall_ms - us_to_ms(r->yield_us)));
+        json_object_object_add(m, "hold_total_ms", json_object_new_double(us_to_ms(r->work_us)));
+        json_object_object_add(m, "hold_max_ms", json_object_new_double(us_to_ms(r->max_hold_us)));
+        json_object_object_add(m, "holds_ms", holds);
+        json_object_array_add(list, m);
+    }
+    json_object *doc = json_object_new_object();
+    json_object_object_add(doc, "migrations", list);
+    char *tmp = xasprintf("%s.tmp", path);
+    int rc = 0;
+    FILE *out = fopen(tmp, "w");
+    if (out == NULL || fputs(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN), out) < 0 ||
+        fputc('\n', out) == EOF) {
+        rc = set_error(errp, "writing %s: %s", tmp, strerror(errno));
+        if (out != NULL)
+            fclose(out);
+    } else if (fclose(out) != 0 || rename(tmp, path) != 0) {
+        rc = set_error(errp, "writing %s: %s", path, strerror(errno));
+    }
+    if (rc != 0)
+        remove(tmp);
+    free(tmp);
+    json_object_put(doc);
+    return rc;
 }
 
 int runner_run_pending(sqlite3 *db, const struct runner_options *options,
@@ -330,6 +416,9 @@ int runner_run_pending(sqlite3 *db, const struct runner_options *options,
     *summary = (struct runner_summary){0};
     if (runner_register(db, options->registry, options->registry_len, errp) != 0)
         return -1;
+    struct runner_stat *stats = xcalloc(options->registry_len, sizeof *stats);
+    size_t ran = 0;
+    int rc = 0;
     for (size_t i = 0; i < options->registry_len; i++) {
         const struct migration *migration = &options->registry[i];
         if (options->cancel != NULL && migration_cancel_requested(options->cancel)) {
@@ -337,19 +426,29 @@ int runner_run_pending(sqlite3 *db, const struct runner_options *options,
             break;
         }
         char *status = NULL;
-        if (runner_read_status(db, migration->name, &status, errp) != 0)
-            return -1;
+        if (runner_read_status(db, migration->name, &status, errp) != 0) {
+            rc = -1;
+            break;
+        }
         int done = status != NULL && strcmp(status, MIGRATION_STATUS_DONE) == 0;
         free(status);
         if (done) {
             summary->skipped++;
             continue;
         }
-        runner_run_one(db, options, migration, summary);
+        runner_run_one(db, options, migration, summary, &stats[ran++]);
         if (summary->cancelled > 0)
             break;
     }
-    return 0;
+    char *err = NULL;
+    if (options->stats_path != NULL && runner_write_stats(options->stats_path, stats, ran, &err)) {
+        log_error("migration stats: %s", err);
+        free(err);
+    }
+    for (size_t i = 0; i < ran; i++)
+        migration_holds_release(&stats[i].holds);
+    free(stats);
+    return rc;
 }
 
 struct runner {
@@ -381,7 +480,8 @@ static void *runner_main(void *arg)
 }
 
 struct runner *runner_start(const char *path, const struct migration_params *params,
-                            void (*on_finished)(void *arg), void *arg, char **errp)
+                            const char *stats_path, void (*on_finished)(void *arg), void *arg,
+                            char **errp)
 {
     if (migration_params_validate(params, errp) != 0)
         return NULL;
@@ -394,6 +494,7 @@ struct runner *runner_start(const char *path, const struct migration_params *par
     runner_options_default(&runner->options);
     runner->options.params = *params;
     runner->options.cancel = &runner->cancel;
+    runner->options.stats_path = stats_path;
     runner->on_finished = on_finished;
     runner->arg = arg;
     atomic_init(&runner->finished, 0);

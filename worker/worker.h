@@ -13,6 +13,7 @@ struct worker_config {
     int64_t target_batch_ms;   /* hold-time target of adaptive batches */
     int64_t yield_ms;
     int run_once;
+    const char *stats_json;    /* NULL: no migration stats file */
 };
 
 #endif

@@ -27,8 +27,8 @@ const MODES = {
     base: 1, scales: [0.1, 1, 10], repeats: 2,
     windowSec: 10, minWindowSec: 3, maxBusyRuns: 3,
     wrk: { threads: 2, connections: 32, durationSec: 5, rounds: 2 },
-    healthz: { concurrency: 4, perWorkerQps: 25 }, // 100 req/s offered
-    packets: { concurrency: 2, perWorkerQps: 20 }, // 40 req/s offered
+    healthz: { concurrency: 4, perWorkerQps: 50 }, // 200 req/s offered
+    packets: { concurrency: 2, perWorkerQps: 50 }, // 100 req/s offered
     ingestRate: 200, probeIntervalMs: 10,
     busyWorkerArgs: [],
   },
@@ -41,7 +41,7 @@ const MODES = {
     ingestRate: 50, probeIntervalMs: 10,
     // A few hundred rows finish in milliseconds at the defaults; small batches
     // and yields keep the backfill running through the (short) window.
-    busyWorkerArgs: ['--batch-size', '20', '--yield-ms', '50'],
+    busyWorkerArgs: ['--batch-size', '10', '--yield-ms', '60'],
   },
 };
 
@@ -283,7 +283,8 @@ async function measureBackfill(db1, workDir) {
     figures['backfill.mismatches'] = na(def.why);
   }
   dropCopy(refCopy);
-  return { backfilled: wDef, hasBackfill: Boolean(def.row), defaultsWallMs: def.stats?.wallMs ?? null, y0Best: best };
+  dropCopy(wDef);
+  return { hasBackfill: Boolean(def.row), defaultsWallMs: def.stats?.wallMs ?? null, y0Best: best };
 }
 
 // ---------------------------------------------------------------- stack phases
@@ -353,54 +354,40 @@ function stackArgs(ingestSocket, extra = []) {
   return [...(ingestSocket ? ['--ingest-socket', ingestSocket] : []), ...extra].join(' ');
 }
 
-async function idlePhase(db, workDir, ingest, legacyTx, seconds) {
-  say('3-5. idle stack on the backfilled copy: throughput, then the idle load window');
-  const dir = tempDir('meshscope-bench-idle-');
-  const ingestSocket = ingest ? path.join(dir, 'ingest.sock') : null;
-  const stack = await startStack({ db, numprocs: 4, dir, workerArgs: stackArgs(ingestSocket) });
-  try {
-    if (ingestSocket) await waitFor(() => existsSync(ingestSocket), { what: 'the ingest socket' });
-    await waitFor(async () => (await healthz(stack))?.async_migrations_running === false,
-      { timeoutMs: 30000, what: 'no migration running' });
-
-    // The static file has the same bytes as healthz's body, so the two differ
-    // only in who produces them.
-    const body = Buffer.from(await (await fetch(`${stack.url}/api/healthz`)).arrayBuffer());
-    writeFileSync(path.join(dir, 'www', 'bench-static.json'), body);
-    chmodSync(path.join(dir, 'www', 'bench-static.json'), 0o644);
-    const staticBody = Buffer.from(await (await fetch(`${stack.url}/bench-static.json`)).arrayBuffer());
-    if (!staticBody.equals(body)) throw new Error('static copy of the healthz body does not match');
-    let staticBest = null, healthzBest = null;
-    for (let i = 0; i < mode.wrk.rounds; i++) {
-      const s = await wrkRun(`${stack.url}/bench-static.json`);
-      const h = await wrkRun(`${stack.url}/api/healthz`);
-      say(`   wrk round ${i + 1}: static ${s.reqPerSec?.toFixed(0)} req/s, healthz ${h.reqPerSec?.toFixed(0)} req/s` +
-        ` (${body.length} bytes; errors ${s.non2xx + s.socketErrors}/${h.non2xx + h.socketErrors})`);
-      if (h.non2xx + h.socketErrors > 0) notes.push(`wrk /api/healthz round ${i + 1}: ${h.non2xx} non-2xx, ${h.socketErrors} socket errors.`);
-      if (!staticBest || s.reqPerSec > staticBest.reqPerSec) staticBest = s;
-      if (!healthzBest || h.reqPerSec > healthzBest.reqPerSec) healthzBest = h;
-    }
-    figures['tput.static_rps'] = staticBest.reqPerSec ?? na('wrk printed no rate');
-    figures['tput.healthz_rps'] = healthzBest.reqPerSec ?? na('wrk printed no rate');
-    figures['tput.ratio'] = ratio(healthzBest.reqPerSec, staticBest.reqPerSec) ?? na('no rate');
-    notes.push(`Throughput: wrk -t${mode.wrk.threads} -c${mode.wrk.connections} -d${mode.wrk.durationSec}s, ` +
-      `best of ${mode.wrk.rounds} alternating rounds each; body ${body.length} bytes; pool of 4 responders.`);
-
-    const packetsOk = await endpointOk(`${stack.url}/api/packets?limit=50`);
-    say(`   idle load window ${seconds.toFixed(1)} s`);
-    const load = await loadWindow(stack, seconds, { ingestSocket, packetsOk, legacyTx });
-    return { load, packetsOk, rss: readRss(stack) };
-  } finally {
-    await stack.stop();
-    if (!opts.keep) rmSync(dir, { recursive: true, force: true });
+// wrk against nginx's static ceiling and against /api/healthz, alternating.
+// The static file has the same bytes as healthz's body, so the two differ
+// only in who produces them.
+async function measureThroughput(stack) {
+  const body = Buffer.from(await (await fetch(`${stack.url}/api/healthz`)).arrayBuffer());
+  const file = path.join(stack.dir, 'www', 'bench-static.json');
+  writeFileSync(file, body);
+  chmodSync(file, 0o644);
+  const staticBody = Buffer.from(await (await fetch(`${stack.url}/bench-static.json`)).arrayBuffer());
+  if (!staticBody.equals(body)) throw new Error('static copy of the healthz body does not match');
+  let staticBest = null, healthzBest = null;
+  for (let i = 0; i < mode.wrk.rounds; i++) {
+    const s = await wrkRun(`${stack.url}/bench-static.json`);
+    const h = await wrkRun(`${stack.url}/api/healthz`);
+    say(`   wrk round ${i + 1}: static ${s.reqPerSec?.toFixed(0)} req/s, healthz ${h.reqPerSec?.toFixed(0)} req/s` +
+      ` (${body.length} bytes; errors ${s.non2xx + s.socketErrors}/${h.non2xx + h.socketErrors})`);
+    if (h.non2xx + h.socketErrors > 0) notes.push(`wrk /api/healthz round ${i + 1}: ${h.non2xx} non-2xx, ${h.socketErrors} socket errors.`);
+    if (!staticBest || s.reqPerSec > staticBest.reqPerSec) staticBest = s;
+    if (!healthzBest || h.reqPerSec > healthzBest.reqPerSec) healthzBest = h;
   }
+  figures['tput.static_rps'] = staticBest.reqPerSec ?? na('wrk printed no rate');
+  figures['tput.healthz_rps'] = healthzBest.reqPerSec ?? na('wrk printed no rate');
+  figures['tput.ratio'] = ratioFig(figures['tput.healthz_rps'], figures['tput.static_rps']);
+  notes.push(`Throughput: wrk -t${mode.wrk.threads} -c${mode.wrk.connections} -d${mode.wrk.durationSec}s, ` +
+    `best of ${mode.wrk.rounds} alternating rounds each; body ${body.length} bytes; pool of 4 responders.`);
 }
 
-// One stack on a fresh legacy copy: the worker starts the backfill with its
-// defaults, and the load window runs while it does.
-async function busyPhase(db1, workDir, ingest, hasBackfill, defaultsWallMs, runIndex, wantSec) {
-  const db = freshCopy(db1, workDir, `busy-${runIndex}`);
-  const dir = tempDir('meshscope-bench-busy-');
+// One stack on a fresh legacy copy. The worker starts the backfill at its
+// defaults; a load window runs while it does, then, once it is done, an idle
+// window of the same length on the same stack, so the two differ only in the
+// backfill (not in processes, caches, or minutes of other people's load).
+async function pairPhase(db1, workDir, ingest, hasBackfill, defaultsWallMs, runIndex, wantSec) {
+  const db = freshCopy(db1, workDir, `stack-${runIndex}`);
+  const dir = tempDir('meshscope-bench-stack-');
   const ingestSocket = ingest ? path.join(dir, 'ingest.sock') : null;
   const t0 = Date.now();
   const stack = await startStack({ db, numprocs: 4, dir, workerArgs: stackArgs(ingestSocket, mode.busyWorkerArgs) });
@@ -419,9 +406,11 @@ async function busyPhase(db1, workDir, ingest, hasBackfill, defaultsWallMs, runI
       seconds = Math.max(mode.minWindowSec, Math.min(wantSec, fits));
     }
     const packetsOk = await endpointOk(`${stack.url}/api/packets?limit=50`);
-    say(`   busy window ${runIndex + 1}: ${seconds.toFixed(1)} s, ${elapsed} ms after start${running ? '' : ' (backfill NOT running)'}`);
+    const legacyTx = db1.tx;
+    say(`   stack ${runIndex + 1}: busy window ${seconds.toFixed(1)} s, ${elapsed} ms after start` +
+      `${running ? '' : ' (backfill NOT running)'}`);
     const winStart = Date.now();
-    const load = await loadWindow(stack, seconds, { ingestSocket, packetsOk, legacyTx: db1.tx });
+    const busy = await loadWindow(stack, seconds, { ingestSocket, packetsOk, legacyTx });
     const winEnd = Date.now();
     const row = migrationRow(db);
     let cover = 0;
@@ -429,12 +418,18 @@ async function busyPhase(db1, workDir, ingest, hasBackfill, defaultsWallMs, runI
       const ended = row.status === 'pending_async' ? null : Date.parse(`${row.endedAt.replace(' ', 'T')}Z`);
       cover = coverage(winStart, winEnd, ended);
     }
-    // Peak RSS covers the whole backfill: wait for it to finish first.
     if (running) {
       await waitFor(() => migrationRow(db)?.status !== 'pending_async',
         { timeoutMs: 300000, intervalMs: 200, what: 'the backfill to finish' });
     }
-    return { load, packetsOk, seconds, cover, running, rss: readRss(stack), status: migrationRow(db)?.status };
+    // Peak RSS over the whole backfill, before the idle window adds anything.
+    const rss = readRss(stack);
+    say(`   stack ${runIndex + 1}: backfill ${migrationRow(db)?.status ?? 'absent'} after ${Date.now() - t0} ms` +
+      ` (running ${(100 * cover).toFixed(0)}% of the window); idle window ${seconds.toFixed(1)} s`);
+    const idle = await loadWindow(stack, seconds, { ingestSocket, packetsOk, legacyTx });
+    if (runIndex === 0) await measureThroughput(stack);
+    const rssAfter = readRss(stack);
+    return { busy, idle, packetsOk, seconds, cover, running, rss, rssAfter };
   } finally {
     await stack.stop();
     if (!opts.keep) rmSync(dir, { recursive: true, force: true });
@@ -462,25 +457,25 @@ function merge(loads) {
   };
 }
 
-async function measureStack(db1, backfilledDb, workDir, ingest, hasBackfill, defaultsWallMs) {
-  say('2-3. busy stack: fresh legacy copies, the backfill at its defaults, the load window during it');
-  const busy = [];
+async function measureStack(db1, workDir, ingest, hasBackfill, defaultsWallMs) {
+  say('2-5. the stack on fresh legacy copies: load during the backfill at its defaults, then idle');
+  const pairs = [];
   let covered = 0;
   for (let i = 0; i < mode.maxBusyRuns && covered < mode.windowSec - 0.5; i++) {
-    const b = await busyPhase(db1, workDir, ingest, hasBackfill, defaultsWallMs, i, mode.windowSec - covered);
-    busy.push(b);
-    covered += b.seconds * b.cover;
-    if (!b.running) break;
+    const p = await pairPhase(db1, workDir, ingest, hasBackfill, defaultsWallMs, i, mode.windowSec - covered);
+    pairs.push(p);
+    covered += p.seconds * p.cover;
+    if (!p.running) break;
   }
-  const busySec = busy.reduce((s, b) => s + b.seconds, 0);
-  const idle = await idlePhase(backfilledDb, workDir, ingest, db1.tx, busySec);
-  const I = merge([idle.load]);
-  const B = merge(busy.map((b) => b.load));
+  const busySec = pairs.reduce((s, p) => s + p.seconds, 0);
+  const I = merge(pairs.map((p) => p.idle));
+  const B = merge(pairs.map((p) => p.busy));
+  const idle = pairs[0];
 
   figures['busy.coverage'] = !hasBackfill ? na(`${ABSENT}the backfill`)
     : busySec > 0 ? (100 * covered) / busySec : na('no window');
-  notes.push(`Load windows: ${busy.length} busy run(s) of ${busy.map((b) => b.seconds.toFixed(1)).join(' + ')} s ` +
-    `(backfill running ${(100 * covered / busySec).toFixed(0)}% of it), idle ${busySec.toFixed(1)} s. Offered: ` +
+  notes.push(`Load windows: ${pairs.length} stack(s), busy ${pairs.map((p) => p.seconds.toFixed(1)).join(' + ')} s ` +
+    `(backfill running ${(100 * covered / busySec).toFixed(0)}% of it), then idle as long on the same stack. Offered: ` +
     `/api/healthz ${mode.healthz.concurrency * mode.healthz.perWorkerQps} req/s, /api/packets?limit=50 ` +
     `${mode.packets.concurrency * mode.packets.perWorkerQps} req/s, ingest ${mode.ingestRate} lines/s, ` +
     `writer probe every ${mode.probeIntervalMs} ms, all at once.` +
@@ -522,11 +517,11 @@ async function measureStack(db1, backfilledDb, workDir, ingest, hasBackfill, def
   figures['writer.busy.p99'] = pb.p99 ?? na('no probe samples');
 
   // Memory: every responder of both stacks, the daemon worker during the backfill.
-  const responders = [idle.rss, ...busy.map((b) => b.rss)].flatMap((r) =>
+  const responders = pairs.map((p) => p.rssAfter).flatMap((r) =>
     Object.entries(r).filter(([n]) => n.startsWith('fcgi:')).map(([, kb]) => kb)).filter((x) => x);
   figures['mem.responder_max_mib'] = responders.length ? Math.max(...responders) / 1024 : na('no responders');
   notes.push(`Responder peak RSS, every process of every stack: ${responders.map((kb) => (kb / 1024).toFixed(1)).join(', ')} MiB.`);
-  const workerKb = busy.map((b) => b.rss.worker).filter((x) => x);
+  const workerKb = pairs.map((p) => p.rss.worker).filter((x) => x);
   figures['mem.worker_daemon_mib'] = workerKb.length ? Math.max(...workerKb) / 1024 : na('worker not found');
 }
 
@@ -578,8 +573,7 @@ async function main() {
   try {
     const ingest = await probeIngest(workDir);
     const bf = await measureBackfill(db1, workDir);
-    await measureStack(db1, bf.backfilled, workDir, ingest, bf.hasBackfill, bf.defaultsWallMs);
-    dropCopy(bf.backfilled);
+    await measureStack(db1, workDir, ingest, bf.hasBackfill, bf.defaultsWallMs);
     await measureScaling(dbs, bf.y0Best, workDir);
   } finally {
     if (!opts.keep) rmSync(workDir, { recursive: true, force: true });

@@ -2,6 +2,7 @@
 // every state an operator can meet: each test checks the status code, the
 // headers and the exact JSON.
 import { test, before } from 'node:test';
+import { spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { writeFileSync, chmodSync, readFileSync, existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -351,4 +352,84 @@ test('a full pass of requests leaves every database file unchanged byte for byte
     cgi({ db: dbs[n], method: 'POST', uri: '/api/healthz' });
   }
   for (const n of names) assert.equal(hash(dbs[n]), before[n], n);
+});
+
+function promtool(text) {
+  const res = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+  assert.equal(res.status, 0, `promtool: ${res.stdout}${res.stderr}`);
+}
+
+test('perf: a failed migrations read leaves the rest flowing, with X-Async-Migrations-Error', () => {
+  for (const name of ['legacy', 'garbage']) {
+    const res = get(name, '/api/perf');
+    assert.equal(res.status, 200, name);
+    assertCommonHeaders(res);
+    assert.ok(res.headers['x-async-migrations-error'].length > 0, name);
+    const body = json(res);
+    assert.deepEqual(body.async_migrations, []);
+    assert.equal(body.pool.responderCount, 1);
+    assert.equal(body.pool.shared, false);
+    assert.deepEqual(Object.keys(body.endpoints), ['/api/healthz', '/api/perf/async-migrations', '/api/perf',
+      '/api/stats', '/api/packets', '/api/metrics', 'other']);
+    assert.deepEqual(body.endpoints['/api/healthz'], { requests: 0, byStatus: { '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 },
+      latencyMs: { p50: 0, p95: 0, p99: 0 } });
+  }
+  assert.match(get('legacy', '/api/perf').stderr, /\/api\/perf: reading _async_migrations: no such column/);
+});
+
+test('perf: migrations and no error header when the read works; no database is no error', () => {
+  const res = get('failed', '/api/perf');
+  assert.equal(res.status, 200);
+  assert.equal(res.headers['x-async-migrations-error'], undefined);
+  const body = json(res);
+  assert.equal(body.async_migrations[0].errorMessage, 'database or disk is full');
+  assert.equal(body.responders[0].self, true);
+  assert.ok(body.responders[0].rssBytes > 0);
+  assert.equal(body.ingest, undefined, 'no _ingest_stats table: no ingest section');
+  const none = get('nodb', '/api/perf');
+  assert.equal(none.status, 200);
+  assert.equal(none.headers['x-async-migrations-error'], undefined);
+  assert.deepEqual(json(none).async_migrations, []);
+});
+
+test('metrics: Prometheus text that promtool accepts, in every database state', () => {
+  for (const name of ['running', 'done', 'failed', 'unknown', 'malformed', 'stalled', 'badutf8', 'empty',
+    'missing', 'legacy', 'nodb', 'garbage']) {
+    const res = get(name, '/api/metrics');
+    assert.equal(res.status, 200, name);
+    assertCommonHeaders(res, 'text/plain; version=0.0.4');
+    promtool(res.body);
+  }
+  const running = get('running', '/api/metrics').body;
+  assert.match(running, /^meshscope_async_migration_status\{name="tx_last_seen_backfill_v1",status="running"\} 1$/m);
+  assert.match(running, /^meshscope_async_migration_status\{name="tx_last_seen_backfill_v1",status="done"\} 0$/m);
+  assert.match(running, /^meshscope_async_migration_rows_processed\{name="tx_last_seen_backfill_v1"\} 1000$/m);
+  assert.match(running, /^meshscope_async_migration_rows_planned\{name="tx_last_seen_backfill_v1"\} 5000$/m);
+  assert.match(running, /^meshscope_async_migration_eta_seconds\{name="tx_last_seen_backfill_v1"\} [\d.]+$/m);
+  assert.match(running, /^meshscope_async_migration_stalled\{name="tx_last_seen_backfill_v1"\} 0$/m);
+  assert.match(get('stalled', '/api/metrics').body, /^meshscope_async_migration_stalled\{name="tx_last_seen_backfill_v1"\} 1$/m);
+  assert.match(get('unknown', '/api/metrics').body, /^meshscope_async_migration_status\{name="mystery",status="unknown"\} 1$/m);
+  const legacy = get('legacy', '/api/metrics');
+  assert.ok(legacy.headers['x-async-migrations-error'].length > 0);
+  assert.match(legacy.body, /^meshscope_async_migrations_read_error 1$/m);
+  assert.match(get('done', '/api/metrics').body, /^meshscope_async_migrations_read_error 0$/m);
+});
+
+test('ingest figures: reported when _ingest_stats has its row, omitted quietly otherwise', () => {
+  const file = makeDb('ingest', `${SCHEMA}
+    CREATE TABLE _ingest_stats(id INTEGER PRIMARY KEY CHECK (id = 1), lines_accepted INTEGER NOT NULL DEFAULT 0,
+      lines_rejected INTEGER NOT NULL DEFAULT 0, lines_acked INTEGER NOT NULL DEFAULT 0,
+      commits INTEGER NOT NULL DEFAULT 0, commit_rows_max INTEGER NOT NULL DEFAULT 0,
+      ack_latency_p50_ms REAL NOT NULL DEFAULT 0, ack_latency_p99_ms REAL NOT NULL DEFAULT 0, updated_at TEXT);`);
+  const perfOf = () => json(cgi({ db: file, uri: '/api/perf' }));
+  assert.equal(perfOf().ingest, undefined, 'table without its row');
+  sqlite(file, `INSERT INTO _ingest_stats VALUES (1, 1200, 3, 1190, 40, 64, 0.75, 12.5, '2024-01-01T00:00:00Z');`);
+  assert.deepEqual(perfOf().ingest, { linesAccepted: 1200, linesRejected: 3, linesAcked: 1190, commits: 40,
+    commitRowsMax: 64, ackLatencyP50Ms: 0.75, ackLatencyP99Ms: 12.5, updatedAt: '2024-01-01T00:00:00Z' });
+  const text = cgi({ db: file, uri: '/api/metrics' }).body;
+  promtool(text);
+  assert.match(text, /^meshscope_ingest_lines_accepted_total 1200$/m);
+  assert.match(text, /^meshscope_ingest_lines_rejected_total 3$/m);
+  assert.match(text, /^meshscope_ingest_ack_latency_p99_seconds 0.0125$/m);
+  assert.doesNotMatch(get('done', '/api/metrics').body, /meshscope_ingest_/);
 });

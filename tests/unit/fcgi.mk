@@ -28,3 +28,17 @@ tests_unit_test_fcgi_reader_db_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/fcgi
 tests_unit_test_fcgi_reader_db_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_fcgi_reader_db_LDADD = $(FCGI_TEST_LIBS)
 TESTS += tests/unit/test_fcgi_reader_db
+
+check_PROGRAMS += tests/unit/test_fcgi_poolstats
+tests_unit_test_fcgi_poolstats_SOURCES = tests/unit/test_fcgi_poolstats.c
+tests_unit_test_fcgi_poolstats_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/fcgi
+tests_unit_test_fcgi_poolstats_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_fcgi_poolstats_LDADD = $(FCGI_TEST_LIBS)
+TESTS += tests/unit/test_fcgi_poolstats
+
+check_PROGRAMS += tests/unit/test_fcgi_encode
+tests_unit_test_fcgi_encode_SOURCES = tests/unit/test_fcgi_encode.c
+tests_unit_test_fcgi_encode_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/fcgi
+tests_unit_test_fcgi_encode_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_fcgi_encode_LDADD = $(FCGI_TEST_LIBS)
+TESTS += tests/unit/test_fcgi_encode

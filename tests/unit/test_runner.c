@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include <cmocka.h>
+#include <json-c/json.h>
 #include <sqlite3.h>
 
 #include "log.h"
@@ -505,7 +506,7 @@ static void runner_thread_runs_pending_migrations_to_done(void **state)
     params.yield_ms = 0;
     struct finished_flag flag = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
     char *err = NULL;
-    struct runner *runner = runner_start(t->path, &params, mark_finished, &flag, &err);
+    struct runner *runner = runner_start(t->path, &params, NULL, mark_finished, &flag, &err);
     assert_non_null(runner);
     pthread_mutex_lock(&flag.mutex);
     while (!flag.finished)
@@ -532,7 +533,7 @@ static void runner_thread_stops_at_once_and_leaves_pending_async(void **state)
     params.batch_size = 100;
     params.yield_ms = 600000;
     char *err = NULL;
-    struct runner *runner = runner_start(t->path, &params, NULL, NULL, &err);
+    struct runner *runner = runner_start(t->path, &params, NULL, NULL, NULL, &err);
     assert_non_null(runner);
     await_filled_rows(t->path);
     int64_t start = clock_monotonic_ms();
@@ -552,6 +553,37 @@ static void runner_thread_stops_at_once_and_leaves_pending_async(void **state)
                      1);
 }
 
+static void stats_file_lists_every_batch_hold(void **state)
+{
+    struct test_db *t = *state;
+    test_seed(t->db, 1, 3500, 1);
+    char *path = xasprintf("%s/stats.json", t->dir);
+    struct runner_options options = fake_options(backfill_registry, 1);
+    options.stats_path = path;
+    struct runner_summary summary;
+    char *err = NULL;
+    assert_int_equal(runner_run_pending(t->db, &options, &summary, &err), 0);
+
+    json_object *doc = json_object_from_file(path);
+    assert_non_null(doc);
+    json_object *list = NULL, *m = NULL, *holds = NULL, *field = NULL;
+    assert_true(json_object_object_get_ex(doc, "migrations", &list));
+    assert_int_equal(json_object_array_length(list), 1);
+    m = json_object_array_get_idx(list, 0);
+    assert_true(json_object_object_get_ex(m, "status", &field));
+    assert_string_equal(json_object_get_string(field), "done");
+    assert_true(json_object_object_get_ex(m, "rows", &field));
+    assert_int_equal(json_object_get_int64(field), 3500);
+    assert_true(json_object_object_get_ex(m, "batches", &field));
+    assert_int_equal(json_object_get_int64(field), 4);
+    assert_true(json_object_object_get_ex(m, "holds_ms", &holds));
+    assert_int_equal(json_object_array_length(holds), 4);
+    assert_true(json_object_object_get_ex(m, "work_ms", &field));
+    assert_true(json_object_get_double(field) >= 0);
+    json_object_put(doc);
+    free(path);
+}
+
 static void runner_start_rejects_bad_parameters(void **state)
 {
     struct test_db *t = *state;
@@ -559,7 +591,7 @@ static void runner_start_rejects_bad_parameters(void **state)
     migration_params_default(&params);
     params.yield_ms = -1;
     char *err = NULL;
-    assert_null(runner_start(t->path, &params, NULL, NULL, &err));
+    assert_null(runner_start(t->path, &params, NULL, NULL, NULL, &err));
     assert_non_null(strstr(err, "yield"));
     free(err);
 }
@@ -585,6 +617,7 @@ int main(void)
         DB_TEST(progress_write_errors_are_logged_once_a_minute_and_never_silenced),
         DB_TEST(runner_thread_runs_pending_migrations_to_done),
         DB_TEST(runner_thread_stops_at_once_and_leaves_pending_async),
+        DB_TEST(stats_file_lists_every_batch_hold),
         DB_TEST(runner_start_rejects_bad_parameters),
 #undef DB_TEST
     };

@@ -14,6 +14,12 @@ tests_unit_test_runner_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/worker
 tests_unit_test_runner_LDADD = $(WORKER_TEST_LIBS)
 TESTS += tests/unit/test_runner
 
+check_PROGRAMS += tests/unit/test_status
+tests_unit_test_status_SOURCES = tests/unit/test_status.c $(WORKER_TESTLIB)
+tests_unit_test_status_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/worker
+tests_unit_test_status_LDADD = $(WORKER_TEST_LIBS)
+TESTS += tests/unit/test_status
+
 # Live ingest (worker/libingest.a): the line protocol, the store, the figures.
 INGEST_TEST_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/worker
 INGEST_TEST_LIBS = worker/libingest.a $(TEST_LIBS) -lm

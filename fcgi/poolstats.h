@@ -1,0 +1,82 @@
+/* poolstats.h: per-responder request counters and latency histograms in a shared file, summed pool-wide. */
+#ifndef MESHSCOPE_POOLSTATS_H
+#define MESHSCOPE_POOLSTATS_H
+
+#include <stdint.h>
+
+#define POOLSTATS_SLOTS 64        /* responders one file can hold */
+#define POOLSTATS_MAX_ENDPOINTS 8 /* routes plus the "other" bucket */
+#define POOLSTATS_CLASSES 4       /* 2xx, 3xx, 4xx, 5xx */
+#define POOLSTATS_BUCKETS 18      /* latency bucket bounds; one more counter holds the overflow */
+
+/* Upper bounds of the latency buckets, in microseconds (also the Prometheus `le` values). */
+extern const uint64_t poolstats_bucket_bounds_us[POOLSTATS_BUCKETS];
+
+struct poolstats_counters {
+    uint64_t requests[POOLSTATS_MAX_ENDPOINTS][POOLSTATS_CLASSES];
+    uint64_t latency[POOLSTATS_MAX_ENDPOINTS][POOLSTATS_BUCKETS + 1]; /* per bucket, not cumulative */
+    uint64_t latency_sum_us[POOLSTATS_MAX_ENDPOINTS];
+};
+
+struct poolstats_responder {
+    int slot;
+    int pid;
+    int self;          /* the process that took the snapshot */
+    double uptime_sec;
+    uint64_t rss_bytes;
+    uint64_t requests;
+};
+
+struct poolstats_snapshot {
+    int shared;        /* 1 when the figures come from a pool-wide file */
+    int own_slot;      /* -1 for an observer */
+    /* Every request the file has seen: live slots, slots of dead responders, and the retired sum. */
+    struct poolstats_counters totals;
+    struct poolstats_responder responders[POOLSTATS_SLOTS]; /* live ones only */
+    int responder_count;
+};
+
+struct poolstats;
+
+enum poolstats_role {
+    POOLSTATS_MEMBER,   /* claims a slot and publishes its own requests (the FastCGI loop) */
+    POOLSTATS_OBSERVER, /* only reads the file (one-shot CGI with --stats-file) */
+};
+
+/*
+ * Opens (creating if needed, for a member) the stats file at path. A member
+ * claims the first slot no live process holds: slots are owned through an
+ * open-file-description lock on their byte range, which the kernel drops when
+ * the owner dies, so a crashed responder's slot is reused; its counts are
+ * first folded into the retired sum so pool totals never go backwards.
+ * endpoint_count and layout_name must be the same in every process sharing
+ * the file (layout_name is hashed into the header). Returns NULL and *errp
+ * on failure.
+ */
+struct poolstats *poolstats_open(const char *path, enum poolstats_role role, int endpoint_count,
+                                 const char *layout_name, char **errp);
+/* Statistics private to this process: what a responder without a shared file reports. */
+struct poolstats *poolstats_open_private(int endpoint_count);
+void poolstats_close(struct poolstats *ps);
+
+/* Counts one answered request. Lock-free: only the owner ever writes its slot. */
+void poolstats_record(struct poolstats *ps, int endpoint, int status, int64_t latency_us);
+/* Republishes this process's resident memory, at most once a second. */
+void poolstats_refresh_rss(struct poolstats *ps);
+
+void poolstats_snapshot(struct poolstats *ps, struct poolstats_snapshot *out);
+
+/* Request count of one endpoint over all status classes. */
+uint64_t poolstats_endpoint_requests(const struct poolstats_counters *c, int endpoint);
+/*
+ * The q-quantile (0 < q <= 1) of one endpoint's latency histogram, in
+ * seconds, interpolating linearly inside the bucket as Prometheus'
+ * histogram_quantile does. 0 when there are no samples; the largest bound
+ * when the quantile falls in the overflow bucket.
+ */
+double poolstats_quantile(const uint64_t buckets[POOLSTATS_BUCKETS + 1], double q);
+
+/* Reads this process's resident set size from /proc/self/statm; 0 when unknown. */
+uint64_t poolstats_rss_bytes(void);
+
+#endif

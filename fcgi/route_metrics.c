@@ -1,0 +1,233 @@
+/* route_metrics.c: GET /api/metrics, the pool and migration figures in the Prometheus text format 0.0.4. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "encode.h"
+#include "log.h"
+#include "poolstats.h"
+#include "responder.h"
+#include "util.h"
+
+static const char *const class_names[POOLSTATS_CLASSES] = {"2xx", "3xx", "4xx", "5xx"};
+
+static void family(FILE *out, const char *name, const char *type, const char *help)
+{
+    fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void write_http(FILE *out, const struct poolstats_snapshot *snap)
+{
+    int endpoints = router_endpoint_count();
+    family(out, "meshscope_http_requests_total", "counter",
+           "Requests answered by the responder pool, by endpoint and status class.");
+    for (int e = 0; e < endpoints; e++) {
+        for (int k = 0; k < POOLSTATS_CLASSES; k++) {
+            fputs("meshscope_http_requests_total{endpoint=\"", out);
+            encode_prom_label(out, router_endpoint_name(e));
+            fprintf(out, "\",code=\"%s\"} %llu\n", class_names[k],
+                    (unsigned long long)snap->totals.requests[e][k]);
+        }
+    }
+    family(out, "meshscope_http_request_duration_seconds", "histogram",
+           "Time from accepting a request to handing its whole response to libfcgi, pool-wide.");
+    for (int e = 0; e < endpoints; e++) {
+        /* _count is the +Inf bucket, so the series agree even while responders keep counting. */
+        uint64_t cumulative = 0;
+        for (int b = 0; b <= POOLSTATS_BUCKETS; b++) {
+            cumulative += snap->totals.latency[e][b];
+            fputs("meshscope_http_request_duration_seconds_bucket{endpoint=\"", out);
+            encode_prom_label(out, router_endpoint_name(e));
+            if (b < POOLSTATS_BUCKETS)
+                fprintf(out, "\",le=\"%g\"} %llu\n", (double)poolstats_bucket_bounds_us[b] / 1e6,
+                        (unsigned long long)cumulative);
+            else
+                fprintf(out, "\",le=\"+Inf\"} %llu\n", (unsigned long long)cumulative);
+        }
+        fputs("meshscope_http_request_duration_seconds_sum{endpoint=\"", out);
+        encode_prom_label(out, router_endpoint_name(e));
+        fputs("\"} ", out);
+        encode_prom_value(out, (double)snap->totals.latency_sum_us[e] / 1e6);
+        fputs("\nmeshscope_http_request_duration_seconds_count{endpoint=\"", out);
+        encode_prom_label(out, router_endpoint_name(e));
+        fprintf(out, "\"} %llu\n", (unsigned long long)cumulative);
+    }
+}
+
+static void write_responders(FILE *out, const struct poolstats_snapshot *snap)
+{
+    family(out, "meshscope_responders", "gauge", "Responder processes alive in the pool.");
+    fprintf(out, "meshscope_responders %d\n", snap->responder_count);
+    family(out, "meshscope_responder_resident_memory_bytes", "gauge",
+           "Resident memory of each responder, as it last published it.");
+    for (int i = 0; i < snap->responder_count; i++)
+        fprintf(out, "meshscope_responder_resident_memory_bytes{slot=\"%d\",pid=\"%d\"} %llu\n",
+                snap->responders[i].slot, snap->responders[i].pid,
+                (unsigned long long)snap->responders[i].rss_bytes);
+    family(out, "meshscope_responder_uptime_seconds", "gauge", "Seconds since each responder started.");
+    for (int i = 0; i < snap->responder_count; i++) {
+        fprintf(out, "meshscope_responder_uptime_seconds{slot=\"%d\",pid=\"%d\"} ",
+                snap->responders[i].slot, snap->responders[i].pid);
+        encode_prom_value(out, snap->responders[i].uptime_sec);
+        fputc('\n', out);
+    }
+}
+
+enum migration_figure { FIG_PROCESSED, FIG_PLANNED, FIG_ETA, FIG_STALLED, FIG_ELAPSED, FIG_RATE };
+
+static double figure(const struct migration_info *m, enum migration_figure f)
+{
+    switch (f) {
+    case FIG_PROCESSED: return (double)m->rows_processed;
+    case FIG_PLANNED: return (double)m->rows_total;
+    case FIG_ETA: return m->eta_sec;
+    case FIG_STALLED: return m->stalled;
+    case FIG_ELAPSED: return m->elapsed_sec;
+    case FIG_RATE: break;
+    }
+    return m->rate_per_sec;
+}
+
+/* One gauge family over every migration, labelled by name. */
+static void migration_gauge(FILE *out, const char *name, const char *help,
+                            const struct migration_info *infos, size_t count,
+                            enum migration_figure field)
+{
+    if (count == 0)
+        return;
+    family(out, name, "gauge", help);
+    for (size_t i = 0; i < count; i++) {
+        const struct migration_info *m = &infos[i];
+        double v = figure(m, field);
+        fprintf(out, "%s{name=\"", name);
+        encode_prom_label(out, m->name);
+        fputs("\"} ", out);
+        encode_prom_value(out, v);
+        fputc('\n', out);
+    }
+}
+
+static void write_migrations(FILE *out, struct responder *r, const struct migration_set *set,
+                             int read_failed)
+{
+    family(out, "meshscope_async_migrations_read_error", "gauge",
+           "1 when the responder could not read _async_migrations (see the X-Async-Migrations-Error header).");
+    fprintf(out, "meshscope_async_migrations_read_error %d\n", read_failed);
+    size_t count = set ? set->count : 0;
+    if (count == 0)
+        return;
+    struct migration_info *infos = xcalloc(count, sizeof *infos);
+    int64_t now_ms = r->wall_clock_ms();
+    for (size_t i = 0; i < count; i++)
+        migration_info_compute(&set->rows[i], now_ms, r->stalled_after_ms, &infos[i]);
+
+    migration_gauge(out, "meshscope_async_migration_rows_processed",
+                    "Rows the migration has processed so far.", infos, count, FIG_PROCESSED);
+    migration_gauge(out, "meshscope_async_migration_rows_planned",
+                    "Rows the migration intends to process (its rows_total).", infos, count, FIG_PLANNED);
+    migration_gauge(out, "meshscope_async_migration_eta_seconds",
+                    "Estimated seconds until a running migration finishes; 0 when unknown or not running.",
+                    infos, count, FIG_ETA);
+    migration_gauge(out, "meshscope_async_migration_stalled",
+                    "1 when a running migration has written no progress for longer than the stall threshold.",
+                    infos, count, FIG_STALLED);
+    migration_gauge(out, "meshscope_async_migration_elapsed_seconds",
+                    "Seconds the migration has run (until now, or until it ended).", infos, count, FIG_ELAPSED);
+    migration_gauge(out, "meshscope_async_migration_rate_rows_per_second",
+                    "Average rows processed per second.", infos, count, FIG_RATE);
+
+    /* A state set: one series per possible status, exactly one of them 1. */
+    family(out, "meshscope_async_migration_status", "gauge",
+           "1 for the migration's current status (running, done, failed or unknown), else 0.");
+    static const enum migration_status statuses[] = {MIGRATION_RUNNING, MIGRATION_DONE,
+                                                     MIGRATION_FAILED, MIGRATION_UNKNOWN};
+    for (size_t i = 0; i < count; i++) {
+        for (size_t s = 0; s < sizeof statuses / sizeof statuses[0]; s++) {
+            fputs("meshscope_async_migration_status{name=\"", out);
+            encode_prom_label(out, infos[i].name);
+            fprintf(out, "\",status=\"%s\"} %d\n", migration_status_name(statuses[s]),
+                    infos[i].status == statuses[s]);
+        }
+    }
+    for (size_t i = 0; i < count; i++)
+        migration_info_free(&infos[i]);
+    free(infos);
+}
+
+static void write_ingest(FILE *out, const struct ingest_stats *s)
+{
+    static const struct {
+        const char *name, *help;
+    } counters[] = {
+        {"meshscope_ingest_lines_accepted_total", "Ingest lines stored by the worker."},
+        {"meshscope_ingest_lines_rejected_total", "Malformed ingest lines the worker refused."},
+        {"meshscope_ingest_lines_acked_total", "Ingest lines acknowledged after their commit."},
+        {"meshscope_ingest_commits_total", "Group commits of ingested lines."},
+    };
+    const int64_t values[] = {s->lines_accepted, s->lines_rejected, s->lines_acked, s->commits};
+    for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++) {
+        family(out, counters[i].name, "counter", counters[i].help);
+        fprintf(out, "%s %lld\n", counters[i].name, (long long)values[i]);
+    }
+    family(out, "meshscope_ingest_commit_rows_max", "gauge", "Most lines in one group commit.");
+    fprintf(out, "meshscope_ingest_commit_rows_max %lld\n", (long long)s->commit_rows_max);
+    family(out, "meshscope_ingest_ack_latency_p50_seconds", "gauge",
+           "Median time from receiving an ingest line to acknowledging it.");
+    fputs("meshscope_ingest_ack_latency_p50_seconds ", out);
+    encode_prom_value(out, s->ack_latency_p50_ms / 1e3);
+    fputc('\n', out);
+    family(out, "meshscope_ingest_ack_latency_p99_seconds", "gauge",
+           "99th percentile time from receiving an ingest line to acknowledging it.");
+    fputs("meshscope_ingest_ack_latency_p99_seconds ", out);
+    encode_prom_value(out, s->ack_latency_p99_ms / 1e3);
+    fputc('\n', out);
+}
+
+static void metrics(struct responder *r, const struct http_request *req,
+                    struct http_response *resp)
+{
+    (void)req;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    if (out == NULL)
+        abort();
+
+    struct poolstats_snapshot *snap = xmalloc(sizeof *snap);
+    poolstats_snapshot(r->stats, snap);
+    write_http(out, snap);
+    write_responders(out, snap);
+    free(snap);
+
+    struct migration_set *set = NULL;
+    char *err = NULL;
+    if (migrations_get(r, &set, &err) != 0) {
+        log_warn("/api/metrics: %s", err);
+        http_response_add_header(resp, "X-Async-Migrations-Error", err);
+        write_migrations(out, r, NULL, 1);
+        free(err);
+    } else {
+        write_migrations(out, r, set, 0);
+        migration_set_release(set);
+    }
+
+    struct ingest_stats ingest = {0};
+    switch (ingest_stats_read(r, &ingest, &err)) {
+    case 1:
+        write_ingest(out, &ingest);
+        ingest_stats_free(&ingest);
+        break;
+    case -1:
+        log_warn("/api/metrics: %s", err);
+        free(err);
+        break;
+    default:
+        break;
+    }
+    fclose(out);
+    http_response_text(resp, 200, "text/plain; version=0.0.4", text);
+}
+
+const struct route route_metrics_entry = {
+    .path = "/api/metrics",
+    .handler = metrics,
+};
