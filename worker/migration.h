@@ -1,4 +1,4 @@
-/* migration.h: the async migration runner, its registry, progress bookkeeping and the status view. */
+/* migration.h: the async migration runner, its registry, progress rows and the status view. */
 #ifndef MESHSCOPE_MIGRATION_H
 #define MESHSCOPE_MIGRATION_H
 
@@ -50,7 +50,7 @@ struct rate_limiter {
     int used;
 };
 void rate_limiter_init(struct rate_limiter *limiter, int64_t interval_ms);
-/* Returns 1 when allowed, storing in *held_back (may be NULL) how many were denied since the last allowed one. */
+/* Returns 1 when allowed; *held_back (may be NULL) gets how many were denied since the last. */
 int rate_limiter_allow(struct rate_limiter *limiter, int64_t now_ms, int64_t *held_back);
 
 /*
@@ -70,7 +70,7 @@ int migration_cancel_requested(struct migration_cancel *cancel);
 /* Sleeps up to ms; returns 1 at once (or as soon as requested) when cancelled, else 0. */
 int migration_cancel_wait(struct migration_cancel *cancel, int64_t ms);
 
-/* One progress report: rows done so far, rows the run intends to touch, and whether it is the last. */
+/* One progress report: rows done, rows the run intends to touch, whether it is the last. */
 struct migration_progress {
     int64_t processed;
     int64_t total;
@@ -111,7 +111,7 @@ struct migration_result {
     int64_t total;
     int64_t batches;
     int64_t max_hold_us; /* longest time one batch held the writer */
-    int64_t work_us;     /* time spent holding the writer, summed over batches */
+    int64_t hold_total_us;     /* time spent holding the writer, summed over batches */
     int64_t yield_us;    /* time spent in the yields between batches */
     int64_t wall_ms;
 };

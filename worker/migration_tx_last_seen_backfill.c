@@ -1,4 +1,4 @@
-/* migration_tx_last_seen_backfill.c: tx_last_seen_backfill_v1, filling transmissions.last_seen in short batches (design §3). */
+/* migration_tx_last_seen_backfill.c: tx_last_seen_backfill_v1, last_seen in short batches. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -298,10 +298,15 @@ static void backfill_log_end(const struct migration_env *env, const struct migra
     else
         snprintf(policy, sizeof policy, "fixed batches of %" PRId64 " rows",
                  env->params.batch_size);
+    char taken[96] = "";
+    if (r->outcome == MIGRATION_DONE && r->processed < r->total)
+        snprintf(taken, sizeof taken, "; %" PRId64 " counted rows were filled by ingest first",
+                 r->total - r->processed);
     log_info("%s: %s: %" PRId64 "/%" PRId64 " rows in %" PRId64
-             " batches, longest batch hold %.1f ms (%s), work %.2f s, wall time %.2f s",
+             " batches, longest batch hold %.1f ms (%s), work %.2f s, wall time %.2f s%s",
              env->name, how, r->processed, r->total, r->batches, (double)r->max_hold_us / 1000.0,
-             policy, (double)r->work_us / 1e6, (double)r->wall_ms / 1000.0);
+             policy, (double)(r->wall_ms * 1000 - r->yield_us) / 1e6,
+             (double)r->wall_ms / 1000.0, taken);
 }
 
 /*
@@ -366,7 +371,7 @@ int tx_last_seen_backfill_run(const struct migration_env *env, struct migration_
             backfill_checkpoint(&bf, &err) != 0)
             goto fail;
         result->batches++;
-        result->work_us += hold_us;
+        result->hold_total_us += hold_us;
         if (env->holds != NULL)
             migration_holds_add(env->holds, hold_us);
         if (hold_us > result->max_hold_us)

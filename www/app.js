@@ -119,13 +119,20 @@
     return url;
   }
 
+  /* last_seen 0 means "not filled yet" only for a transmission that has
+   * observations; one without any keeps 0 for good (the backfill skips it). */
+  function lastSeenText(p) {
+    if (finiteNumber(p.lastSeen) !== 0) return formatUnixTime(p.lastSeen);
+    return finiteNumber(p.observations) > 0 ? 'not yet backfilled' : '\u2014';
+  }
+
   function packetRow(p) {
     return [
       finiteNumber(p.id) === null ? '\u2014' : String(p.id),
       typeof p.hash === 'string' ? p.hash : '\u2014',
       finiteNumber(p.payloadType) === null ? '\u2014' : String(p.payloadType),
       formatUnixTime(p.firstSeen),
-      finiteNumber(p.lastSeen) === 0 ? 'not yet backfilled' : formatUnixTime(p.lastSeen),
+      lastSeenText(p),
       formatCount(p.observations),
     ];
   }

@@ -23,6 +23,8 @@ function spawnTool(args, { input } = {}) {
   child.stdout.on('data', (d) => { out.stdout += d; });
   child.stderr.on('data', (d) => { out.stderr += d; });
   const exited = new Promise((resolve) => child.on('exit', (code) => resolve({ code, ...out })));
+  // The tool may exit before reading its input (a missing socket): no EPIPE crash.
+  child.stdin.on('error', () => {});
   child.stdin.end(input ?? '');
   return { child, out, exited };
 }

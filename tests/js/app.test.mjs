@@ -94,8 +94,11 @@ test('a packet row shows the §4 fields, with a note where last_seen is not back
   assert.deepEqual(plain(A.packetRow({ id: 71000, hash: '00deadbeef', payloadType: 4, firstSeen: 1760000000,
     lastSeen: 1760000060, observations: 1234 })),
   ['71000', '00deadbeef', '4', '2025-10-09 08:53:20 UTC', '2025-10-09 08:54:20 UTC', '1,234']);
-  assert.deepEqual(plain(A.packetRow({ id: 1, hash: 'x', payloadType: null, firstSeen: 1760000000, lastSeen: 0, observations: 0 })),
-    ['1', 'x', DASH, '2025-10-09 08:53:20 UTC', 'not yet backfilled', '0']);
+  assert.deepEqual(plain(A.packetRow({ id: 1, hash: 'x', payloadType: null, firstSeen: 1760000000, lastSeen: 0, observations: 3 })),
+    ['1', 'x', DASH, '2025-10-09 08:53:20 UTC', 'not yet backfilled', '3']);
+  // Without observations last_seen stays 0 for good: nothing is pending.
+  assert.deepEqual(plain(A.packetRow({ id: 2, hash: 'y', payloadType: 1, firstSeen: 1760000000, lastSeen: 0, observations: 0 })),
+    ['2', 'y', '1', '2025-10-09 08:53:20 UTC', DASH, '0']);
   assert.deepEqual(plain(A.packetRow({})), [DASH, DASH, DASH, DASH, DASH, DASH]);
 });
 

@@ -49,7 +49,8 @@ export async function waitFor(check, { timeoutMs = 15000, intervalMs = 50, what 
 }
 
 // feedRate > 0 also starts the demo feeder (off by default, so tests stay deterministic).
-export async function startStack({ db, numprocs = 2, workerArgs = '', fcgiArgs = '', dir, feedRate = 0 } = {}) {
+export async function startStack({ db, numprocs = 2, workerArgs = '', fcgiArgs = '', dir,
+  workerUser, fcgiUser, feedRate = 0 } = {}) {
   const port = await freePort();
   const runDir = dir || tempDir('meshscope-stack-');
   const dbPath = db || path.join(runDir, 'meshscope.db');
@@ -58,6 +59,8 @@ export async function startStack({ db, numprocs = 2, workerArgs = '', fcgiArgs =
   if (feedRate) args.push('--feed-rate', String(feedRate));
   if (workerArgs) args.push('--worker-args', workerArgs);
   if (fcgiArgs) args.push('--fcgi-args', fcgiArgs);
+  if (workerUser) args.push('--worker-user', workerUser);
+  if (fcgiUser) args.push('--fcgi-user', fcgiUser);
   const child = spawn(path.join(TOP, 'scripts', 'stack'), args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (d) => { output += d; });

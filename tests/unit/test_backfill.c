@@ -1,4 +1,4 @@
-/* test_backfill.c: tx_last_seen_backfill_v1 on real SQLite files: progress, writer release, cancellation, termination, errors, sizing, and equality with the reference. */
+/* test_backfill.c: tx_last_seen_backfill_v1 on real SQLite files, against the contract of §3. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -152,7 +152,7 @@ static int probe_write(struct recorder *r, const struct migration_progress *p, c
     return 0;
 }
 
-/* Runs `run` over 12,000 rows in batches of 5,000 and counts the reports made while the writer was held. */
+/* Runs `run` over 12,000 rows in batches of 5,000; counts reports made with the writer held. */
 static int reports_with_writer_held(struct test_db *t, migration_run_fn run, int *reports)
 {
     test_seed(t->db, 1, 12000, 1);
