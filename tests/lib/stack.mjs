@@ -48,7 +48,8 @@ export async function waitFor(check, { timeoutMs = 15000, intervalMs = 50, what 
   }
 }
 
-export async function startStack({ db, numprocs = 2, workerArgs = '', fcgiArgs = '', dir } = {}) {
+export async function startStack({ db, numprocs = 2, workerArgs = '', fcgiArgs = '', dir,
+  workerUser, fcgiUser } = {}) {
   const port = await freePort();
   const runDir = dir || tempDir('meshscope-stack-');
   const dbPath = db || path.join(runDir, 'meshscope.db');
@@ -56,6 +57,8 @@ export async function startStack({ db, numprocs = 2, workerArgs = '', fcgiArgs =
     '--numprocs', String(numprocs), '--bindir', BINDIR];
   if (workerArgs) args.push('--worker-args', workerArgs);
   if (fcgiArgs) args.push('--fcgi-args', fcgiArgs);
+  if (workerUser) args.push('--worker-user', workerUser);
+  if (fcgiUser) args.push('--fcgi-user', fcgiUser);
   const child = spawn(path.join(TOP, 'scripts', 'stack'), args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (d) => { output += d; });

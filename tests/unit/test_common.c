@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <sqlite3.h>
@@ -110,6 +111,51 @@ static void upgrade_keeps_every_legacy_row(void **state)
     sqlite3_close(db);
 }
 
+static int file_exists(const char *path)
+{
+    return access(path, F_OK) == 0;
+}
+
+/*
+ * Production responders run as a user that may read the database directory but
+ * not create files in it, and SQLite can open a WAL database read-only only if
+ * its -wal and -shm files exist (design §9). So the last meshscope connection
+ * to close must leave them in place instead of deleting them.
+ */
+static void configured_connection_leaves_wal_files_for_readonly_readers(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/meshscope-test-common-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *path = xasprintf("%s/wal.db", dir);
+    char *wal = xasprintf("%s-wal", path);
+    char *shm = xasprintf("%s-shm", path);
+
+    sqlite3 *db = NULL;
+    char *err = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(schema_configure_connection(db, 100, &err), 0);
+    exec_ok(db, "PRAGMA journal_mode = WAL; CREATE TABLE t(a); INSERT INTO t VALUES (1)");
+    assert_true(file_exists(wal));
+    assert_true(file_exists(shm));
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+    assert_true(file_exists(wal));
+    assert_true(file_exists(shm));
+
+    /* A read-only connection without them can still read everything. */
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM t"), 1);
+    sqlite3_close(db);
+
+    unlink(shm);
+    unlink(wal);
+    unlink(path);
+    rmdir(dir);
+    free(shm);
+    free(wal);
+    free(path);
+}
+
 static void timefmt_accepts_both_formats(void **state)
 {
     (void)state;
@@ -182,6 +228,7 @@ int main(void)
         cmocka_unit_test(add_column_reports_every_other_error),
         cmocka_unit_test(upgrade_creates_current_schema_on_empty_db),
         cmocka_unit_test(upgrade_keeps_every_legacy_row),
+        cmocka_unit_test(configured_connection_leaves_wal_files_for_readonly_readers),
         cmocka_unit_test(timefmt_accepts_both_formats),
         cmocka_unit_test(timefmt_rejects_malformed_text),
         cmocka_unit_test(parse_int64_table),
