@@ -204,14 +204,18 @@ static int backfill_wal_hook(void *arg, sqlite3 *db, const char *schema, int fra
 
 static int backfill_checkpoint(struct backfill *bf, char **errp)
 {
-    if (bf->wal_frames >= bf->checkpoint_frames &&
-        bf->wal_frames - bf->checkpoint_frames < BACKFILL_CHECKPOINT_FRAMES)
+    if (bf->wal_frames < bf->checkpoint_frames)
+        bf->checkpoint_frames = 0; /* the WAL was restarted from its beginning */
+    if (bf->wal_frames - bf->checkpoint_frames < BACKFILL_CHECKPOINT_FRAMES)
         return 0;
     int log_frames = 0, done_frames = 0;
+    int64_t start = monotonic_us();
     int rc = sqlite3_wal_checkpoint_v2(bf->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames,
                                        &done_frames);
     if (rc != SQLITE_OK && rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
         return set_error(errp, "checkpoint failed: %s", sqlite3_errmsg(bf->db));
+    log_debug("%s: checkpoint of %d/%d WAL frames took %.1f ms", bf->env->name, done_frames,
+              log_frames, (double)(monotonic_us() - start) / 1000.0);
     bf->checkpoint_frames = bf->wal_frames;
     return 0;
 }
@@ -456,7 +460,7 @@ void batch_sizer_observe(struct batch_sizer *sizer, int64_t rows, int64_t hold_u
     else
         sizer->rows_per_sec = 0.3 * rate + 0.7 * sizer->rows_per_sec;
 
-    double want = sizer->rows_per_sec * ((double)sizer->target_us / 2.0) / 1e6;
+    double want = sizer->rows_per_sec * (double)sizer->target_us * BATCH_SIZER_AIM / 1e6;
     double cap = (double)sizer->size * BATCH_SIZER_GROWTH;
     if (want > cap)
         want = cap;
