@@ -589,11 +589,11 @@ static void batch_sizer_table(void **state)
         int64_t expect;
         const char *why;
     } cases[] = {
-        /* 5,000 rows/s, target 50 ms aimed at 20 ms: 100 rows. */
-        {1000, 1000, 200000, 100, "a batch over target shrinks at once"},
+        /* 5,000 rows/s, target 50 ms aimed at 25 ms: 125 rows. */
+        {1000, 1000, 200000, 125, "a batch over target shrinks at once"},
         {100, 100, 10000000, BATCH_SIZER_FLOOR, "never below the floor"},
-        {1000, 1000, 20000, 1000, "on the aim stays put"},
-        {1000, 1000, 10000, 2000, "twice as fast grows to double"},
+        {1000, 1000, 25000, 1000, "on the aim stays put"},
+        {1000, 1000, 12500, 2000, "twice as fast grows to double"},
         {1000, 1000, 5000, 2000, "much faster still only doubles"},
         {MIGRATION_MAX_BATCH_SIZE, MIGRATION_MAX_BATCH_SIZE, 1, MIGRATION_MAX_BATCH_SIZE,
          "never above the maximum"},
@@ -611,11 +611,11 @@ static void batch_sizer_table(void **state)
 static void batch_sizer_converges_on_its_aim_below_the_target(void **state)
 {
     (void)state;
-    /* A steady 20 us per row: 40% of 50 ms is 1,000 rows. */
+    /* A steady 20 us per row: half of 50 ms is 1,250 rows. */
     struct batch_sizer sizer = adaptive_sizer(50);
     for (int i = 0; i < 40; i++)
         batch_sizer_observe(&sizer, sizer.size, sizer.size * 20);
-    assert_in_range(sizer.size, 950, 1050);
+    assert_in_range(sizer.size, 1200, 1300);
     /* One slow batch (a cold cache) is believed at once... */
     batch_sizer_observe(&sizer, sizer.size, 80000);
     assert_true(sizer.size < 500);
@@ -625,7 +625,44 @@ static void batch_sizer_converges_on_its_aim_below_the_target(void **state)
         batch_sizer_observe(&sizer, sizer.size, sizer.size * 20);
         assert_true(sizer.size <= before * BATCH_SIZER_GROWTH);
     }
-    assert_in_range(sizer.size, 950, 1050);
+    assert_in_range(sizer.size, 1200, 1300);
+}
+
+static void slow_batch_stops_before_its_deadline(void **state)
+{
+    (void)state;
+    struct batch_sizer sizer = adaptive_sizer(50); /* deadline: 37.5 ms */
+    sizer.size = 1000;
+    assert_int_equal(batch_sizer_chunk(&sizer), 250);
+    static const struct {
+        int64_t elapsed_us, done, next;
+        int go_on;
+        const char *why;
+    } cases[] = {
+        {6250, 250, 250, 1, "on pace: 12.5 ms after two chunks"},
+        {18750, 750, 250, 1, "on pace: 25 ms after the last chunk"},
+        {12500, 250, 250, 1, "twice as slow: 25 ms predicted"},
+        {25000, 500, 250, 1, "twice as slow: 37.5 ms predicted, just the deadline"},
+        {37500, 750, 250, 0, "twice as slow: 50 ms predicted after three"},
+        {20000, 250, 250, 0, "over three times as slow: 40 ms predicted"},
+        {36000, 750, 10, 1, "a small last chunk still fits"},
+        {0, 0, 250, 1, "the first chunk always runs"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        if (batch_sizer_continue(&sizer, cases[i].elapsed_us, cases[i].done, cases[i].next) !=
+            cases[i].go_on)
+            fail_msg("%s", cases[i].why);
+    }
+    /* Small batches run at the floor; fixed batches are one statement and never cut. */
+    sizer.size = 20;
+    assert_int_equal(batch_sizer_chunk(&sizer), BATCH_SIZER_FLOOR);
+    struct migration_params params;
+    migration_params_default(&params);
+    params.adaptive = 0;
+    params.batch_size = 5000;
+    batch_sizer_init(&sizer, &params);
+    assert_int_equal(batch_sizer_chunk(&sizer), 5000);
+    assert_true(batch_sizer_continue(&sizer, 10000000, 1, 5000));
 }
 
 static void fixed_batch_size_is_never_adapted(void **state)
@@ -835,6 +872,7 @@ int main(void)
         cmocka_unit_test(batch_sizer_table),
         cmocka_unit_test(batch_sizer_converges_on_its_aim_below_the_target),
         cmocka_unit_test(fixed_batch_size_is_never_adapted),
+        cmocka_unit_test(slow_batch_stops_before_its_deadline),
         DB_TEST(chunked_result_equals_reference_on_random_databases),
 #undef DB_TEST
     };
