@@ -18,6 +18,9 @@ import {
 } from '../lib/backfill.mjs';
 
 const TRANSMISSIONS = 10000;
+// The debug line the backfill logs after each batch has committed.
+const BATCH_LINE = /backfill_v1: batch \d+: /;
+const FIRST_BATCH_LINE = /backfill_v1: batch 1: /;
 const PAUSE_MS = 3000;
 
 // Rows of the legacy data the backfill filled. Ingest here only creates new
@@ -104,7 +107,7 @@ test('SIGTERM inside a backfill batch: the batch commits, then the worker exits'
 
   const log = worker.log();
   const pauses = find(log, /pausing \d+ ms at backfill-batch/);
-  const batches = find(log, /backfill_v1: batch \d+: ids/);
+  const batches = find(log, BATCH_LINE);
   // Where the signal landed: the last batch started before it and committed after it.
   assert.equal(batches.length, pauses.length, 'the held batch committed; none started after SIGTERM');
   assert.ok(pauses.at(-1).at <= stop.at && batches.at(-1).at >= stop.at,
@@ -119,7 +122,7 @@ test('SIGTERM inside the yield between batches: the yield is cut short', async (
   const ctx = await setup(t, 'yield', { args: ['--batch-size', '500', '--yield-ms', String(yieldMs)] });
   const { worker, replies, s } = ctx;
   // The first batch has committed and logged: the worker now sleeps for a minute.
-  await waitFor(() => find(worker.log(), /backfill_v1: batch 1: ids/).length === 1,
+  await waitFor(() => find(worker.log(), FIRST_BATCH_LINE).length === 1,
     { what: 'the first batch to commit' });
   // Ingest goes on during the yield; these are acknowledged before the stop.
   const sent = lines('yield', 10);
@@ -128,7 +131,7 @@ test('SIGTERM inside the yield between batches: the yield is cut short', async (
   const stop = await terminate(worker);
   assert.equal(stop.exit.code, 0, worker.log());
   assert.ok(stop.ms < 3000, `exited ${stop.ms} ms after SIGTERM, in a ${yieldMs} ms yield`);
-  const batches = find(worker.log(), /backfill_v1: batch \d+: ids/);
+  const batches = find(worker.log(), BATCH_LINE);
   assert.equal(batches.length, 1, 'no batch ran after the yield began');
   assert.ok(batches[0].at < stop.at);
   assert.equal(await replies.next(), null);
@@ -142,7 +145,7 @@ test('SIGTERM inside an ingest group commit: it commits and answers, later lines
     args: ['--batch-size', '500', '--yield-ms', '60000'],
   });
   const { worker, replies, s } = ctx;
-  await waitFor(() => find(worker.log(), /backfill_v1: batch 1: ids/).length === 1,
+  await waitFor(() => find(worker.log(), FIRST_BATCH_LINE).length === 1,
     { what: 'the first batch to commit' });
   const first = lines('commit-a', 20);
   s.write(first.map((l) => `${l}\n`).join(''));
