@@ -5,6 +5,10 @@ dist_nginxconf_DATA = \
 	nginx/meshscope-site.conf \
 	nginx/nginx.conf.in
 
+# Run as root after `make install`: users, groups and directory modes (README).
+deploydir = $(pkgdatadir)/deploy
+dist_deploy_SCRIPTS = deploy/setup-users.sh
+
 supervisorconfdir = $(pkgdatadir)/supervisor
 dist_supervisorconf_DATA = \
 	supervisor/supervisord.conf.in \

@@ -137,6 +137,14 @@ int schema_configure_connection(sqlite3 *db, int busy_timeout_ms, char **errp)
 {
     if (sqlite3_busy_timeout(db, busy_timeout_ms) != SQLITE_OK)
         return set_error(errp, "setting busy timeout: %s", sqlite3_errmsg(db));
+    /*
+     * By default the last connection to close deletes -wal and -shm. Readers
+     * that may not create files in the database's directory (the production
+     * responders, design §9) can then no longer open a WAL database at all, so
+     * keep them. An in-memory database has no file to control: nothing to do.
+     */
+    int persist_wal = 1;
+    sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist_wal);
     return exec_sql(db, "PRAGMA foreign_keys = OFF", errp);
 }
 

@@ -1,4 +1,4 @@
-/* progress.c: rate-limited progress rows in _async_migrations and the limiter they share with the logs. */
+/* progress.c: rate-limited progress rows in _async_migrations, and the rate limiter. */
 #include <inttypes.h>
 #include <time.h>
 

@@ -1,4 +1,4 @@
-/* runner.c: the migration registry, the bookkeeping of _async_migrations, and the thread that runs pending migrations beside ingest. */
+/* runner.c: the migration registry, _async_migrations bookkeeping, and the migration thread. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdatomic.h>
@@ -33,7 +33,8 @@ void migration_params_default(struct migration_params *params)
 int migration_params_validate(const struct migration_params *params, char **errp)
 {
     if (!params->adaptive && params->batch_size <= 0)
-        return set_error(errp, "invalid batch size %" PRId64 ": it must be a positive number of rows",
+        return set_error(errp,
+                         "invalid batch size %" PRId64 ": it must be a positive number of rows",
                          params->batch_size);
     if (!params->adaptive && params->batch_size > MIGRATION_MAX_BATCH_SIZE)
         return set_error(errp, "invalid batch size %" PRId64 ": at most %d rows",
@@ -385,8 +386,10 @@ static int runner_write_stats(const char *path, const struct runner_stat *stats,
         /* Work is wall minus yields: snapshot, batch bounds and checkpoints count too. */
         json_object_object_add(m, "work_ms",
                                json_object_new_double((double)r->wall_ms - us_to_ms(r->yield_us)));
-        json_object_object_add(m, "hold_total_ms", json_object_new_double(us_to_ms(r->work_us)));
-        json_object_object_add(m, "hold_max_ms", json_object_new_double(us_to_ms(r->max_hold_us)));
+        json_object_object_add(m, "hold_total_ms",
+                               json_object_new_double(us_to_ms(r->hold_total_us)));
+        json_object_object_add(m, "hold_max_ms",
+                               json_object_new_double(us_to_ms(r->max_hold_us)));
         json_object_object_add(m, "holds_ms", holds);
         json_object_array_add(list, m);
     }
@@ -395,8 +398,8 @@ static int runner_write_stats(const char *path, const struct runner_stat *stats,
     char *tmp = xasprintf("%s.tmp", path);
     int rc = 0;
     FILE *out = fopen(tmp, "w");
-    if (out == NULL || fputs(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN), out) < 0 ||
-        fputc('\n', out) == EOF) {
+    const char *text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN);
+    if (out == NULL || fputs(text, out) < 0 || fputc('\n', out) == EOF) {
         rc = set_error(errp, "writing %s: %s", tmp, strerror(errno));
         if (out != NULL)
             fclose(out);

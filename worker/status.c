@@ -1,4 +1,4 @@
-/* status.c: `meshscope-worker status`, each migration's status, progress, rate, ETA and error, read-only. */
+/* status.c: `meshscope-worker status`: each migration's progress, rate, ETA and error. */
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>

@@ -1,4 +1,4 @@
-/* worker_testlib.h: real SQLite files in a temp dir, seeding and queries for the worker's unit suites. */
+/* worker_testlib.h: temp-dir SQLite files, seeding and queries for the worker's suites. */
 #ifndef MESHSCOPE_WORKER_TESTLIB_H
 #define MESHSCOPE_WORKER_TESTLIB_H
 
