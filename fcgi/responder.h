@@ -87,6 +87,18 @@ struct ingest_stats {
 int ingest_stats_read(struct responder *r, struct ingest_stats *out, char **errp);
 void ingest_stats_free(struct ingest_stats *s);
 
+/* request.c */
+/*
+ * Answers one request given its CGI/FastCGI parameters (any may be NULL):
+ * the path comes from REQUEST_URI, else SCRIPT_NAME + PATH_INFO. Returns the
+ * heap-allocated "Status:" header block and body; *endpoint and *status say
+ * what was answered, for the statistics. Both serving modes (and the fuzz
+ * target) go through here.
+ */
+char *request_answer(struct responder *r, const char *method, const char *request_uri,
+                     const char *script_name, const char *path_info, const char *query,
+                     int *endpoint, int *status, size_t *len_out);
+
 /* router.c */
 typedef void (*route_handler)(struct responder *r, const struct http_request *req,
                               struct http_response *resp);
