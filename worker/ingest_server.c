@@ -93,7 +93,7 @@ void ingest_config_defaults(struct ingest_config *config)
     config->socket_mode = 0660;
     config->socket_group = NULL;
     config->batch_rows = 256;
-    config->batch_ms = 2;
+    config->batch_ms = 0;
     config->max_clients = 256;
     config->busy_timeout_ms = 10000;
     config->durable = 1;

@@ -151,32 +151,57 @@ static int backfill_boundary(struct backfill *bf, int64_t lo, int64_t size, int6
     return 0;
 }
 
-/* Updates ids [lo, hi] in one write transaction; *hold_us is how long it held the writer. */
-static int backfill_batch(struct backfill *bf, int64_t lo, int64_t hi, int64_t *changed,
-                          int64_t *hold_us, char **errp)
+/*
+ * One batch, one write transaction: chunks of rows still at 0 (each a walk of
+ * the index for its bounds, then the UPDATE of that id range) until the batch
+ * has its rows, the snapshot is reached, or the sizer judges that the next
+ * chunk would hold the writer past the deadline; then COMMIT. So a batch that
+ * runs slow (colder pages, heavier rows, a busy CPU) ends early instead of
+ * overshooting. A fixed batch is a single chunk. *lo moves to the next
+ * batch's first id; *walked counts the rows the bounds walked.
+ */
+static int backfill_batch(struct backfill *bf, const struct batch_sizer *sizer, int64_t *lo,
+                          int64_t *walked, int64_t *changed, int *last, int64_t *hold_us,
+                          char **errp)
 {
     /* IMMEDIATE takes the write lock up front, waiting in the busy handler
      * rather than failing to upgrade a read transaction halfway. */
     if (sqlite3_exec(bf->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        return set_error(errp, "starting the batch at id %" PRId64 " failed: %s", lo,
+        return set_error(errp, "starting the batch at id %" PRId64 " failed: %s", *lo,
                          sqlite3_errmsg(bf->db));
     int64_t start = monotonic_us();
-    sqlite3_stmt *stmt = bf->update;
-    sqlite3_reset(stmt);
-    sqlite3_bind_int64(stmt, 1, lo);
-    sqlite3_bind_int64(stmt, 2, hi);
-    int rc = sqlite3_step(stmt);
-    if (rc != SQLITE_DONE) {
-        set_error(errp, "update of ids %" PRId64 "..%" PRId64 " failed: %s", lo, hi,
-                  sqlite3_errmsg(bf->db));
+    *walked = *changed = 0;
+    *last = 0;
+    while (*walked < sizer->size) {
+        int64_t chunk = batch_sizer_chunk(sizer);
+        if (chunk > sizer->size - *walked)
+            chunk = sizer->size - *walked;
+        if (*walked > 0 && !batch_sizer_continue(sizer, monotonic_us() - start, *walked, chunk))
+            break;
+        int64_t hi = 0;
+        if (backfill_boundary(bf, *lo, chunk, &hi, last, errp) != 0)
+            goto err;
+        sqlite3_stmt *stmt = bf->update;
         sqlite3_reset(stmt);
-        goto err;
+        sqlite3_bind_int64(stmt, 1, *lo);
+        sqlite3_bind_int64(stmt, 2, hi);
+        int rc = sqlite3_step(stmt);
+        if (rc != SQLITE_DONE) {
+            set_error(errp, "update of ids %" PRId64 "..%" PRId64 " failed: %s", *lo, hi,
+                      sqlite3_errmsg(bf->db));
+            sqlite3_reset(stmt);
+            goto err;
+        }
+        sqlite3_reset(stmt);
+        /* The 64-bit count: a pinned batch size may exceed what an int holds. */
+        *changed += sqlite3_changes64(bf->db);
+        *walked += chunk;
+        if (*last)
+            break;
+        *lo = hi + 1;
     }
-    sqlite3_reset(stmt);
-    /* The 64-bit count: a pinned batch size may exceed what an int holds. */
-    *changed = sqlite3_changes64(bf->db);
     if (sqlite3_exec(bf->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        set_error(errp, "commit of ids %" PRId64 "..%" PRId64 " failed: %s", lo, hi,
+        set_error(errp, "commit of the batch ending before id %" PRId64 " failed: %s", *lo,
                   sqlite3_errmsg(bf->db));
         goto err;
     }
@@ -204,14 +229,18 @@ static int backfill_wal_hook(void *arg, sqlite3 *db, const char *schema, int fra
 
 static int backfill_checkpoint(struct backfill *bf, char **errp)
 {
-    if (bf->wal_frames >= bf->checkpoint_frames &&
-        bf->wal_frames - bf->checkpoint_frames < BACKFILL_CHECKPOINT_FRAMES)
+    if (bf->wal_frames < bf->checkpoint_frames)
+        bf->checkpoint_frames = 0; /* the WAL was restarted from its beginning */
+    if (bf->wal_frames - bf->checkpoint_frames < BACKFILL_CHECKPOINT_FRAMES)
         return 0;
     int log_frames = 0, done_frames = 0;
+    int64_t start = monotonic_us();
     int rc = sqlite3_wal_checkpoint_v2(bf->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames,
                                        &done_frames);
     if (rc != SQLITE_OK && rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
         return set_error(errp, "checkpoint failed: %s", sqlite3_errmsg(bf->db));
+    log_debug("%s: checkpoint of %d/%d WAL frames took %.1f ms", bf->env->name, done_frames,
+              log_frames, (double)(monotonic_us() - start) / 1000.0);
     bf->checkpoint_frames = bf->wal_frames;
     return 0;
 }
@@ -364,10 +393,9 @@ int tx_last_seen_backfill_run(const struct migration_env *env, struct migration_
             result->outcome = MIGRATION_CANCELLED;
             break;
         }
-        int64_t hi = 0, changed = 0, hold_us = 0;
+        int64_t first = lo, walked = 0, changed = 0, hold_us = 0;
         int last = 0;
-        if (backfill_boundary(&bf, lo, sizer.size, &hi, &last, &err) != 0 ||
-            backfill_batch(&bf, lo, hi, &changed, &hold_us, &err) != 0 ||
+        if (backfill_batch(&bf, &sizer, &lo, &walked, &changed, &last, &hold_us, &err) != 0 ||
             backfill_checkpoint(&bf, &err) != 0)
             goto fail;
         result->batches++;
@@ -376,12 +404,12 @@ int tx_last_seen_backfill_run(const struct migration_env *env, struct migration_
             migration_holds_add(env->holds, hold_us);
         if (hold_us > result->max_hold_us)
             result->max_hold_us = hold_us;
-        log_debug("%s: batch %" PRId64 ": ids %" PRId64 "..%" PRId64 ", %" PRId64
-                  " candidates, %" PRId64 " updated, held %.1f ms",
-                  env->name, result->batches, lo, hi, sizer.size, changed,
+        log_debug("%s: batch %" PRId64 ": from id %" PRId64 ", %" PRId64 " of %" PRId64
+                  " candidates walked, %" PRId64 " updated, held %.1f ms",
+                  env->name, result->batches, first, walked, sizer.size, changed,
                   (double)hold_us / 1000.0);
         if (!last)
-            batch_sizer_observe(&sizer, sizer.size, hold_us);
+            batch_sizer_observe(&sizer, walked, hold_us);
 
         if (changed > 0) {
             if (have_unreported &&
@@ -404,7 +432,6 @@ int tx_last_seen_backfill_run(const struct migration_env *env, struct migration_
             result->outcome = MIGRATION_DONE;
             break;
         }
-        lo = hi + 1;
         int64_t yield_start = monotonic_us();
         backfill_sleep(env, env->params.yield_ms);
         result->yield_us += monotonic_us() - yield_start;
@@ -442,6 +469,23 @@ void batch_sizer_init(struct batch_sizer *sizer, const struct migration_params *
     sizer->rows_per_sec = 0.0;
 }
 
+int64_t batch_sizer_chunk(const struct batch_sizer *sizer)
+{
+    if (!sizer->adaptive)
+        return sizer->size;
+    int64_t chunk = sizer->size / BATCH_SIZER_CHUNKS;
+    return chunk < BATCH_SIZER_FLOOR ? BATCH_SIZER_FLOOR : chunk;
+}
+
+int batch_sizer_continue(const struct batch_sizer *sizer, int64_t elapsed_us, int64_t rows_done,
+                         int64_t next_rows)
+{
+    if (!sizer->adaptive || rows_done <= 0)
+        return 1;
+    double predicted = (double)elapsed_us * (1.0 + (double)next_rows / (double)rows_done);
+    return predicted <= (double)sizer->target_us * BATCH_SIZER_DEADLINE;
+}
+
 void batch_sizer_observe(struct batch_sizer *sizer, int64_t rows, int64_t hold_us)
 {
     if (!sizer->adaptive || rows <= 0)
@@ -456,7 +500,7 @@ void batch_sizer_observe(struct batch_sizer *sizer, int64_t rows, int64_t hold_u
     else
         sizer->rows_per_sec = 0.3 * rate + 0.7 * sizer->rows_per_sec;
 
-    double want = sizer->rows_per_sec * ((double)sizer->target_us / 2.0) / 1e6;
+    double want = sizer->rows_per_sec * (double)sizer->target_us * BATCH_SIZER_AIM / 1e6;
     double cap = (double)sizer->size * BATCH_SIZER_GROWTH;
     if (want > cap)
         want = cap;

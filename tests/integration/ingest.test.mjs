@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { statSync, existsSync } from 'node:fs';
 import { execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
-import { tempDir, waitFor } from '../lib/stack.mjs';
+import { TOP, tempDir, waitFor } from '../lib/stack.mjs';
 import {
   startWorker, connect, exchange, Replies, observation, sql, scalar, unreadBytes, rssKiB, WORKER,
 } from '../lib/ingest.mjs';
@@ -258,6 +258,75 @@ test('a live socket is not stolen by a second worker', async () => {
     assert.notEqual(second.code, 0);
     assert.match(second.err, /another process is listening/);
     assert.deepEqual(await exchange(socket, [observation({ hash: 'still-first' })]), ['ok']);
+  } finally {
+    await worker.stop();
+  }
+});
+
+// scripts/gen-demo-db's hash for legacy transmission i.
+function legacyHash(i) {
+  const h = Number((BigInt(i) * 2654435761n) % 4294967296n);
+  return i.toString(16).padStart(8, '0') + h.toString(16).padStart(8, '0');
+}
+
+test('ingest beside a running backfill: the backfill ends, last_seen is exact everywhere, no ack lost', async () => {
+  const { db, socket } = paths('backfill');
+  const LEGACY = 4000;
+  execFileSync(path.join(TOP, 'scripts', 'gen-demo-db'),
+    [db, '--transmissions', String(LEGACY), '--observations', '80000']);
+  // Small batches and yields stretch the backfill over many transactions.
+  const worker = await startWorker({ db, socket, args: ['--batch-size', '10', '--yield-ms', '10'] });
+  try {
+    const migration = () => sql(db, `SELECT status, rows_processed, rows_total FROM _async_migrations
+      WHERE name = 'tx_last_seen_backfill_v1'`)[0];
+    const s = await connect(socket);
+    const replies = new Replies(s);
+    const acked = [];
+    let seq = 0;
+    const during = []; // backfill progress seen while ingest rounds ran beside it
+    for (let round = 0; round < 400; round++) {
+      const before = migration();
+      const lines = [];
+      for (let k = 0; k < 40; k++, seq++) {
+        const legacy = 1 + ((seq * 7919) % LEGACY);
+        let hash, timestamp;
+        switch (seq % 4) {
+          case 0: // a late observation, older than anything the legacy row has
+            hash = legacyHash(legacy); timestamp = 1757000000 + (seq % 1000); break;
+          case 1: // a newer observation of a legacy row, reached or not
+            hash = legacyHash(legacy); timestamp = 1760100000 + seq; break;
+          default: // new transmissions, their observations out of order
+            hash = `n${seq % 97}`; timestamp = 1760200000 - (seq % 13) * 10;
+        }
+        lines.push(observation({ hash, observer: `b${seq}`, timestamp }));
+      }
+      s.write(lines.map((l) => `${l}\n`).join(''));
+      for (let k = 0; k < lines.length; k++) {
+        const r = await replies.next();
+        assert.equal(r, 'ok');
+        acked.push(`b${seq - lines.length + k}`);
+      }
+      const after = migration();
+      if (before.status === 'pending_async' && after.status === 'pending_async') {
+        during.push(after.rows_processed);
+      }
+      if (after.status !== 'pending_async' && round >= 10) break;
+    }
+    s.end();
+    assert.equal(await replies.next(), null);
+    // Progress rows are written about once a second: growth between the first
+    // and the last overlapping round means backfill batches committed between ingest commits.
+    assert.ok(during.length >= 3 && during[during.length - 1] > during[0],
+      `backfill progress during ingest: ${during}`);
+    await waitFor(() => migration().status === 'done', { what: 'the backfill to finish' });
+
+    const present = new Set(sql(db, "SELECT observer FROM observations WHERE observer LIKE 'b%'")
+      .map((r) => r.observer));
+    assert.deepEqual(acked.filter((o) => !present.has(o)), []);
+    assert.equal(scalar(db, `SELECT count(*) FROM transmissions t WHERE last_seen !=
+      COALESCE((SELECT MAX(timestamp) FROM observations WHERE transmission_id = t.id), 0)`), 0);
+    // Legacy rows that only got late, older observations kept their own newer maximum.
+    assert.ok(scalar(db, `SELECT count(*) FROM transmissions WHERE last_seen BETWEEN 1757402000 AND 1760003600`) > 0);
   } finally {
     await worker.stop();
   }

@@ -48,13 +48,15 @@ export async function waitFor(check, { timeoutMs = 15000, intervalMs = 50, what 
   }
 }
 
+// feedRate > 0 also starts the demo feeder (off by default, so tests stay deterministic).
 export async function startStack({ db, numprocs = 2, workerArgs = '', fcgiArgs = '', dir,
-  workerUser, fcgiUser } = {}) {
+  workerUser, fcgiUser, feedRate = 0 } = {}) {
   const port = await freePort();
   const runDir = dir || tempDir('meshscope-stack-');
   const dbPath = db || path.join(runDir, 'meshscope.db');
   const args = ['--db', dbPath, '--port', String(port), '--dir', runDir,
     '--numprocs', String(numprocs), '--bindir', BINDIR];
+  if (feedRate) args.push('--feed-rate', String(feedRate));
   if (workerArgs) args.push('--worker-args', workerArgs);
   if (fcgiArgs) args.push('--fcgi-args', fcgiArgs);
   if (workerUser) args.push('--worker-user', workerUser);
@@ -106,7 +108,7 @@ export async function startStack({ db, numprocs = 2, workerArgs = '', fcgiArgs =
     }, { timeoutMs: 30000, what: 'the stack to answer /api/healthz' });
     // supervisord reports RUNNING only after startsecs; tests that kill or
     // count processes need every program past that point.
-    const expected = numprocs + 2;
+    const expected = numprocs + 2 + (feedRate ? 1 : 0);
     await waitFor(() => Object.keys(stack.pids()).length >= expected,
       { timeoutMs: 30000, what: `${expected} programs RUNNING under supervisord` });
   } catch (err) {

@@ -323,6 +323,81 @@ static void orphans_and_zero_maxima_are_skipped_and_the_loop_ends(void **state)
     free(reference);
 }
 
+/*
+ * Live ingest between batches, as worker/ingest_store.c does it (design §6):
+ * insert the observation, then a row still at 0 gets the maximum over all its
+ * observations and a filled row MAX(last_seen, timestamp); new transmissions
+ * start at their one timestamp.
+ */
+struct ingest_sim {
+    int64_t round;
+    int64_t taken; /* rows ingest filled before the backfill reached them */
+};
+
+static int ingest_between_batches(struct recorder *r, const struct migration_progress *p,
+                                  char **errp)
+{
+    (void)p;
+    (void)errp;
+    struct ingest_sim *sim = r->hook_arg;
+    int64_t *round = &sim->round;
+    (*round)++;
+    test_exec(r->db, "BEGIN IMMEDIATE");
+    for (int k = 0; k < 20; k++) {
+        int64_t id = 1 + (*round * 7919 + k * 104729) % 6000;
+        /* Every other one arrives late, older than what the row has seen. */
+        int64_t ts = k % 2 ? 500 + k : 1000000 + *round * 100 + k;
+        char *probe = sqlite3_mprintf("SELECT last_seen = 0 FROM transmissions WHERE id = %lld",
+                                      (long long)id);
+        sim->taken += test_query_int(r->db, probe);
+        sqlite3_free(probe);
+        char *sql = sqlite3_mprintf(
+            "INSERT INTO observations(transmission_id, timestamp) VALUES (%lld, %lld);"
+            "UPDATE transmissions SET last_seen = CASE WHEN last_seen = 0"
+            " THEN (SELECT MAX(timestamp) FROM observations WHERE transmission_id = %lld)"
+            " ELSE MAX(last_seen, %lld) END WHERE id = %lld AND last_seen < %lld;",
+            (long long)id, (long long)ts, (long long)id, (long long)ts, (long long)id,
+            (long long)ts);
+        test_exec(r->db, sql);
+        sqlite3_free(sql);
+    }
+    char *sql = sqlite3_mprintf(
+        "INSERT INTO transmissions(hash, raw_hex, first_seen, last_seen)"
+        " VALUES ('new-%lld', '00', 1, 2000000);"
+        "INSERT INTO observations(transmission_id, timestamp)"
+        " VALUES (last_insert_rowid(), 2000000);",
+        (long long)*round);
+    test_exec(r->db, sql);
+    sqlite3_free(sql);
+    test_exec(r->db, "COMMIT");
+    return 0;
+}
+
+static void backfill_and_ingest_settle_on_the_maximum(void **state)
+{
+    struct test_db *t = *state;
+    test_seed(t->db, 1, 6000, 3);
+    struct ingest_sim sim = {0};
+    struct recorder r = {.hook = ingest_between_batches, .hook_arg = &sim};
+    r.db = t->db;
+    struct migration_env env = fixed_env(t->db, 250, &r);
+    struct migration_result result;
+    char *err = NULL;
+
+    assert_int_equal(tx_last_seen_backfill_run(&env, &result, &err), 0);
+    assert_int_equal(result.outcome, MIGRATION_DONE);
+    assert_true(sim.round > 10);
+    assert_int_equal(test_query_int(t->db,
+                                    "SELECT count(*) FROM transmissions AS t"
+                                    " WHERE last_seen IS NOT (SELECT MAX(timestamp)"
+                                    " FROM observations WHERE transmission_id = t.id)"),
+                     0);
+    /* Rows ingest filled first were counted but not updated by the backfill. */
+    assert_int_equal(result.total, 6000);
+    assert_true(sim.taken > 0);
+    assert_int_equal(result.processed + sim.taken, result.total);
+}
+
 static void bad_parameters_are_rejected(void **state)
 {
     struct test_db *t = *state;
@@ -517,7 +592,7 @@ static void batch_sizer_table(void **state)
         /* 5,000 rows/s, target 50 ms aimed at 25 ms: 125 rows. */
         {1000, 1000, 200000, 125, "a batch over target shrinks at once"},
         {100, 100, 10000000, BATCH_SIZER_FLOOR, "never below the floor"},
-        {1000, 1000, 25000, 1000, "on target stays put"},
+        {1000, 1000, 25000, 1000, "on the aim stays put"},
         {1000, 1000, 12500, 2000, "twice as fast grows to double"},
         {1000, 1000, 5000, 2000, "much faster still only doubles"},
         {MIGRATION_MAX_BATCH_SIZE, MIGRATION_MAX_BATCH_SIZE, 1, MIGRATION_MAX_BATCH_SIZE,
@@ -533,10 +608,10 @@ static void batch_sizer_table(void **state)
     }
 }
 
-static void batch_sizer_converges_on_half_the_target(void **state)
+static void batch_sizer_converges_on_its_aim_below_the_target(void **state)
 {
     (void)state;
-    /* A steady 20 us per row: 25 ms is 1,250 rows. */
+    /* A steady 20 us per row: half of 50 ms is 1,250 rows. */
     struct batch_sizer sizer = adaptive_sizer(50);
     for (int i = 0; i < 40; i++)
         batch_sizer_observe(&sizer, sizer.size, sizer.size * 20);
@@ -551,6 +626,43 @@ static void batch_sizer_converges_on_half_the_target(void **state)
         assert_true(sizer.size <= before * BATCH_SIZER_GROWTH);
     }
     assert_in_range(sizer.size, 1200, 1300);
+}
+
+static void slow_batch_stops_before_its_deadline(void **state)
+{
+    (void)state;
+    struct batch_sizer sizer = adaptive_sizer(50); /* deadline: 37.5 ms */
+    sizer.size = 1000;
+    assert_int_equal(batch_sizer_chunk(&sizer), 250);
+    static const struct {
+        int64_t elapsed_us, done, next;
+        int go_on;
+        const char *why;
+    } cases[] = {
+        {6250, 250, 250, 1, "on pace: 12.5 ms after two chunks"},
+        {18750, 750, 250, 1, "on pace: 25 ms after the last chunk"},
+        {12500, 250, 250, 1, "twice as slow: 25 ms predicted"},
+        {25000, 500, 250, 1, "twice as slow: 37.5 ms predicted, just the deadline"},
+        {37500, 750, 250, 0, "twice as slow: 50 ms predicted after three"},
+        {20000, 250, 250, 0, "over three times as slow: 40 ms predicted"},
+        {36000, 750, 10, 1, "a small last chunk still fits"},
+        {0, 0, 250, 1, "the first chunk always runs"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        if (batch_sizer_continue(&sizer, cases[i].elapsed_us, cases[i].done, cases[i].next) !=
+            cases[i].go_on)
+            fail_msg("%s", cases[i].why);
+    }
+    /* Small batches run at the floor; fixed batches are one statement and never cut. */
+    sizer.size = 20;
+    assert_int_equal(batch_sizer_chunk(&sizer), BATCH_SIZER_FLOOR);
+    struct migration_params params;
+    migration_params_default(&params);
+    params.adaptive = 0;
+    params.batch_size = 5000;
+    batch_sizer_init(&sizer, &params);
+    assert_int_equal(batch_sizer_chunk(&sizer), 5000);
+    assert_true(batch_sizer_continue(&sizer, 10000000, 1, 5000));
 }
 
 static void fixed_batch_size_is_never_adapted(void **state)
@@ -748,6 +860,7 @@ int main(void)
         DB_TEST(cancellation_cuts_a_yield_short),
         DB_TEST(rows_inserted_after_the_snapshot_do_not_trap_the_loop),
         DB_TEST(orphans_and_zero_maxima_are_skipped_and_the_loop_ends),
+        DB_TEST(backfill_and_ingest_settle_on_the_maximum),
         DB_TEST(bad_parameters_are_rejected),
         DB_TEST(closed_database_fails_the_run_with_partial_counts),
         DB_TEST(snapshot_error_propagates),
@@ -757,8 +870,9 @@ int main(void)
         DB_TEST(empty_table_gives_one_terminal_call),
         cmocka_unit_test(batch_sizer_starts_small_and_grows_at_most_double),
         cmocka_unit_test(batch_sizer_table),
-        cmocka_unit_test(batch_sizer_converges_on_half_the_target),
+        cmocka_unit_test(batch_sizer_converges_on_its_aim_below_the_target),
         cmocka_unit_test(fixed_batch_size_is_never_adapted),
+        cmocka_unit_test(slow_batch_stops_before_its_deadline),
         DB_TEST(chunked_result_equals_reference_on_random_databases),
 #undef DB_TEST
     };

@@ -35,3 +35,18 @@ tests_unit_test_ingest_store_SOURCES = tests/unit/test_ingest_store.c
 tests_unit_test_ingest_store_CFLAGS = $(INGEST_TEST_CFLAGS)
 tests_unit_test_ingest_store_LDADD = $(INGEST_TEST_LIBS)
 TESTS += tests/unit/test_ingest_store
+
+check_PROGRAMS += tests/unit/test_ingest_feedgen
+tests_unit_test_ingest_feedgen_SOURCES = tests/unit/test_ingest_feedgen.c
+tests_unit_test_ingest_feedgen_CFLAGS = $(INGEST_TEST_CFLAGS)
+tests_unit_test_ingest_feedgen_LDADD = $(INGEST_TEST_LIBS)
+TESTS += tests/unit/test_ingest_feedgen
+
+# Storage faults: the backfill and ingest's group commit through a test-only
+# VFS shim that fails the Nth write, sync or truncate (tests/unit/faultvfs.c).
+check_PROGRAMS += tests/unit/test_storage_faults
+tests_unit_test_storage_faults_SOURCES = tests/unit/test_storage_faults.c \
+	tests/unit/faultvfs.c tests/unit/faultvfs.h $(WORKER_TESTLIB)
+tests_unit_test_storage_faults_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/worker
+tests_unit_test_storage_faults_LDADD = worker/libmigrations.a worker/libingest.a $(TEST_LIBS) -lm
+TESTS += tests/unit/test_storage_faults
