@@ -62,6 +62,12 @@ enum reader_result reader_db_get(struct responder *r, sqlite3 **db, char **errp)
 enum reader_result reader_db_prepare(struct responder *r, const struct reader_query *q,
                                      sqlite3_stmt **out, char **errp);
 enum reader_result reader_db_table_exists(struct responder *r, const char *table, char **errp);
+/*
+ * sqlite3_step for the responders: also rides out the transient errors a
+ * reader with a read-only -shm file meets while the writer updates the
+ * wal-index (see reader_db.c). Use it for every step.
+ */
+int reader_db_step(sqlite3_stmt *stmt);
 /* Resets the statement and clears its bindings; accepts NULL. */
 void reader_db_release(sqlite3_stmt *stmt);
 const char *reader_db_errmsg(struct responder *r);

@@ -79,18 +79,29 @@ function loggedStatuses(from) {
   return counts;
 }
 
-before(async () => {
+async function startLoadStack({ production }) {
   const dir = tempDir('meshscope-load-');
-  const db = path.join(dir, 'legacy.db');
+  const state = path.join(dir, 'state');
+  mkdirSync(state);
+  const db = path.join(state, 'meshscope.db');
   // Operator scale (71K transmissions, 1.5M observations), legacy schema.
   execFileSync(path.join(TOP, 'scripts', 'gen-demo-db'), [db], { stdio: 'pipe' });
+  const users = {};
+  if (production) {
+    // The production modes: the worker as the database's owner, responders as
+    // a group member that may only read (the -shm file is read-only to them).
+    execFileSync(path.join(TOP, 'deploy', 'setup-users.sh'), ['--state-dir', state,
+      '--run-dir', path.join(dir, 'prod-run'), '--log-dir', path.join(dir, 'prod-log'), '--no-tmpfiles'],
+    { stdio: 'pipe' });
+    Object.assign(users, { workerUser: 'meshscope', fcgiUser: 'meshscope-ro' });
+  }
   // Small batches and long yields stretch the backfill over the whole run.
   stack = await startStack({ db, dir, numprocs: 4, feedRate: FEED_RATE,
-    workerArgs: '--batch-size 400 --yield-ms 400' });
+    workerArgs: '--batch-size 400 --yield-ms 400', ...users });
   await waitFor(async () => backfill(await healthz())?.status === 'running',
     { timeoutMs: 30000, what: 'the backfill to start' });
   await waitFor(async () => (await ingestAcked()) > 0, { timeoutMs: 30000, what: 'the feeder to ingest' });
-});
+}
 
 after(async () => {
   await stack?.stop();
@@ -98,7 +109,9 @@ after(async () => {
   writeFileSync(path.join(TOP, 'tests', 'artifacts', 'load.json'), `${JSON.stringify(figures, null, 2)}\n`);
 });
 
-test(`${CONNECTIONS} connections on healthz and packets for ${SECONDS} s during a backfill with ingest: all 2xx, flat memory`, async (t) => {
+async function loadRun(t, name) {
+  const f = {};
+  figures[name] = f;
   // Warm up: statement caches, SQLite's page cache, the pool's stats slots.
   await Promise.all([wrk('/api/healthz', WARMUP_SECONDS), wrk('/api/packets?limit=50', WARMUP_SECONDS)]);
   const pids = responderPids();
@@ -114,7 +127,7 @@ test(`${CONNECTIONS} connections on healthz and packets for ${SECONDS} s during 
   const ackedAfter = await ingestAcked();
   const rssAfter = pids.map(rssKiB);
   const logged = loggedStatuses(logFrom);
-  Object.assign(figures, {
+  Object.assign(f, {
     seconds: SECONDS, connectionsPerTarget: CONNECTIONS,
     healthz: { requests: h.requests, non2xx: h.non2xx, socketErrors: h.socketErrors, rps: h.requestsPerSec, p99: h.p99 },
     packets: { requests: p.requests, non2xx: p.non2xx, socketErrors: p.socketErrors, rps: p.requestsPerSec, p99: p.p99 },
@@ -124,7 +137,7 @@ test(`${CONNECTIONS} connections on healthz and packets for ${SECONDS} s during 
     ingest: { feedRate: FEED_RATE, linesAckedDuringRun: ackedAfter - ackedBefore },
     responderRssKiB: pids.map((pid, i) => ({ pid, before: rssBefore[i], after: rssAfter[i], growth: rssAfter[i] - rssBefore[i] })),
   });
-  t.diagnostic(`load figures: ${JSON.stringify(figures)}`);
+  t.diagnostic(`load figures (${name}): ${JSON.stringify(f)}`);
 
   for (const r of [h, p]) {
     assert.ok(r.requests > 0, `${r.target}: no requests\n${r.raw}`);
@@ -143,8 +156,27 @@ test(`${CONNECTIONS} connections on healthz and packets for ${SECONDS} s during 
   assert.ok(ackedAfter > ackedBefore, 'ingest made progress under load');
   // Same processes throughout (none crashed), memory flat.
   assert.deepEqual(responderPids(), pids, 'a responder was restarted under load');
-  for (const r of figures.responderRssKiB) {
+  for (const r of f.responderRssKiB) {
     assert.ok(r.growth <= RSS_GROWTH_LIMIT_KIB,
       `responder ${r.pid} grew ${r.growth} KiB (${r.before} -> ${r.after}) under load`);
   }
+}
+
+test(`${CONNECTIONS} connections on healthz and packets for ${SECONDS} s during a backfill with ingest: all 2xx, flat memory`, async (t) => {
+  await startLoadStack({ production: false });
+  try {
+    await loadRun(t, 'root');
+  } finally {
+    await stack.stop();
+  }
 });
+
+test('the same load with production users: read-only responders (read-only -shm) keep up with the writer',
+  { skip: process.getuid() !== 0 && 'needs root to create users' }, async (t) => {
+    await startLoadStack({ production: true });
+    try {
+      await loadRun(t, 'production');
+    } finally {
+      await stack.stop();
+    }
+  });
