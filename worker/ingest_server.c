@@ -33,6 +33,7 @@
 #define CLIENT_OUT_HIGH (64 * 1024)         /* stop reading a client that does not read replies */
 #define STATS_FLUSH_MS 1000                 /* figures not carried by a commit wait at most this */
 #define STOP_DRAIN_MS 2000                  /* on SIGTERM, how long replies may take to drain */
+#define ACCEPT_PAUSE_MS 100                 /* after accept() ran out of descriptors */
 
 struct client {
     int fd;
@@ -66,6 +67,7 @@ struct server {
     size_t rr; /* round-robin start, so one busy client cannot starve the others */
     uint64_t next_id;
     int stopping;
+    int64_t accept_paused_until_ms; /* out of descriptors: retry accept() then */
 
     struct batch_entry *batch;
     size_t batch_len;
@@ -125,11 +127,17 @@ static int listen_socket(struct server *srv, char **errp)
         if (!S_ISSOCK(st.st_mode))
             return set_error(errp, "%s exists and is not a socket", cfg->socket_path);
         int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        int live = probe >= 0 && connect(probe, (struct sockaddr *)&addr, sizeof addr) == 0;
-        if (probe >= 0)
-            close(probe);
-        if (live)
+        if (probe < 0)
+            return set_error(errp, "socket: %s", strerror(errno));
+        int rc = connect(probe, (struct sockaddr *)&addr, sizeof addr);
+        int probe_errno = errno;
+        close(probe);
+        if (rc == 0)
             return set_error(errp, "another process is listening on %s", cfg->socket_path);
+        /* Only "refused" proves nobody listens; EACCES could hide a live worker. */
+        if (probe_errno != ECONNREFUSED)
+            return set_error(errp, "%s exists and cannot be probed (%s); remove it if no "
+                                   "worker uses it", cfg->socket_path, strerror(probe_errno));
         if (unlink(cfg->socket_path) != 0 && errno != ENOENT)
             return set_error(errp, "removing stale socket %s: %s", cfg->socket_path,
                              strerror(errno));
@@ -189,11 +197,18 @@ static void accept_clients(struct server *srv)
     while (srv->nclients < (size_t)srv->config->max_clients) {
         int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-                errno != ECONNABORTED)
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* The listener stays readable: pause, or the loop would spin. */
+                if (srv->accept_paused_until_ms == 0)
+                    log_warn("ingest: accept: %s; new connections wait", strerror(errno));
+                srv->accept_paused_until_ms = clock_monotonic_ms() + ACCEPT_PAUSE_MS;
+            } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+                       errno != ECONNABORTED) {
                 log_warn("ingest: accept: %s", strerror(errno));
+            }
             return;
         }
+        srv->accept_paused_until_ms = 0;
         struct client *c = xcalloc(1, sizeof *c);
         c->fd = fd;
         c->id = ++srv->next_id;
@@ -589,9 +604,12 @@ int ingest_serve(const struct ingest_config *config, volatile sig_atomic_t *stop
             break;
         stats_flush_if_due(&srv, 0);
 
+        /* Slot 0 is the listener, -1 (ignored) while full or paused. */
+        int64_t now_ms = clock_monotonic_ms();
+        int accepting = srv.nclients < (size_t)config->max_clients &&
+                        now_ms >= srv.accept_paused_until_ms;
         nfds_t nfds = 0;
-        if (srv.nclients < (size_t)config->max_clients)
-            fds[nfds++] = (struct pollfd){.fd = srv.listen_fd, .events = POLLIN};
+        fds[nfds++] = (struct pollfd){.fd = accepting ? srv.listen_fd : -1, .events = POLLIN};
         for (size_t i = 0; i < srv.nclients; i++) {
             struct client *c = srv.clients[i];
             short events = 0;
@@ -606,10 +624,17 @@ int ingest_serve(const struct ingest_config *config, volatile sig_atomic_t *stop
         if (srv.batch_len > 0) {
             timespec_from_us(&ts, srv.batch_deadline_us - now_us());
             timeout = &ts;
-        } else if (stats_dirty(&srv)) {
-            int64_t left_ms = srv.stats_written_ms + STATS_FLUSH_MS - clock_monotonic_ms();
-            timespec_from_us(&ts, left_ms * 1000);
-            timeout = &ts;
+        } else {
+            int64_t wake_ms = INT64_MAX;
+            if (stats_dirty(&srv))
+                wake_ms = srv.stats_written_ms + STATS_FLUSH_MS;
+            if (!accepting && srv.accept_paused_until_ms > now_ms &&
+                srv.accept_paused_until_ms < wake_ms)
+                wake_ms = srv.accept_paused_until_ms;
+            if (wake_ms != INT64_MAX) {
+                timespec_from_us(&ts, (wake_ms - now_ms) * 1000);
+                timeout = &ts;
+            }
         }
         int ready = ppoll(fds, nfds, timeout, wait_mask);
         if (ready < 0) {
@@ -618,12 +643,9 @@ int ingest_serve(const struct ingest_config *config, volatile sig_atomic_t *stop
             set_error(errp, "ingest: poll: %s", strerror(errno));
             goto out;
         }
-        size_t base = 0;
-        if (srv.nclients < (size_t)config->max_clients) {
-            if (fds[0].revents & POLLIN)
-                accept_clients(&srv);
-            base = 1;
-        }
+        const size_t base = 1;
+        if (fds[0].revents & POLLIN)
+            accept_clients(&srv);
         /* Only the clients that were polled: accept_clients appended new ones after them. */
         size_t polled = nfds - base;
         for (size_t i = 0; i < polled; i++) {

@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -12,6 +13,8 @@
 
 struct ingest_store {
     sqlite3 *db;
+    int busy_timeout_ms;
+    int64_t busy_since_ms;
     sqlite3_stmt *find_tx;
     sqlite3_stmt *insert_tx;
     sqlite3_stmt *insert_obs;
@@ -73,6 +76,26 @@ static const char sql_write_stats[] =
     "  ack_latency_p99_ms = COALESCE(?7, ack_latency_p99_ms),"
     "  updated_at = excluded.updated_at";
 
+/*
+ * SQLite's own busy_timeout handler sleeps 1, 2, 5, 10, 15, 20, 25, 25, ...
+ * ms between attempts, so a commit queued behind a 50 ms migration batch
+ * would start up to 25 ms after that batch ended, and every line of the group
+ * would wait for it. The runner's transactions are short and SQLite offers
+ * no wake-up when a lock is released, so poll finely: a lock attempt per
+ * half millisecond costs next to nothing beside an acknowledgement's latency.
+ */
+static int ingest_busy(void *arg, int attempts)
+{
+    struct ingest_store *store = arg;
+    int64_t now = clock_monotonic_ms();
+    if (attempts == 0)
+        store->busy_since_ms = now;
+    if (now - store->busy_since_ms >= store->busy_timeout_ms)
+        return 0;
+    usleep(attempts < 200 ? 500 : 2000);
+    return 1;
+}
+
 static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **stmt, char **errp)
 {
     if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, stmt, NULL) != SQLITE_OK)
@@ -93,6 +116,8 @@ int ingest_store_open(const char *db_path, int busy_timeout_ms, int durable,
     }
     if (schema_configure_connection(store->db, busy_timeout_ms, errp) != 0)
         goto err;
+    store->busy_timeout_ms = busy_timeout_ms;
+    sqlite3_busy_handler(store->db, ingest_busy, store); /* replaces the busy_timeout one */
     /* synchronous is per connection: FULL fsyncs the WAL at each commit. */
     const char *pragmas = durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL";
     char *sqlite_err = NULL;
