@@ -3,5 +3,6 @@ noinst_LIBRARIES += common/libmeshscope.a
 common_libmeshscope_a_SOURCES = \
 	common/log.c common/log.h \
 	common/schema.c common/schema.h \
+	common/testhook.c common/testhook.h \
 	common/timefmt.c common/timefmt.h \
 	common/util.c common/util.h

@@ -135,8 +135,10 @@ void ingest_config_defaults(struct ingest_config *config);
 
 /*
  * Listens on config->socket_path and serves clients until *stop becomes
- * non-zero. The caller blocks the stop signals; they are unblocked (to
- * `wait_mask`) only while the loop sleeps in ppoll(), so one cannot be missed.
+ * non-zero. Whoever sets *stop (a signal handler, or another thread) then
+ * sends a signal that the caller keeps blocked except inside ppoll(), where
+ * `wait_mask` unblocks it, so a stop cannot be missed between a check and
+ * the wait.
  * On stop: no new connections or lines; complete lines already read are
  * committed and answered, then the replies are flushed (bounded wait).
  */

@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 
 #include "schema.h"
+#include "testhook.h"
 #include "timefmt.h"
 #include "util.h"
 
@@ -253,7 +254,11 @@ int ingest_store_commit(struct ingest_store *store, const struct ingest_obs *con
         if (store_one(store, obs[i], errp) != 0)
             goto err;
     }
-    if (write_stats(store, delta, errp) != 0 || exec_sql(store, "COMMIT", errp) != 0)
+    if (write_stats(store, delta, errp) != 0)
+        goto err;
+    if (n > 0) /* a group commit of lines, not a figures-only write */
+        testhook_pause(TESTHOOK_INGEST_COMMIT);
+    if (exec_sql(store, "COMMIT", errp) != 0)
         goto err;
     return 0;
 

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "migration.h"
 #include "schema.h"
+#include "testhook.h"
 #include "util.h"
 #include "worker.h"
 
@@ -22,16 +23,38 @@
 static volatile sig_atomic_t stop_requested;
 static pthread_t main_thread;
 
-static void on_stop_signal(int signo)
-{
-    (void)signo;
-    stop_requested = 1;
-}
-
-/* SIGUSR1 only ends the main thread's sigsuspend so it re-checks its loop condition. */
+/* SIGUSR1 only ends the main thread's sigsuspend() or ppoll() so it re-checks its loop condition. */
 static void on_wake_signal(int signo)
 {
     (void)signo;
+}
+
+/*
+ * The stop signals stay blocked in every thread and are taken here with
+ * sigwait(). A stop then cancels the migration at once, even while the main
+ * thread sits in a long SQLite call (an ingest commit waiting for the writer
+ * behind a batch): with the cancel left until ingest had drained, a backfill
+ * without yields kept taking the writer, ingest's commit waited out its busy
+ * timeout, and SIGTERM took over 30 s (tests/integration/worker_stop.test.mjs).
+ * SIGUSR1 then wakes the main thread from ppoll() or sigsuspend().
+ */
+struct stop_watch {
+    pthread_t thread;
+    sigset_t signals;
+    struct runner *runner;
+};
+
+static void *stop_watch_main(void *arg)
+{
+    struct stop_watch *watch = arg;
+    int signo = 0;
+    if (sigwait(&watch->signals, &signo) != 0)
+        return NULL;
+    stop_requested = 1;
+    log_info("%s received, shutting down", signo == SIGINT ? "SIGINT" : "SIGTERM");
+    runner_cancel(watch->runner);
+    pthread_kill(main_thread, SIGUSR1);
+    return NULL;
 }
 
 /* Called from the migration thread when it has nothing left to run. */
@@ -243,19 +266,28 @@ int main(int argc, char **argv)
         return status_main(argc - 1, argv + 1);
     if (parse_options(argc, argv, &config) != 0)
         return 2;
+    char *hook_err = NULL;
+    if (testhook_init(&hook_err) != 0) {
+        fprintf(stderr, "meshscope-worker: %s\n", hook_err);
+        free(hook_err);
+        return 2;
+    }
 
-    /* Block the stop signals so the wait below cannot miss one that arrives early. */
-    sigset_t stop_signals, previous;
+    /* Block the stop signals in every thread (those started later inherit the
+     * mask): one that arrives early stays pending for the stop watch. SIGUSR1
+     * is unblocked only inside the main thread's waits, via wait_mask. */
+    sigset_t stop_signals, previous, wait_mask;
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGTERM);
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGUSR1);
     sigprocmask(SIG_BLOCK, &stop_signals, &previous);
+    wait_mask = previous;
+    sigaddset(&wait_mask, SIGTERM);
+    sigaddset(&wait_mask, SIGINT);
+    sigdelset(&wait_mask, SIGUSR1);
     struct sigaction sa = {0};
-    sa.sa_handler = on_stop_signal;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
     sa.sa_handler = on_wake_signal;
     sigaction(SIGUSR1, &sa, NULL);
     main_thread = pthread_self();
@@ -290,22 +322,35 @@ int main(int argc, char **argv)
         sqlite3_close(db);
         return 1;
     }
+    struct stop_watch watch = {.runner = runner};
+    sigemptyset(&watch.signals);
+    sigaddset(&watch.signals, SIGTERM);
+    sigaddset(&watch.signals, SIGINT);
+    int rc = pthread_create(&watch.thread, NULL, stop_watch_main, &watch);
+    if (rc != 0) {
+        log_error("startup failed: cannot start the signal thread: %s", strerror(rc));
+        runner_cancel(runner);
+        runner_join(runner, NULL);
+        sqlite3_close(db);
+        return 1;
+    }
 
     /* --run-once waits for the migrations; the daemon waits for SIGTERM, serving
      * ingest on this thread (and its own connection) when a socket is given. */
     int status = 0;
     if (!config.run_once && config.ingest.socket_path != NULL) {
-        if (ingest_serve(&config.ingest, &stop_requested, &previous, &err) != 0) {
+        if (ingest_serve(&config.ingest, &stop_requested, &wait_mask, &err) != 0) {
             log_error("%s", err);
             free(err);
             status = 1;
         }
     } else {
         while (!stop_requested && !(config.run_once && runner_finished(runner)))
-            sigsuspend(&previous);
+            sigsuspend(&wait_mask);
     }
-    if (stop_requested)
-        log_info("SIGTERM received, shutting down");
+    /* sigwait() is a cancellation point; the watch touches the runner only before it returns. */
+    pthread_cancel(watch.thread);
+    pthread_join(watch.thread, NULL);
     runner_cancel(runner);
     struct runner_summary summary;
     runner_join(runner, &summary);

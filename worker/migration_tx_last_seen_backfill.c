@@ -6,6 +6,7 @@
 
 #include "log.h"
 #include "migration.h"
+#include "testhook.h"
 #include "util.h"
 
 /*
@@ -200,6 +201,7 @@ static int backfill_batch(struct backfill *bf, const struct batch_sizer *sizer, 
             break;
         *lo = hi + 1;
     }
+    testhook_pause(TESTHOOK_BACKFILL_BATCH);
     if (sqlite3_exec(bf->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         set_error(errp, "commit of the batch ending before id %" PRId64 " failed: %s", *lo,
                   sqlite3_errmsg(bf->db));

@@ -1,7 +1,7 @@
 // backfill.mjs: legacy databases for the backfill's end-to-end tests, the
 // one-statement reference result of design §3, and the worker's status view.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync } from 'node:fs';
+import { copyFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { TOP, BINDIR } from './stack.mjs';
 
@@ -51,4 +51,32 @@ export function logLines(text) {
     const m = line.match(/^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) (.*)$/);
     return m ? { at: Date.parse(m[1]), text: m[2] } : { at: NaN, text: line };
   });
+}
+
+// gen-demo-db's hash of transmission i, and the lowest timestamp any of its
+// observations can carry (each lies in [base(i), base(i + 1) + 3599]).
+export function legacyHash(i) {
+  const mix = (BigInt(i) * 2654435761n) % 4294967296n;
+  return i.toString(16).padStart(8, '0') + mix.toString(16).padStart(8, '0');
+}
+export function legacyBaseTimestamp(i, transmissions) {
+  return 1760000000 - 2592000 + Math.floor((i * 2592000) / transmissions);
+}
+
+export function integrityCheck(db) {
+  return sqlite(db, 'PRAGMA integrity_check;');
+}
+
+// The one-statement reference applied to the final data: a copy with every
+// last_seen reset to 0 and then the reference UPDATE, compared row for row.
+// Returns the number of transmissions whose last_seen differs.
+export function rowsDifferingFromFinalReference(db, dir) {
+  const reference = path.join(dir, `final-reference-${process.pid}-${Date.now()}.db`);
+  sqlite(db, `VACUUM INTO '${reference.replace(/'/g, "''")}';`);
+  sqlite(reference, `UPDATE transmissions SET last_seen = 0; ${REFERENCE_UPDATE};`);
+  try {
+    return rowsDifferingFromReference(db, reference);
+  } finally {
+    rmSync(reference, { force: true });
+  }
 }

@@ -28,9 +28,10 @@ export function scalar(db, query) {
 }
 
 // Starts meshscope-worker with an ingest socket; resolves once it accepts connections.
-export async function startWorker({ db, socket, args = [] }) {
+// `env` adds to the environment (e.g. MESHSCOPE_TEST_PAUSE).
+export async function startWorker({ db, socket, args = [], env = {} }) {
   const child = spawn(WORKER, ['--db', db, '--ingest-socket', socket, ...args],
-    { stdio: ['ignore', 'ignore', 'pipe'] });
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   let log = '';
   child.stderr.on('data', (d) => { log += d; });
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
@@ -133,4 +134,103 @@ export function unreadBytes(socketPath, pid) {
 export function rssKiB(pid) {
   const status = execFileSync('cat', [`/proc/${pid}/status`], { encoding: 'utf8' });
   return Number(status.match(/VmRSS:\s+(\d+)/)[1]);
+}
+
+// Keeps sending lines to the ingest socket, reconnecting whenever the worker
+// is gone, with at most `window` lines unanswered. `nextLine()` returns
+// { line, ...anything }; each entry ends up in exactly one of: `acked` (the
+// reply was ok: it must be durable), `errors` (an error reply), or `inDoubt`
+// (the connection closed before its reply: it may or may not be committed).
+// `rate` caps the lines sent per second, averaged from the start.
+export class Feeder {
+  constructor(socketPath, nextLine, { window = 32, retryMs = 20, rate = Infinity } = {}) {
+    Object.assign(this, { socketPath, nextLine, window, retryMs, rate });
+    this.startedAt = Date.now();
+    this.paced = null;
+    this.acked = [];
+    this.errors = [];
+    this.inDoubt = [];
+    this.unexpected = [];
+    this.sent = 0;
+    this.connections = 0;
+    this.stopping = false;
+    this.wake = () => {};
+  }
+
+  start() {
+    this.done = this.run();
+    return this;
+  }
+
+  async run() {
+    while (!this.stopping) {
+      const s = await connect(this.socketPath).catch(() => null);
+      if (!s) {
+        // The worker is restarting: try again shortly (a retry loop, not a wait for a condition).
+        await new Promise((r) => setTimeout(r, this.retryMs));
+        continue;
+      }
+      this.connections++;
+      await this.session(s);
+    }
+  }
+
+  session(s) {
+    return new Promise((resolve) => {
+      const inflight = [];
+      let buf = '';
+      let closed = false;
+      const pump = () => {
+        while (!closed && !this.stopping && inflight.length < this.window) {
+          if (this.sent >= (Date.now() - this.startedAt) * this.rate / 1000) {
+            // Ahead of the rate: come back when the next line is due.
+            if (!this.paced) {
+              this.paced = setTimeout(() => { this.paced = null; pump(); },
+                Math.max(1, Math.ceil(1000 / this.rate)));
+            }
+            break;
+          }
+          const entry = this.nextLine();
+          inflight.push(entry);
+          this.sent++;
+          s.write(`${entry.line}\n`);
+        }
+        if (!closed && this.stopping && inflight.length === 0) s.end();
+      };
+      const finish = () => {
+        if (closed) return;
+        closed = true;
+        this.inDoubt.push(...inflight.splice(0));
+        s.destroy();
+        resolve();
+      };
+      s.setEncoding('utf8');
+      s.on('data', (d) => {
+        buf += d;
+        for (let i; (i = buf.indexOf('\n')) >= 0;) {
+          const reply = buf.slice(0, i);
+          buf = buf.slice(i + 1);
+          const entry = inflight.shift();
+          if (!entry) this.unexpected.push(reply);
+          else if (reply === 'ok') this.acked.push(entry);
+          else this.errors.push({ ...entry, reply });
+        }
+        pump();
+      });
+      s.on('end', finish);
+      s.on('close', finish);
+      s.on('error', finish);
+      this.wake = pump;
+      pump();
+    });
+  }
+
+  // Stops sending; resolves once every line sent has its reply (or its connection is gone).
+  async stop() {
+    this.stopping = true;
+    clearTimeout(this.paced);
+    this.paced = null;
+    this.wake();
+    await this.done;
+  }
 }
