@@ -96,6 +96,7 @@ export function parseWorkerStats(text, name = 'tx_last_seen_backfill_v1') {
   const workMs = Number.isFinite(m.work_ms) ? m.work_ms
     : (wallMs !== null && yieldMs !== null ? wallMs - yieldMs : null);
   return {
+    holds,
     status: m.status ?? null,
     rows: Number.isFinite(m.rows) ? m.rows : null,
     batches: Number.isFinite(m.batches) ? m.batches : holds.length || null,
