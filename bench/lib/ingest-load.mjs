@@ -39,14 +39,15 @@ export function makeLine(seq, { tag, legacyTransmissions, nowSec }) {
   });
 }
 
+// `signal` (an AbortSignal) ends the offered load early, as the duration would.
 export function runIngestLoad({ socket, rate, durationMs, legacyTransmissions = 0,
-  tag = `ffff${process.pid.toString(16).padStart(6, '0')}` }) {
+  tag = `ffff${process.pid.toString(16).padStart(6, '0')}`, signal }) {
   return new Promise((resolve, reject) => {
     const conn = net.createConnection(socket);
     const pending = []; // send times, in order: replies come back in order
     const latenciesMs = [];
     let sent = 0, acked = 0, errors = 0, buffered = '', timer = null, start = 0;
-    let firstError = null, finished = false;
+    let firstError = null, finished = false, stopped = false;
 
     const finish = (err) => {
       if (finished) return;
@@ -54,7 +55,8 @@ export function runIngestLoad({ socket, rate, durationMs, legacyTransmissions = 
       clearInterval(timer);
       conn.destroy();
       if (err && sent === 0) { reject(err); return; }
-      resolve({ rate, durationMs, sent, acked, errors, unanswered: pending.length,
+      resolve({ rate, durationMs: Math.round(performance.now() - start), sent, acked, errors,
+        unanswered: pending.length,
         firstError: firstError ?? (err ? err.message : null), latenciesMs });
     };
 
@@ -64,7 +66,8 @@ export function runIngestLoad({ socket, rate, durationMs, legacyTransmissions = 
       // rate holds even when a tick runs late.
       timer = setInterval(() => {
         const elapsed = performance.now() - start;
-        if (elapsed >= durationMs) {
+        if (elapsed >= durationMs || signal?.aborted) {
+          stopped = true;
           clearInterval(timer);
           // Give the last lines up to 5 s to be acknowledged.
           setTimeout(() => finish(), pending.length ? 5000 : 0).unref();
@@ -96,7 +99,7 @@ export function runIngestLoad({ socket, rate, durationMs, legacyTransmissions = 
           firstError ??= reply;
         }
       }
-      if (pending.length === 0 && timer !== null && performance.now() - start >= durationMs) {
+      if (pending.length === 0 && stopped) {
         finish();
       }
     });
@@ -110,7 +113,11 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     socket: { type: 'string' }, rate: { type: 'string' }, 'duration-ms': { type: 'string' },
     'legacy-transmissions': { type: 'string', default: '0' }, tag: { type: 'string' },
   } });
+  // SIGINT ends the load early (bench/run stops it when the backfill ends).
+  const stop = new AbortController();
+  process.on('SIGINT', () => stop.abort());
   const result = await runIngestLoad({
+    signal: stop.signal,
     socket: values.socket, rate: Number(values.rate), durationMs: Number(values['duration-ms']),
     legacyTransmissions: Number(values['legacy-transmissions']),
     ...(values.tag ? { tag: values.tag } : {}),

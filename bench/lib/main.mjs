@@ -12,7 +12,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startStack, tempDir, waitFor, TOP, BINDIR } from '../../tests/lib/stack.mjs';
 import {
-  coverage, percentile, parseHeyCsv, parseProcStatus, parseWorkerStats, parseWrk, ratio, summarize,
+  percentile, parseHeyCsv, parseProcStatus, parseWorkerStats, parseWrk, ratio, summarize,
 } from './stats.mjs';
 import {
   buildRows, missingFigures, renderResults, renderTable, summaryLine, updateReadme,
@@ -27,7 +27,7 @@ const MODES = {
     base: 1, scales: [0.1, 1, 10], repeats: 2,
     // Up to three stacks (fresh backfills) until 24 s of load ran during one:
     // p99s from ~4800 reader samples per side rather than one lucky window.
-    windowSec: 24, minWindowSec: 3, maxBusyRuns: 3,
+    windowSec: 24, maxBusyRuns: 3,
     wrk: { threads: 2, connections: 32, durationSec: 5, rounds: 2 },
     healthz: { concurrency: 4, perWorkerQps: 50 }, // 200 req/s offered
     packets: { concurrency: 2, perWorkerQps: 50 }, // 100 req/s offered
@@ -36,7 +36,9 @@ const MODES = {
   },
   quick: {
     base: 0.01, scales: [0.1, 1, 10], repeats: 1,
-    windowSec: 1, minWindowSec: 1, maxBusyRuns: 1,
+    // Longer than the stretched backfill, so the window ends with it as in a
+    // full run (every tool interrupted and reporting).
+    windowSec: 10, maxBusyRuns: 1,
     wrk: { threads: 1, connections: 4, durationSec: 1, rounds: 1 },
     healthz: { concurrency: 2, perWorkerQps: 25 },
     packets: { concurrency: 1, perWorkerQps: 20 },
@@ -86,9 +88,12 @@ function say(msg) {
   process.stderr.write(`bench [${t}s] ${msg}\n`);
 }
 
-function run(cmd, args, { stdoutFile, stderrFile, timeoutMs } = {}) {
+// Runs a command to its end. `track` (an array) receives the child process,
+// for callers that may need to interrupt it.
+function run(cmd, args, { stdoutFile, stderrFile, timeoutMs, track } = {}) {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    track?.push(child);
     let stdout = '', stderr = '', timer = null;
     child.stdout.on('data', (d) => { stdout += d; });
     child.stderr.on('data', (d) => { stderr += d; });
@@ -304,9 +309,9 @@ async function measureBackfill(db1, workDir) {
 
 // ---------------------------------------------------------------- stack phases
 
-async function heyRun(url, { concurrency, perWorkerQps }, seconds) {
+async function heyRun(url, { concurrency, perWorkerQps }, seconds, track, stdoutFile) {
   const r = await run('hey', ['-z', `${seconds}s`, '-c', String(concurrency), '-q', String(perWorkerQps),
-    '-o', 'csv', url]);
+    '-o', 'csv', url], { track, stdoutFile });
   if (r.code !== 0) throw new Error(`hey failed: ${r.stderr}`);
   return parseHeyCsv(r.stdout);
 }
@@ -331,22 +336,43 @@ async function endpointOk(url) {
 
 // The fixed-rate load of one window, run concurrently: the two readers through
 // nginx, the ingest client on the worker's socket, and the writer-lock probe.
-async function loadWindow(stack, seconds, { ingestSocket, packetsOk, legacyTx }) {
+// It lasts `seconds`, or until `stopWhen()` turns true (polled every POLL_SEC),
+// when every tool is interrupted and reports what it measured so far.
+const POLL_SEC = 0.2;
+// Raw outputs go to files named `label`-TOOL in the work directory (--keep).
+async function loadWindow(stack, seconds, { ingestSocket, packetsOk, legacyTx, stopWhen, label }) {
+  const raw = (tool) => path.join(workDirToRemove, `${label}-${tool}`);
+  const track = [];
+  const ms = String(Math.round(seconds * 1000));
+  const start = Date.now();
   const jobs = {
-    healthz: heyRun(`${stack.url}/api/healthz`, mode.healthz, seconds),
-    packets: packetsOk === true ? heyRun(`${stack.url}/api/packets?limit=50`, mode.packets, seconds) : null,
+    healthz: heyRun(`${stack.url}/api/healthz`, mode.healthz, seconds, track, raw('healthz.csv')),
+    packets: packetsOk === true
+      ? heyRun(`${stack.url}/api/packets?limit=50`, mode.packets, seconds, track, raw('packets.csv')) : null,
     ingest: ingestSocket ? run('node', [path.join(TOP, 'bench', 'lib', 'ingest-load.mjs'),
-      '--socket', ingestSocket, '--rate', String(mode.ingestRate),
-      '--duration-ms', String(Math.round(seconds * 1000)),
-      '--legacy-transmissions', String(legacyTx)]).then((r) => JSON.parse(r.stdout)) : null,
+      '--socket', ingestSocket, '--rate', String(mode.ingestRate), '--duration-ms', ms,
+      '--legacy-transmissions', String(legacyTx)], { track, stdoutFile: raw('ingest.json') })
+      .then((r) => JSON.parse(r.stdout)) : null,
     probe: run(BENCHTOOL, ['writer-probe', '--db', stack.db, '--interval-ms', String(mode.probeIntervalMs),
-      '--duration-ms', String(Math.round(seconds * 1000))]).then((r) => {
+      '--duration-ms', ms], { track, stdoutFile: raw('probe.json') }).then((r) => {
       if (r.code !== 0) throw new Error(`writer probe failed: ${r.stderr}`);
       return JSON.parse(r.stdout);
     }),
   };
+  let end = null;
+  if (stopWhen) {
+    while (Date.now() - start < seconds * 1000 - 300) {
+      await new Promise((r) => setTimeout(r, POLL_SEC * 1000));
+      if (stopWhen()) {
+        end = Date.now();
+        for (const child of track) if (child.exitCode === null) child.kill('SIGINT');
+        break;
+      }
+    }
+  }
   const out = {};
   for (const [k, p] of Object.entries(jobs)) out[k] = p ? await p : null;
+  out.seconds = end ? (end - start) / 1000 : seconds;
   return out;
 }
 
@@ -414,26 +440,17 @@ async function pairPhase(db1, workDir, ingest, hasBackfill, defaultsWallMs, runI
       return h?.async_migrations_running === true && h.async_migrations?.some((m) => m.name === MIGRATION);
     }, { timeoutMs: 15000, what: `${MIGRATION} running` }).catch(() => false);
     const elapsed = Date.now() - t0;
-    // Size the window to fit inside what is left of the backfill, as the
-    // unloaded defaults run measured it (load only slows it down).
-    let seconds = wantSec;
-    if (defaultsWallMs) {
-      const fits = (0.8 * (defaultsWallMs - elapsed)) / 1000;
-      seconds = Math.max(mode.minWindowSec, Math.min(wantSec, fits));
-    }
     const packetsOk = await endpointOk(`${stack.url}/api/packets?limit=50`);
     const legacyTx = db1.tx;
-    say(`   stack ${runIndex + 1}: busy window ${seconds.toFixed(1)} s, ${elapsed} ms after start` +
+    say(`   stack ${runIndex + 1}: busy window up to ${wantSec.toFixed(1)} s, ${elapsed} ms after start` +
       `${running ? '' : ' (backfill NOT running)'}`);
-    const winStart = Date.now();
-    const busy = await loadWindow(stack, seconds, { ingestSocket, packetsOk, legacyTx });
-    const winEnd = Date.now();
-    const row = migrationRow(db);
-    let cover = 0;
-    if (running && row) {
-      const ended = row.status === 'pending_async' ? null : Date.parse(`${row.endedAt.replace(' ', 'T')}Z`);
-      cover = coverage(winStart, winEnd, ended);
-    }
+    // The busy window ends when the backfill does (or at wantSec): every
+    // sample in it was taken while the backfill ran, give or take one poll.
+    const done = () => migrationRow(db)?.status !== 'pending_async';
+    const busy = await loadWindow(stack, wantSec, { ingestSocket, packetsOk, legacyTx, label: `stack${runIndex}-busy`,
+      stopWhen: running ? done : null });
+    const seconds = busy.seconds;
+    const cover = !running ? 0 : !done() ? 1 : Math.max(0, (seconds - POLL_SEC) / seconds);
     // The idle window needs the backfill finished; a tuning experiment that
     // makes it crawl gets no idle window rather than a wrong one.
     const finishMs = Math.max(120000, 3 * (defaultsWallMs ?? 0));
@@ -445,7 +462,8 @@ async function pairPhase(db1, workDir, ingest, hasBackfill, defaultsWallMs, runI
       ` (running ${(100 * cover).toFixed(0)}% of the window); ` +
       (finished ? `idle window ${seconds.toFixed(1)} s` : 'still running: no idle window'));
     if (!finished) notes.push(`Stack ${runIndex + 1}: the backfill was still running ${finishMs / 1000} s after the start; no idle window.`);
-    const idle = finished ? await loadWindow(stack, seconds, { ingestSocket, packetsOk, legacyTx }) : null;
+    const idle = finished
+      ? await loadWindow(stack, seconds, { ingestSocket, packetsOk, legacyTx, label: `stack${runIndex}-idle` }) : null;
     if (runIndex === 0) await measureThroughput(stack);
     const rssAfter = readRss(stack);
     return { busy, idle, packetsOk, seconds, cover, running, rss, rssAfter };
@@ -481,7 +499,8 @@ async function measureStack(db1, workDir, ingest, hasBackfill, defaultsWallMs) {
   say('2-5. the stack on fresh legacy copies: load during the backfill at its defaults, then idle');
   const pairs = [];
   let covered = 0;
-  for (let i = 0; i < mode.maxBusyRuns && covered < mode.windowSec - 0.5; i++) {
+  // Another stack only for a window worth its startup (3 s or more).
+  for (let i = 0; i < mode.maxBusyRuns && (i === 0 || covered <= mode.windowSec - 3); i++) {
     const p = await pairPhase(db1, workDir, ingest, hasBackfill, defaultsWallMs, i, mode.windowSec - covered);
     pairs.push(p);
     covered += p.seconds * p.cover;

@@ -104,12 +104,3 @@ export function parseWorkerStats(text, name = 'tx_last_seen_backfill_v1') {
     hold: holds.length ? summarize(holds) : { n: 0, p50: null, p99: null, max: m.hold_max_ms ?? null },
   };
 }
-
-// Fraction of [start, end] during which the backfill was still running, given
-// when it ended (null: still running afterwards).
-export function coverage(windowStartMs, windowEndMs, backfillEndMs) {
-  if (windowEndMs <= windowStartMs) return null;
-  if (backfillEndMs === null || backfillEndMs === undefined) return 1;
-  const covered = Math.min(windowEndMs, backfillEndMs) - windowStartMs;
-  return Math.max(0, Math.min(1, covered / (windowEndMs - windowStartMs)));
-}

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  coverage, parseHeyCsv, parseProcStatus, parseWorkerStats, parseWrk, percentile, ratio, summarize,
+  parseHeyCsv, parseProcStatus, parseWorkerStats, parseWrk, percentile, ratio, summarize,
 } from '../../bench/lib/stats.mjs';
 import {
   ROWS, buildRows, missingFigures, renderTable, summaryLine, updateReadme, verdict, README_BEGIN,
@@ -92,14 +92,6 @@ test('worker stats: work time is wall minus yields, holds are summarized', () =>
   'an explicit work_ms wins');
   assert.equal(parseWorkerStats('{"migrations": []}'), null);
   assert.equal(parseWorkerStats('not json'), null);
-});
-
-test('coverage is the share of the window before the backfill ended', () => {
-  assert.equal(coverage(1000, 2000, null), 1);
-  assert.equal(coverage(1000, 2000, 1500), 0.5);
-  assert.equal(coverage(1000, 2000, 500), 0);
-  assert.equal(coverage(1000, 2000, 9000), 1);
-  assert.equal(coverage(1000, 1000, null), null);
 });
 
 test('verdicts: bounds are inclusive, a missing figure misses, no target no verdict', () => {
