@@ -27,7 +27,7 @@ int ingest_stats_read(struct responder *r, struct ingest_stats *out, char **errp
     case READER_OK:
         break;
     }
-    int rc = sqlite3_step(stmt);
+    int rc = reader_db_step(stmt);
     if (rc == SQLITE_DONE) {
         reader_db_release(stmt);
         return 0;

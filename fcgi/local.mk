@@ -11,6 +11,7 @@ fcgi_libresponder_a_SOURCES = \
 	fcgi/params.c fcgi/params.h \
 	fcgi/poolstats.c fcgi/poolstats.h \
 	fcgi/reader_db.c \
+	fcgi/request.c \
 	fcgi/responder.h \
 	fcgi/route_healthz.c \
 	fcgi/route_metrics.c \

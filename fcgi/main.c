@@ -18,8 +18,6 @@
 #include "responder.h"
 #include "util.h"
 
-/* Request targets longer than this are refused before any route sees them. */
-#define MAX_REQUEST_TARGET 8192
 
 static volatile sig_atomic_t in_request;
 static volatile sig_atomic_t stop_requested;
@@ -156,42 +154,6 @@ bad:
     return -1;
 }
 
-/* Builds the route-level request from CGI/FastCGI parameters and answers it. */
-static char *answer(struct responder *r, const char *method, const char *request_uri,
-                    const char *script_name, const char *path_info, const char *query,
-                    int *endpoint, int *status, size_t *len_out)
-{
-    struct http_response resp;
-    http_response_init(&resp);
-
-    char *path = NULL;
-    if (request_uri != NULL && *request_uri != '\0') {
-        size_t n = strcspn(request_uri, "?");
-        path = xmalloc(n + 1);
-        memcpy(path, request_uri, n);
-        path[n] = '\0';
-    } else {
-        path = xasprintf("%s%s", script_name ? script_name : "", path_info ? path_info : "");
-    }
-    if (method == NULL)
-        method = "GET";
-    if (query == NULL)
-        query = "";
-
-    *endpoint = router_endpoint_count() - 1;
-    if (strlen(path) > MAX_REQUEST_TARGET || strlen(query) > MAX_REQUEST_TARGET) {
-        http_response_error(&resp, 400, "request target too long");
-    } else {
-        struct http_request req = {.method = method, .path = path, .query = query};
-        *endpoint = router_dispatch(r, &req, &resp);
-    }
-    *status = resp.status;
-    char *out = http_response_serialize(&resp, strcmp(method, "HEAD") == 0, len_out);
-    http_response_free(&resp);
-    free(path);
-    return out;
-}
-
 static int64_t monotonic_us(void)
 {
     struct timespec ts;
@@ -241,8 +203,9 @@ static int serve_cgi(struct responder *r)
 {
     size_t len = 0;
     int endpoint = 0, status = 0;
-    char *out = answer(r, getenv("REQUEST_METHOD"), getenv("REQUEST_URI"), getenv("SCRIPT_NAME"),
-                       getenv("PATH_INFO"), getenv("QUERY_STRING"), &endpoint, &status, &len);
+    char *out = request_answer(r, getenv("REQUEST_METHOD"), getenv("REQUEST_URI"),
+                               getenv("SCRIPT_NAME"), getenv("PATH_INFO"), getenv("QUERY_STRING"),
+                               &endpoint, &status, &len);
     int ok = fwrite(out, 1, len, stdout) == len && fflush(stdout) == 0;
     free(out);
     return ok ? 0 : 1;
@@ -281,12 +244,12 @@ static int serve_fastcgi(struct responder *r, int listen_fd)
         int64_t started_us = monotonic_us();
         size_t len = 0;
         int endpoint = 0, status = 0;
-        char *out = answer(r, FCGX_GetParam("REQUEST_METHOD", request.envp),
-                           FCGX_GetParam("REQUEST_URI", request.envp),
-                           FCGX_GetParam("SCRIPT_NAME", request.envp),
-                           FCGX_GetParam("PATH_INFO", request.envp),
-                           FCGX_GetParam("QUERY_STRING", request.envp), &endpoint, &status,
-                           &len);
+        char *out = request_answer(r, FCGX_GetParam("REQUEST_METHOD", request.envp),
+                                   FCGX_GetParam("REQUEST_URI", request.envp),
+                                   FCGX_GetParam("SCRIPT_NAME", request.envp),
+                                   FCGX_GetParam("PATH_INFO", request.envp),
+                                   FCGX_GetParam("QUERY_STRING", request.envp), &endpoint,
+                                   &status, &len);
         FCGX_PutStr(out, (int)len, request.out);
         free(out);
         /*

@@ -38,7 +38,7 @@ static int migrations_load(void *ctx, struct migration_set **out, char **errp)
     }
     struct migration_set *set = migration_set_new(MIGRATIONS_OK);
     int rc;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    while ((rc = reader_db_step(stmt)) == SQLITE_ROW) {
         struct migration_row row = {
             .name = column_text(stmt, 0),
             .status = column_text(stmt, 1),

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "responder.h"
@@ -95,7 +96,7 @@ static enum reader_result table_state(struct responder *r, sqlite3 *db, const ch
     if (prepare(r, db, &table_exists_query, &stmt, errp) != READER_OK)
         return READER_ERROR;
     sqlite3_bind_text(stmt, 1, table, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(stmt);
+    int rc = reader_db_step(stmt);
     enum reader_result result = rc == SQLITE_ROW ? READER_OK : READER_NO_TABLE;
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         set_error(errp, "%s", sqlite3_errmsg(db));
@@ -136,6 +137,34 @@ enum reader_result reader_db_table_exists(struct responder *r, const char *table
     if (state != READER_OK)
         return state;
     return table_state(r, db, table, errp);
+}
+
+/*
+ * A connection that may not write the -shm file (the production responders,
+ * whose user only reads the database's files) cannot rebuild a wal-index
+ * header it caught half-written by the worker. Where a writable reader would
+ * take the lock and retry, SQLite answers SQLITE_READONLY_RECOVERY (or
+ * _CANTINIT) instead. While the worker lives that lasts microseconds, and it
+ * can only happen in the step that opens the read transaction, before any row,
+ * so repeating the step is safe. Bounded (about 10 ms): with no live writer to
+ * finish the header it is a real failure and is reported as one.
+ */
+#define READER_SHM_RETRIES 100
+#define READER_SHM_RETRY_PAUSE_US 100
+
+int reader_db_step(sqlite3_stmt *stmt)
+{
+    for (int attempt = 0;; attempt++) {
+        int rc = sqlite3_step(stmt);
+        if (rc != SQLITE_READONLY || attempt >= READER_SHM_RETRIES)
+            return rc;
+        int extended = sqlite3_extended_errcode(sqlite3_db_handle(stmt));
+        if (extended != SQLITE_READONLY_RECOVERY && extended != SQLITE_READONLY_CANTINIT)
+            return rc;
+        sqlite3_reset(stmt);
+        if (attempt > 0)
+            usleep(READER_SHM_RETRY_PAUSE_US);
+    }
 }
 
 void reader_db_release(sqlite3_stmt *stmt)

@@ -62,6 +62,12 @@ enum reader_result reader_db_get(struct responder *r, sqlite3 **db, char **errp)
 enum reader_result reader_db_prepare(struct responder *r, const struct reader_query *q,
                                      sqlite3_stmt **out, char **errp);
 enum reader_result reader_db_table_exists(struct responder *r, const char *table, char **errp);
+/*
+ * sqlite3_step for the responders: also rides out the transient errors a
+ * reader with a read-only -shm file meets while the writer updates the
+ * wal-index (see reader_db.c). Use it for every step.
+ */
+int reader_db_step(sqlite3_stmt *stmt);
 /* Resets the statement and clears its bindings; accepts NULL. */
 void reader_db_release(sqlite3_stmt *stmt);
 const char *reader_db_errmsg(struct responder *r);
@@ -86,6 +92,18 @@ struct ingest_stats {
 /* Returns 1 with *out filled, 0 when there is no such table or row, -1 on a read error. */
 int ingest_stats_read(struct responder *r, struct ingest_stats *out, char **errp);
 void ingest_stats_free(struct ingest_stats *s);
+
+/* request.c */
+/*
+ * Answers one request given its CGI/FastCGI parameters (any may be NULL):
+ * the path comes from REQUEST_URI, else SCRIPT_NAME + PATH_INFO. Returns the
+ * heap-allocated "Status:" header block and body; *endpoint and *status say
+ * what was answered, for the statistics. Both serving modes (and the fuzz
+ * target) go through here.
+ */
+char *request_answer(struct responder *r, const char *method, const char *request_uri,
+                     const char *script_name, const char *path_info, const char *query,
+                     int *endpoint, int *status, size_t *len_out);
 
 /* router.c */
 typedef void (*route_handler)(struct responder *r, const struct http_request *req,

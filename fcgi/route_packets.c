@@ -60,7 +60,7 @@ static void packets(struct responder *r, const struct http_request *req,
     int64_t rows = 0, last_id = 0;
     int more = 0;
     int rc;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    while ((rc = reader_db_step(stmt)) == SQLITE_ROW) {
         if (rows == limit) {
             more = 1;
             break;

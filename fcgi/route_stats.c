@@ -55,7 +55,7 @@ static enum reader_result count_rows(struct responder *r, const struct counted_t
             return state;
         if (!full)
             sqlite3_bind_int64(stmt, 1, c->max_id);
-        if (sqlite3_step(stmt) != SQLITE_ROW) {
+        if (reader_db_step(stmt) != SQLITE_ROW) {
             set_error(errp, "counting %s: %s", t->name, reader_db_errmsg(r));
             reader_db_release(stmt);
             return READER_ERROR;
@@ -103,7 +103,7 @@ static void stats(struct responder *r, const struct http_request *req, struct ht
         if (state == READER_ERROR)
             goto fail;
         if (state == READER_OK) {
-            int rc = sqlite3_step(stmt);
+            int rc = reader_db_step(stmt);
             if (rc != SQLITE_ROW) {
                 err = xasprintf("reading newest last_seen: %s", reader_db_errmsg(r));
                 reader_db_release(stmt);

@@ -49,14 +49,16 @@ const { values: opts } = parseArgs({ options: {
   quick: { type: 'boolean', default: false },
   check: { type: 'boolean', default: false },
   out: { type: 'string' },
-  readme: { type: 'boolean', default: undefined },
+  'no-readme': { type: 'boolean', default: false },
   keep: { type: 'boolean', default: false },
+  'worker-args': { type: 'string', default: '' },
+  'no-scaling': { type: 'boolean', default: false },
 } });
 const modeName = opts.quick ? 'quick' : 'full';
 const mode = MODES[modeName];
 const outFile = opts.out ?? (opts.quick ? path.join(TOP, 'var', 'bench', 'quick.md')
   : path.join(TOP, 'bench', 'results', 'latest.md'));
-const writeReadme = opts.readme ?? !opts.quick;
+const writeReadme = !opts.quick && !opts['no-readme'];
 const WORKER = path.join(BINDIR, 'worker', 'meshscope-worker');
 const BENCHTOOL = path.join(BINDIR, 'bench', 'benchtool');
 const cacheDir = path.join(TOP, 'var', 'bench');
@@ -65,6 +67,9 @@ const startedAt = Date.now();
 const figures = {};
 const notes = [];
 const na = (why) => ({ na: why });
+// Extra worker options for tuning experiments (e.g. --target-batch-ms 10),
+// given to every worker the run starts: --run-once and the stack's daemon.
+const extraWorkerArgs = opts['worker-args'].split(/\s+/).filter(Boolean);
 // A figure whose feature this build lacks (a branch not landed yet) says so
 // with this prefix; --check reports those apart from broken measurements.
 const ABSENT = 'not in this build: ';
@@ -210,7 +215,7 @@ async function probeIngest(workDir) {
 async function runWorkerOnce(db, workDir, label, extraArgs) {
   const rusage = path.join(workDir, `${label}.rusage.json`);
   const statsFile = path.join(workDir, `${label}.stats.json`);
-  const args = ['--db', db, '--run-once', ...extraArgs];
+  const args = ['--db', db, '--run-once', ...extraWorkerArgs, ...extraArgs];
   const withStats = workerSupports('--stats-json');
   if (withStats) args.push('--stats-json', statsFile);
   const r = await run(BENCHTOOL, ['exec', '--out', rusage, '--', WORKER, ...args],
@@ -390,7 +395,8 @@ async function pairPhase(db1, workDir, ingest, hasBackfill, defaultsWallMs, runI
   const dir = tempDir('meshscope-bench-stack-');
   const ingestSocket = ingest ? path.join(dir, 'ingest.sock') : null;
   const t0 = Date.now();
-  const stack = await startStack({ db, numprocs: 4, dir, workerArgs: stackArgs(ingestSocket, mode.busyWorkerArgs) });
+  const stack = await startStack({ db, numprocs: 4, dir, workerArgs: stackArgs(ingestSocket, [...mode.busyWorkerArgs, ...extraWorkerArgs]) });
+  activeStacks.add(stack);
   try {
     if (ingestSocket) await waitFor(() => existsSync(ingestSocket), { what: 'the ingest socket' });
     const running = hasBackfill && await waitFor(async () => {
@@ -418,20 +424,24 @@ async function pairPhase(db1, workDir, ingest, hasBackfill, defaultsWallMs, runI
       const ended = row.status === 'pending_async' ? null : Date.parse(`${row.endedAt.replace(' ', 'T')}Z`);
       cover = coverage(winStart, winEnd, ended);
     }
-    if (running) {
-      await waitFor(() => migrationRow(db)?.status !== 'pending_async',
-        { timeoutMs: 300000, intervalMs: 200, what: 'the backfill to finish' });
-    }
+    // The idle window needs the backfill finished; a tuning experiment that
+    // makes it crawl gets no idle window rather than a wrong one.
+    const finishMs = Math.max(120000, 3 * (defaultsWallMs ?? 0));
+    const finished = !running || await waitFor(() => migrationRow(db)?.status !== 'pending_async',
+      { timeoutMs: finishMs, intervalMs: 200, what: 'the backfill to finish' }).catch(() => false);
     // Peak RSS over the whole backfill, before the idle window adds anything.
     const rss = readRss(stack);
     say(`   stack ${runIndex + 1}: backfill ${migrationRow(db)?.status ?? 'absent'} after ${Date.now() - t0} ms` +
-      ` (running ${(100 * cover).toFixed(0)}% of the window); idle window ${seconds.toFixed(1)} s`);
-    const idle = await loadWindow(stack, seconds, { ingestSocket, packetsOk, legacyTx });
+      ` (running ${(100 * cover).toFixed(0)}% of the window); ` +
+      (finished ? `idle window ${seconds.toFixed(1)} s` : 'still running: no idle window'));
+    if (!finished) notes.push(`Stack ${runIndex + 1}: the backfill was still running ${finishMs / 1000} s after the start; no idle window.`);
+    const idle = finished ? await loadWindow(stack, seconds, { ingestSocket, packetsOk, legacyTx }) : null;
     if (runIndex === 0) await measureThroughput(stack);
     const rssAfter = readRss(stack);
     return { busy, idle, packetsOk, seconds, cover, running, rss, rssAfter };
   } finally {
     await stack.stop();
+    activeStacks.delete(stack);
     if (!opts.keep) rmSync(dir, { recursive: true, force: true });
     dropCopy(db);
   }
@@ -468,7 +478,7 @@ async function measureStack(db1, workDir, ingest, hasBackfill, defaultsWallMs) {
     if (!p.running) break;
   }
   const busySec = pairs.reduce((s, p) => s + p.seconds, 0);
-  const I = merge(pairs.map((p) => p.idle));
+  const I = merge(pairs.map((p) => p.idle).filter(Boolean));
   const B = merge(pairs.map((p) => p.busy));
   const idle = pairs[0];
 
@@ -570,11 +580,17 @@ async function main() {
   const db1 = dbs.find((d) => d.scale === 1);
 
   const workDir = tempDir('meshscope-bench-');
+  workDirToRemove = workDir;
   try {
     const ingest = await probeIngest(workDir);
     const bf = await measureBackfill(db1, workDir);
     await measureStack(db1, workDir, ingest, bf.hasBackfill, bf.defaultsWallMs);
-    await measureScaling(dbs, bf.y0Best, workDir);
+    if (opts['no-scaling']) {
+      for (const k of ['0.1.work_ms', '1.work_ms', '10.work_ms', 'time_ratio_1', 'time_ratio_10',
+        '0.1.rss_mib', '1.rss_mib', '10.rss_mib', 'rss_ratio_10']) figures[`scale.${k}`] = na('skipped (--no-scaling)');
+    } else {
+      await measureScaling(dbs, bf.y0Best, workDir);
+    }
   } finally {
     if (!opts.keep) rmSync(workDir, { recursive: true, force: true });
     else say(`kept ${workDir}`);
@@ -590,9 +606,11 @@ async function main() {
   }
   const scaleDesc = dbs.map((d) => `${d.scale}× = ${d.tx} tx / ${d.obs} obs`).join(', ');
   notes.unshift(`Data: ${scaleDesc}; generated by scripts/gen-demo-db, cached in var/bench/.`);
+  if (extraWorkerArgs.length) notes.unshift(`Every worker ran with the extra options ${extraWorkerArgs.join(' ')}: not the defaults.`);
   const meta = {
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-    command: `bench/run${opts.quick ? ' --quick' : ''}`,
+    command: ['bench/run', opts.quick && '--quick', opts['no-scaling'] && '--no-scaling',
+      extraWorkerArgs.length && `--worker-args="${extraWorkerArgs.join(' ')}"`].filter(Boolean).join(' '),
     runtimeSec, mode: modeName,
   };
   const table = renderTable(rows);
@@ -638,6 +656,22 @@ async function cpuBusy(ms) {
   await new Promise((r) => setTimeout(r, ms));
   const b = sample();
   return b.total > a.total ? 1 - (b.idle - a.idle) / (b.total - a.total) : null;
+}
+
+// Ctrl-C or SIGTERM: stop the stack that is up (supervisord and everything
+// under it) and remove the temporary copies before leaving.
+const activeStacks = new Set();
+let workDirToRemove = null;
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, async () => {
+    say(`${sig}: stopping`);
+    for (const st of activeStacks) {
+      await st.stop().catch(() => {});
+      if (!opts.keep) rmSync(st.dir, { recursive: true, force: true });
+    }
+    if (workDirToRemove && !opts.keep) rmSync(workDirToRemove, { recursive: true, force: true });
+    process.exit(130);
+  });
 }
 
 main().catch((err) => {

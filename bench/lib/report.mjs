@@ -18,7 +18,7 @@ export const ROWS = [
   { key: 'backfill.def.hold_p99', label: 'writer hold per batch p99, defaults', unit: 'ms' },
   { key: 'backfill.def.hold_max', label: 'writer hold per batch max, defaults', unit: 'ms', target: ['<=', 50] },
   { key: 'backfill.y0.hold_max', label: 'writer hold per batch max, yield 0', unit: 'ms', target: ['<=', 50] },
-  { key: 'backfill.mismatches', label: 'rows differing from the reference', unit: '', decimals: 0, target: ['<=', 0] },
+  { key: 'backfill.mismatches', label: 'rows differing from the reference', unit: '', decimals: 0, target: ['==', 0] },
 
   { section: '2. Writer sharing (live ingest, defaults)' },
   { key: 'ingest.idle.p50', label: 'ack latency p50, idle', unit: 'ms' },
@@ -42,7 +42,7 @@ export const ROWS = [
   { key: 'read.packets.busy.p50', label: '/api/packets p50, during backfill', unit: 'ms' },
   { key: 'read.packets.busy.p99', label: '/api/packets p99, during backfill', unit: 'ms' },
   { key: 'read.packets.p99_ratio', label: '/api/packets p99 during ÷ idle', unit: '×', target: ['<=', 1.25] },
-  { key: 'read.errors', label: 'reader requests not 2xx (both windows)', unit: '', decimals: 0, target: ['<=', 0] },
+  { key: 'read.errors', label: 'reader requests not 2xx (both windows)', unit: '', decimals: 0, target: ['==', 0] },
 
   { section: '4. Throughput (wrk, same threads/connections/duration)' },
   { key: 'tput.static_rps', label: 'nginx static file, same size as healthz', unit: 'req/s', decimals: 0 },
@@ -74,7 +74,7 @@ export function verdict(value, target) {
   if (!target) return '';
   if (!isFigure(value)) return 'missed';
   const [op, bound] = target;
-  const ok = op === '<=' ? value <= bound : value >= bound;
+  const ok = { '<=': value <= bound, '>=': value >= bound, '==': value === bound }[op];
   return ok ? 'met' : 'missed';
 }
 
@@ -88,12 +88,20 @@ function formatNumber(value, decimals) {
 
 export function formatValue(value, row) {
   if (!isFigure(value)) return `n/a${value?.na ? ` (${value.na})` : ''}`;
-  return `${formatNumber(value, row.decimals)}${row.unit ? ` ${row.unit}` : ''}`;
+  let text = formatNumber(value, row.decimals);
+  // 0.398 must not print as 0.40 beside a missed "≥ 0.4": add digits until
+  // the printed figure agrees with its verdict.
+  for (let d = 3; row.target && d <= 6; d++) {
+    const printed = Number(text);
+    if (verdict(printed, row.target) === verdict(value, row.target)) break;
+    text = value.toFixed(d);
+  }
+  return `${text}${row.unit ? ` ${row.unit}` : ''}`;
 }
 
 export function formatTarget(target, unit) {
   if (!target) return '';
-  return `${target[0] === '<=' ? '≤' : '≥'} ${target[1]}${unit ? ` ${unit}` : ''}`;
+  return `${{ '<=': '≤', '>=': '≥', '==': '=' }[target[0]]} ${target[1]}${unit ? ` ${unit}` : ''}`;
 }
 
 // [{section} | {label, value, target, verdict}] for the figures given.

@@ -105,7 +105,8 @@ test('coverage is the share of the window before the backfill ended', () => {
 test('verdicts: bounds are inclusive, a missing figure misses, no target no verdict', () => {
   const cases = [
     [1.1, ['<=', 1.1], 'met'], [1.11, ['<=', 1.1], 'missed'], [0.4, ['>=', 0.4], 'met'],
-    [0.39, ['>=', 0.4], 'missed'], [{ na: 'x' }, ['<=', 1], 'missed'], [5, undefined, ''],
+    [0.39, ['>=', 0.4], 'missed'], [0, ['==', 0], 'met'], [1, ['==', 0], 'missed'],
+    [{ na: 'x' }, ['<=', 1], 'missed'], [5, undefined, ''],
   ];
   for (const [value, target, want] of cases) assert.equal(verdict(value, target), want, `${value} ${target}`);
 });
@@ -125,10 +126,20 @@ test('every §8 target has a row, and the table marks each met or missed', () =>
   const table = renderTable(rows);
   assert.match(table, /\| healthz ÷ static \| 0\.30 × \| ≥ 0\.4 × \| missed \|/);
   assert.match(table, /\| work ÷ reference, yield 0 \| 1\.00 × \| ≤ 1\.1 × \| met \|/);
+  assert.match(table, /\| rows differing from the reference \| 0 \| = 0 \| met \|/);
   assert.match(table, /\| ack p99 during ÷ idle \| n\/a \(not in this build: live ingest\) \| ≤ 2 × \| missed \|/);
   assert.deepEqual(missingFigures(rows), [{ label: 'ack p99 during ÷ idle', reason: 'not in this build: live ingest' }]);
   const targets = ROWS.filter((r) => r.target).length;
   assert.equal(summaryLine(rows), `${targets - 2} of ${targets} targets met`);
+});
+
+test('a figure just missing its bound never prints as the bound', () => {
+  const row = ROWS.find((r) => r.key === 'tput.ratio');
+  const figures = { 'tput.ratio': 0.3981 };
+  const printed = buildRows(figures).find((r) => r.key === 'tput.ratio');
+  assert.equal(printed.value, '0.398 ×');
+  assert.equal(printed.verdict, 'missed');
+  assert.equal(buildRows({ 'tput.ratio': 0.41 }).find((r) => r.key === row.key).value, '0.41 ×');
 });
 
 test('the README block is appended once, then replaced in place', () => {

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -245,6 +247,87 @@ static void missing_file_missing_table_and_failures_are_told_apart(void **state)
     free(garbage);
 }
 
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Commits small transactions for `ms` milliseconds; writes one byte to `ready` after the first. */
+static void run_writer(const char *path, int ready, int64_t ms)
+{
+    sqlite3 *w = NULL;
+    /* No syncs: as many wal-index header updates per second as possible. */
+    if (sqlite3_open(path, &w) != SQLITE_OK || sqlite3_busy_timeout(w, 2000) != SQLITE_OK ||
+        sqlite3_exec(w, "PRAGMA synchronous = OFF", NULL, NULL, NULL) != SQLITE_OK)
+        _exit(2);
+    int64_t end = now_ms() + ms;
+    for (int n = 0; now_ms() < end; n++) {
+        if (sqlite3_exec(w, "BEGIN IMMEDIATE; INSERT INTO observations(transmission_id, timestamp)"
+                            " VALUES (1, 300); COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+            _exit(3);
+        if (n == 0 && write(ready, "x", 1) != 1)
+            _exit(4);
+    }
+    sqlite3_close(w);
+    _exit(0);
+}
+
+/*
+ * In production the responders may read the -shm file but not write it
+ * (design §9, deploy/setup-users.sh); readonly_shm=1 opens it the same way
+ * even as root. Such a reader that catches the wal-index header while the
+ * writer is updating it cannot repair it, and SQLite answers
+ * SQLITE_READONLY_RECOVERY instead of retrying: a 500 under load, found by
+ * the production load test. reader_db_step rides it out.
+ */
+static void steps_ride_out_a_live_writer_through_a_read_only_shm(void **state)
+{
+    (void)state;
+    char *path = make_db("readonly-shm.db");
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        close(ready[0]);
+        run_writer(path, ready[1], 2000);
+    }
+    close(ready[1]);
+    char c;
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    close(ready[0]);
+
+    char *uri = xasprintf("file:%s?readonly_shm=1", path);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_busy_timeout(db, 250), SQLITE_OK);
+    sqlite3_stmt *stmt = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT max(id) FROM observations", -1, &stmt, NULL),
+                     SQLITE_OK);
+    long reads = 0, failures = 0;
+    int status = 0;
+    char first_error[256] = "";
+    while (waitpid(child, &status, WNOHANG) == 0) {
+        int rc = reader_db_step(stmt);
+        if (rc != SQLITE_ROW && failures++ == 0)
+            snprintf(first_error, sizeof first_error, "%s (%d)", sqlite3_errmsg(db),
+                     sqlite3_extended_errcode(db));
+        sqlite3_reset(stmt);
+        reads++;
+    }
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    if (failures != 0)
+        fail_msg("%ld of %ld reads failed, first: %s", failures, reads, first_error);
+    assert_true(reads > 100);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    free(uri);
+    free(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -252,6 +335,7 @@ int main(void)
         cmocka_unit_test(query_only_is_set_on_the_connection),
         cmocka_unit_test(prepared_statements_are_reused_across_requests),
         cmocka_unit_test(missing_file_missing_table_and_failures_are_told_apart),
+        cmocka_unit_test(steps_ride_out_a_live_writer_through_a_read_only_shm),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
