@@ -225,6 +225,9 @@ test('nginx reaches the pool socket through its group; nobody else can connect',
     const { status, body } = await getJson('/api/healthz');
     assert.equal(status, 200);
     assert.equal(body.ready, true);
+    // The production site does not advertise nginx's version.
+    const page = await fetch(`${url}/`);
+    assert.equal(page.headers.get('server'), 'nginx');
   });
 
 test('the pool shares its statistics from the one directory the responders may write',

@@ -75,30 +75,34 @@ function lineSource({ random, transmissions, seed, state }) {
 }
 
 /*
- * Runs the loop and returns its figures; throws (an assertion) on the first
- * broken promise. Options: seed, kills, transmissions, observations, batch
- * size and yield of the worker, the kill delay range after the worker accepts
- * ingest connections, the ingest rate and window, and `log` for progress lines.
+ * Runs the loop and returns its figures; throws when a kill lands after the
+ * backfill has finished. Options: seed, kills, transmissions, observations;
+ * the worker's batches (a fixed batchSize, or 0 for adaptive batches of
+ * targetBatchMs) and yield; the kill delay range after the worker accepts
+ * ingest connections; the ingest rate and window; and `log` for progress
+ * lines. The caller asserts on the figures.
  */
 export async function crashLoop({
-  dir, seed, kills = 10, transmissions = 50000, observations = 500000, batchSize = 100,
-  yieldMs = 20, minDelayMs = 0, maxDelayMs = 1500, window = 32, ingestRate = 1500, log = () => {},
+  dir, seed, kills = 10, transmissions = 50000, observations = 500000, batchSize = 0,
+  targetBatchMs = 5, yieldMs = 15, minDelayMs = 0, maxDelayMs = 1500, window = 32, ingestRate = 1500, log = () => {},
 }) {
   const started = Date.now();
+  // batchSize 0: the production default, adaptive batches (several statements per transaction).
+  const args = [...(batchSize > 0 ? ['--batch-size', String(batchSize)]
+    : ['--target-batch-ms', String(targetBatchMs)]), '--yield-ms', String(yieldMs)];
   const db = path.join(dir, 'crashloop.db');
   const socket = path.join(dir, 'ingest.sock');
   execFileSync(path.join(TOP, 'scripts', 'gen-demo-db'), [db, '--transmissions',
     String(transmissions), '--observations', String(observations)], { stdio: 'ignore' });
   const generatedMs = Date.now() - started;
   log(`crash loop: seed ${seed}, ${kills} kills, ${transmissions} transmissions, ` +
-    `${observations} observations, --batch-size ${batchSize} --yield-ms ${yieldMs}, ` +
+    `${observations} observations, worker ${args.join(' ')}, ` +
     `ingest up to ${ingestRate} lines/s`);
 
   const killRandom = prng(seed);
   const state = { frontier: 1, cycle: 0 };
   const feeder = new Feeder(socket, lineSource({ random: prng(seed ^ 0x5bd1e995), transmissions,
     seed, state }), { window, rate: ingestRate }).start();
-  const args = ['--batch-size', String(batchSize), '--yield-ms', String(yieldMs)];
   const killLog = [];
   let unreachedAcked = 0;
   let unreachedLateAcked = 0;

@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync, statSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { TOP, startStack, tempDir, waitFor } from '../lib/stack.mjs';
 
@@ -21,6 +21,7 @@ const RSS_GROWTH_LIMIT_KIB = 1024;
 
 let stack;
 const figures = {};
+const dirs = [];
 
 function wrk(target, seconds) {
   return new Promise((resolve, reject) => {
@@ -81,6 +82,7 @@ function loggedStatuses(from) {
 
 async function startLoadStack({ production }) {
   const dir = tempDir('meshscope-load-');
+  dirs.push(dir); // two 100 MB databases per run: removed afterwards
   const state = path.join(dir, 'state');
   mkdirSync(state);
   const db = path.join(state, 'meshscope.db');
@@ -105,6 +107,7 @@ async function startLoadStack({ production }) {
 
 after(async () => {
   await stack?.stop();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
   mkdirSync(path.join(TOP, 'tests', 'artifacts'), { recursive: true });
   writeFileSync(path.join(TOP, 'tests', 'artifacts', 'load.json'), `${JSON.stringify(figures, null, 2)}\n`);
 });
