@@ -5,4 +5,5 @@ common_libmeshscope_a_SOURCES = \
 	common/schema.c common/schema.h \
 	common/testhook.c common/testhook.h \
 	common/timefmt.c common/timefmt.h \
+	common/utf8.c common/utf8.h \
 	common/util.c common/util.h

@@ -23,7 +23,7 @@ static size_t npoints;
 
 int testhook_configure(const char *spec, char **errp)
 {
-    struct testhook_point parsed[TESTHOOK_MAX_POINTS];
+    struct testhook_point parsed[TESTHOOK_MAX_POINTS] = {0};
     size_t n = 0;
     const char *p = spec != NULL ? spec : "";
     while (*p != '\0') {

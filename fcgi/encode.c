@@ -5,54 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "utf8.h"
 #include "util.h"
-
-/* Length of the well-formed sequence at s (1..4), or 0 when it is ill-formed (RFC 3629 table). */
-static size_t utf8_sequence_len(const unsigned char *s, size_t avail)
-{
-    unsigned char c = s[0];
-    if (c < 0x80)
-        return 1;
-    size_t need;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) {
-        need = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        need = 3;
-        if (c == 0xE0)
-            lo = 0xA0; /* overlong */
-        else if (c == 0xED)
-            hi = 0x9F; /* UTF-16 surrogates */
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 4;
-        if (c == 0xF0)
-            lo = 0x90; /* overlong */
-        else if (c == 0xF4)
-            hi = 0x8F; /* past U+10FFFF */
-    } else {
-        return 0;
-    }
-    if (avail < need || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < need; i++) {
-        if (s[i] < 0x80 || s[i] > 0xBF)
-            return 0;
-    }
-    return need;
-}
-
-int encode_utf8_valid(const char *s, size_t len)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
-    while (i < len) {
-        size_t n = utf8_sequence_len(p + i, len - i);
-        if (n == 0)
-            return 0;
-        i += n;
-    }
-    return 1;
-}
 
 char *encode_utf8_sanitize(const char *s)
 {
@@ -83,7 +37,7 @@ struct json_object *encode_json_string(const char *s)
 {
     if (s == NULL)
         return NULL;
-    if (encode_utf8_valid(s, strlen(s)))
+    if (utf8_valid(s, strlen(s)))
         return json_object_new_string(s);
     char *clean = encode_utf8_sanitize(s);
     struct json_object *obj = json_object_new_string(clean);

@@ -7,9 +7,6 @@
 
 #include <json-c/json.h>
 
-/* Returns 1 when s[0..len) is well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */
-int encode_utf8_valid(const char *s, size_t len);
-
 /*
  * Returns a heap copy of s with every ill-formed UTF-8 sequence replaced by
  * U+FFFD. NULL becomes "". json-c copies bytes verbatim, so anything that did

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "encode.h"
+#include "utf8.h"
 #include "util.h"
 
 static int hex_value(char c)
@@ -75,7 +76,7 @@ int params_validate(const struct param_spec *spec, const char *value, size_t len
                          spec->max_len);
     if (memchr(value, '\0', len) != NULL)
         return set_error(errp, "parameter '%s' contains a NUL byte", spec->name);
-    if (!encode_utf8_valid(value, len))
+    if (!utf8_valid(value, len))
         return set_error(errp, "parameter '%s' is not valid UTF-8", spec->name);
     switch (spec->kind) {
     case PARAM_INT:

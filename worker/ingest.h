@@ -55,8 +55,6 @@ int ingest_parse_line(const char *line, size_t len, struct ingest_obs *out, char
 /* Frees the strings of `obs` and zeroes it. Accepts a zeroed struct. */
 void ingest_obs_clear(struct ingest_obs *obs);
 
-/* Returns 1 when bytes [0, len) are well-formed UTF-8 (no overlongs, no surrogates). */
-int ingest_utf8_valid(const unsigned char *s, size_t len);
 
 /* ingest_stats.c */
 

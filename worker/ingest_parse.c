@@ -7,51 +7,11 @@
 
 #include <json-c/json.h>
 
+#include "utf8.h"
 #include "util.h"
 
 /* An observation is an object holding at most a path array: depth 2; allow one spare. */
 #define INGEST_JSON_DEPTH 3
-
-int ingest_utf8_valid(const unsigned char *s, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        unsigned char c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t need;
-        unsigned char lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
-        if (c >= 0xc2 && c <= 0xdf) {
-            need = 1;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            need = 2;
-            if (c == 0xe0)
-                lo = 0xa0; /* overlong */
-            else if (c == 0xed)
-                hi = 0x9f; /* UTF-16 surrogates */
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            need = 3;
-            if (c == 0xf0)
-                lo = 0x90; /* overlong */
-            else if (c == 0xf4)
-                hi = 0x8f; /* beyond U+10FFFF */
-        } else {
-            return 0; /* continuation byte, C0/C1 overlong lead, or F5..FF */
-        }
-        if (len - i <= need)
-            return 0;
-        if (s[i + 1] < lo || s[i + 1] > hi)
-            return 0;
-        for (size_t k = 2; k <= need; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return 0;
-        }
-        i += need + 1;
-    }
-    return 1;
-}
 
 /*
  * json-c accepts more than RFC 8259 even with JSON_TOKENER_STRICT (NaN,
@@ -294,7 +254,7 @@ static int text_ok(const char *s, size_t len)
         if (c < 0x20 || c == 0x7f)
             return 0;
     }
-    return ingest_utf8_valid((const unsigned char *)s, len);
+    return utf8_valid(s, len);
 }
 
 static int field_hash(struct json_object *v, struct ingest_obs *out, char **errp)
@@ -504,7 +464,7 @@ int ingest_parse_line(const char *line, size_t len, struct ingest_obs *out, char
     const char *nul = memchr(line, '\0', len);
     if (nul != NULL)
         return set_error(errp, "line contains a NUL byte at byte %zu", (size_t)(nul - line));
-    if (!ingest_utf8_valid((const unsigned char *)line, len))
+    if (!utf8_valid(line, len))
         return set_error(errp, "line is not valid UTF-8");
     int top_keys = 0;
     if (scan_document((const unsigned char *)line, len, &top_keys, errp) != 0)

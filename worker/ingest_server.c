@@ -292,7 +292,7 @@ static void client_reply(struct client *c, const char *reason)
     }
     memcpy(c->out + c->out_len, "error ", 6);
     c->out_len += 6;
-    for (size_t i = 0; reason[i] != '\0' && i < INGEST_REASON_MAX; i++) {
+    for (size_t i = 0; i < INGEST_REASON_MAX && reason[i] != '\0'; i++) {
         unsigned char ch = (unsigned char)reason[i];
         c->out[c->out_len++] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
     }

@@ -114,6 +114,7 @@ struct migration_result {
     int64_t hold_total_us;     /* time spent holding the writer, summed over batches */
     int64_t yield_us;    /* time spent in the yields between batches */
     int64_t wall_ms;
+    int64_t taken_by_ingest; /* counted rows another writer filled first (done runs) */
 };
 
 /*

@@ -330,9 +330,9 @@ static void backfill_log_end(const struct migration_env *env, const struct migra
         snprintf(policy, sizeof policy, "fixed batches of %" PRId64 " rows",
                  env->params.batch_size);
     char taken[96] = "";
-    if (r->outcome == MIGRATION_DONE && r->processed < r->total)
+    if (r->taken_by_ingest > 0)
         snprintf(taken, sizeof taken, "; %" PRId64 " counted rows were filled by ingest first",
-                 r->total - r->processed);
+                 r->taken_by_ingest);
     log_info("%s: %s: %" PRId64 "/%" PRId64 " rows in %" PRId64
              " batches, longest batch hold %.1f ms (%s), work %.2f s, wall time %.2f s%s",
              env->name, how, r->processed, r->total, r->batches, (double)r->max_hold_us / 1000.0,
@@ -440,6 +440,16 @@ int tx_last_seen_backfill_run(const struct migration_env *env, struct migration_
     }
     if (empty)
         result->outcome = MIGRATION_DONE;
+    /*
+     * Rows that live ingest brought up to date before the backfill reached
+     * them no longer needed this migration. A finished run reports the rows
+     * it actually wrote out of the rows it ended up having to write, so a
+     * done migration never shows as partially complete.
+     */
+    if (result->outcome == MIGRATION_DONE && result->processed < result->total) {
+        result->taken_by_ingest = result->total - result->processed;
+        result->total = result->processed;
+    }
 
     result->wall_ms = (monotonic_us() - start_us) / 1000;
     if (backfill_report(env, result->processed, result->total, 1, &err) != 0)

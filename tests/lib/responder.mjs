@@ -6,12 +6,13 @@ import path from 'node:path';
 import { BINDIR, TOP } from './stack.mjs';
 
 // The sanitizer build turns a memory error into a non-zero exit, so the
-// suites prefer it when it has been built.
-export const SANITIZE_BINDIR = path.join(TOP, 'build', 'sanitize');
+// suites prefer it when it has been built. scripts/test points both at
+// world-readable copies (see MESHSCOPE_BINDIR in stack.mjs).
+export const SANITIZE_BINDIR = process.env.MESHSCOPE_SANITIZE_BINDIR ||
+  path.join(TOP, 'build', 'sanitize');
 export function responderBinary() {
   const sanitized = path.join(SANITIZE_BINDIR, 'fcgi', 'meshscope-fcgi');
-  return process.env.MESHSCOPE_BINDIR || !existsSync(sanitized)
-    ? path.join(BINDIR, 'fcgi', 'meshscope-fcgi') : sanitized;
+  return existsSync(sanitized) ? sanitized : path.join(BINDIR, 'fcgi', 'meshscope-fcgi');
 }
 export const WORKER = path.join(BINDIR, 'worker', 'meshscope-worker');
 

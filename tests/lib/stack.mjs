@@ -9,6 +9,9 @@ import { fileURLToPath } from 'node:url';
 
 export const TOP = process.env.MESHSCOPE_TOP ||
   path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+// Several suites run binaries as unprivileged users (nobody, the production
+// users), who cannot reach a checkout under /root; scripts/test therefore
+// points MESHSCOPE_BINDIR at world-readable copies of the build.
 export const BINDIR = process.env.MESHSCOPE_BINDIR || path.join(TOP, 'build', 'release');
 
 export function freePort() {

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "encode.h"
+#include "utf8.h"
 #include "params.h"
 
 static const struct param_spec limit_spec = {"limit", PARAM_INT, 1, 500, 20, 50};
@@ -77,7 +78,7 @@ static void int_validator_accepts_and_rejects_by_table(void **state)
                 fail_msg("case %zu: message '%s' lacks '%s'", i, err, c->error_part);
             /* Messages name the parameter and never quote the raw value. */
             assert_non_null(strstr(err, c->spec->name));
-            assert_true(encode_utf8_valid(err, strlen(err)));
+            assert_true(utf8_valid(err, strlen(err)));
             free(err);
         }
     }
@@ -148,7 +149,7 @@ static void query_parser_applies_specs_by_table(void **state)
             if (strstr(err, c->error_part) == NULL)
                 fail_msg("case %zu (%s): message '%s' lacks '%s'", i, c->query, err,
                          c->error_part);
-            assert_true(encode_utf8_valid(err, strlen(err)));
+            assert_true(utf8_valid(err, strlen(err)));
             free(err);
         }
     }
@@ -223,12 +224,12 @@ static void utf8_check_by_table(void **state)
         {"a\xc3(", 0},                /* bad continuation */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        int valid = encode_utf8_valid(cases[i].bytes, strlen(cases[i].bytes));
+        int valid = utf8_valid(cases[i].bytes, strlen(cases[i].bytes));
         if (valid != cases[i].valid)
             fail_msg("case %zu: expected %s", i, cases[i].valid ? "valid" : "invalid");
         /* Sanitizing always yields valid UTF-8, and leaves valid text alone. */
         char *clean = encode_utf8_sanitize(cases[i].bytes);
-        assert_true(encode_utf8_valid(clean, strlen(clean)));
+        assert_true(utf8_valid(clean, strlen(clean)));
         if (cases[i].valid)
             assert_string_equal(clean, cases[i].bytes);
         else

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "ingest.h"
+#include "utf8.h"
 #include "util.h"
 
 #define VALID_TAIL "\"raw_hex\":\"0a1B\",\"timestamp\":1760000000"
@@ -343,7 +344,7 @@ static void utf8_validator_table(void **state)
         {"\xfe", 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        int got = ingest_utf8_valid((const unsigned char *)cases[i].bytes, strlen(cases[i].bytes));
+        int got = utf8_valid(cases[i].bytes, strlen(cases[i].bytes));
         if (got != cases[i].valid)
             fail_msg("case %zu: expected %d", i, cases[i].valid);
     }
