@@ -15,7 +15,7 @@ import {
   percentile, parseHeyCsv, parseProcStatus, parseWorkerStats, parseWrk, ratio, summarize,
 } from './stats.mjs';
 import {
-  buildRows, missingFigures, renderResults, renderTable, summaryLine, updateReadme,
+  ROWS, buildRows, missingFigures, renderResults, renderTable, summaryLine, updateReadme,
 } from './report.mjs';
 
 const MIGRATION = 'tx_last_seen_backfill_v1';
@@ -304,7 +304,7 @@ async function measureBackfill(db1, workDir) {
   }
   dropCopy(refCopy);
   dropCopy(wDef);
-  return { hasBackfill: Boolean(def.row), defaultsWallMs: def.stats?.wallMs ?? null, y0Best: best };
+  return { refMs, hasBackfill: Boolean(def.row), defaultsWallMs: def.stats?.wallMs ?? null, y0Best: best };
 }
 
 // ---------------------------------------------------------------- stack phases
@@ -566,14 +566,31 @@ async function measureStack(db1, workDir, ingest, hasBackfill, defaultsWallMs) {
 
 // ---------------------------------------------------------------- scaling
 
-async function measureScaling(dbs, y0Best, workDir) {
-  say('6. scaling: worker --run-once --yield-ms 0 at each scale');
+// Times the one-statement reference on a fresh copy (the fastest of n).
+async function referenceMs(db, workDir, n) {
+  const times = [];
+  for (let i = 0; i < n; i++) {
+    const ref = freshCopy(db, workDir, 'reference');
+    const r = await run(BENCHTOOL, ['reference', '--db', ref]);
+    dropCopy(ref);
+    if (r.code !== 0) throw new Error(`reference failed: ${r.stderr}`);
+    times.push(JSON.parse(r.stdout).update_ms);
+  }
+  return Math.min(...times);
+}
+
+// The worker's scaling beside the reference's own: when the one-statement
+// UPDATE grows faster than the data, so must any backfill that matches it.
+async function measureScaling(dbs, y0Best, refMs1, workDir) {
+  say('6. scaling: worker --run-once --yield-ms 0, and the reference, at each scale');
   for (const db of dbs) {
     const key = `scale.${db.scale}`;
     let out;
     if (db.scale === 1) {
       out = y0Best;
+      figures[`${key}.ref_ms`] = refMs1;
     } else {
+      figures[`${key}.ref_ms`] = await referenceMs(db, workDir, db.scale < 1 ? mode.repeats : 1);
       const runs = [];
       const n = db.scale < 1 ? mode.repeats : 1;
       for (let i = 0; i < n; i++) {
@@ -586,8 +603,10 @@ async function measureScaling(dbs, y0Best, workDir) {
     figures[`${key}.work_ms`] = pick(out.stats, 'workMs', out.why);
     figures[`${key}.rss_mib`] = mib(out.maxrssKb);
     say(`   ${db.scale}× (${db.tx} tx, ${db.obs} obs): work ${out.stats?.workMs?.toFixed(0) ?? 'n/a'} ms, ` +
-      `peak RSS ${(out.maxrssKb / 1024).toFixed(1)} MiB`);
+      `reference ${figures[`${key}.ref_ms`].toFixed(0)} ms, peak RSS ${(out.maxrssKb / 1024).toFixed(1)} MiB`);
   }
+  figures['scale.ref_ratio_10'] = ratioFig(figures['scale.10.ref_ms'], figures['scale.1.ref_ms']);
+  figures['scale.10.work_ratio'] = ratioFig(figures['scale.10.work_ms'], figures['scale.10.ref_ms']);
   figures['scale.time_ratio_1'] = ratioFig(figures['scale.1.work_ms'], figures['scale.0.1.work_ms']);
   figures['scale.time_ratio_10'] = ratioFig(figures['scale.10.work_ms'], figures['scale.1.work_ms']);
   figures['scale.rss_ratio_10'] = ratioFig(figures['scale.10.rss_mib'], figures['scale.1.rss_mib']);
@@ -615,10 +634,9 @@ async function main() {
     const bf = await measureBackfill(db1, workDir);
     await measureStack(db1, workDir, ingest, bf.hasBackfill, bf.defaultsWallMs);
     if (opts['no-scaling']) {
-      for (const k of ['0.1.work_ms', '1.work_ms', '10.work_ms', 'time_ratio_1', 'time_ratio_10',
-        '0.1.rss_mib', '1.rss_mib', '10.rss_mib', 'rss_ratio_10']) figures[`scale.${k}`] = na('skipped (--no-scaling)');
+      for (const row of ROWS.filter((r) => r.key?.startsWith('scale.'))) figures[row.key] = na('skipped (--no-scaling)');
     } else {
-      await measureScaling(dbs, bf.y0Best, workDir);
+      await measureScaling(dbs, bf.y0Best, bf.refMs, workDir);
     }
   } finally {
     if (!opts.keep) rmSync(workDir, { recursive: true, force: true });

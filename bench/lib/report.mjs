@@ -54,7 +54,7 @@ export const ROWS = [
   { key: 'mem.worker_daemon_mib', label: 'worker daemon (ingest + backfill)', unit: 'MiB' },
   { key: 'mem.worker_runonce_mib', label: 'worker --run-once, 1×', unit: 'MiB' },
 
-  { section: '6. Scaling (worker --run-once, yield 0)' },
+  { section: '6. Scaling (worker --run-once, yield 0; the reference beside it)' },
   { key: 'scale.0.1.work_ms', label: 'work time, 0.1×', unit: 'ms' },
   { key: 'scale.1.work_ms', label: 'work time, 1×', unit: 'ms' },
   { key: 'scale.10.work_ms', label: 'work time, 10×', unit: 'ms' },
@@ -64,6 +64,10 @@ export const ROWS = [
   { key: 'scale.1.rss_mib', label: 'worker peak RSS, 1×', unit: 'MiB' },
   { key: 'scale.10.rss_mib', label: 'worker peak RSS, 10×', unit: 'MiB' },
   { key: 'scale.rss_ratio_10', label: 'peak RSS 10× ÷ 1×', unit: '×', target: ['<=', 1.2] },
+  { key: 'scale.1.ref_ms', label: 'reference UPDATE, 1×', unit: 'ms' },
+  { key: 'scale.10.ref_ms', label: 'reference UPDATE, 10×', unit: 'ms' },
+  { key: 'scale.ref_ratio_10', label: 'reference 10× ÷ 1× (the statement\'s own growth)', unit: '×' },
+  { key: 'scale.10.work_ratio', label: 'worker work ÷ reference, 10×', unit: '×' },
 ];
 
 export function isFigure(v) {
