@@ -267,6 +267,13 @@ async function measureBackfill(db1, workDir) {
   say(`   worker defaults: wall ${def.wallMs.toFixed(0)} ms (process), work ${def.stats?.workMs?.toFixed(0) ?? 'n/a'} ms, ` +
     `${def.stats?.batches ?? 'n/a'} batches${def.why ? ` [${def.why}]` : ''}`);
 
+  // The seed's claim: its fixed 5000-row batches held the writer ~150 ms here.
+  const wSeed = freshCopy(db1, workDir, 'worker-fixed5000');
+  const seed = await runWorkerOnce(wSeed, workDir, 'worker-fixed5000', ['--yield-ms', '0', '--batch-size', '5000']);
+  dropCopy(wSeed);
+  say(`   worker --batch-size 5000 (the seed's fixed batch): longest hold ${seed.stats?.hold?.max?.toFixed(1) ?? 'n/a'} ms`);
+  figures['backfill.fixed5000.hold_max'] = pick(seed.stats?.hold, 'max', seed.why ?? 'no per-batch holds');
+
   // Repeats keep the fastest of each: on a shared machine, noise only adds.
   const refMs = Math.min(...refs);
   const best = y0.filter((x) => x.stats).sort((a, b) => a.stats.workMs - b.stats.workMs)[0] ?? y0[0];
