@@ -6,4 +6,5 @@ common_libmeshscope_a_SOURCES = \
 	common/testhook.c common/testhook.h \
 	common/timefmt.c common/timefmt.h \
 	common/utf8.c common/utf8.h \
-	common/util.c common/util.h
+	common/util.c common/util.h \
+	common/writer_demand.c common/writer_demand.h

@@ -11,11 +11,13 @@
 #include "testhook.h"
 #include "timefmt.h"
 #include "util.h"
+#include "writer_demand.h"
 
 struct ingest_store {
     sqlite3 *db;
     int busy_timeout_ms;
     int64_t busy_since_ms;
+    int demanding; /* announced to writer_demand while waiting for the lock */
     sqlite3_stmt *find_tx;
     sqlite3_stmt *insert_tx;
     sqlite3_stmt *insert_obs;
@@ -89,8 +91,13 @@ static int ingest_busy(void *arg, int attempts)
 {
     struct ingest_store *store = arg;
     int64_t now = clock_monotonic_ms();
-    if (attempts == 0)
+    if (attempts == 0) {
         store->busy_since_ms = now;
+        if (!store->demanding) {
+            writer_demand_begin(); /* the migration batch commits early for us */
+            store->demanding = 1;
+        }
+    }
     if (now - store->busy_since_ms >= store->busy_timeout_ms)
         return 0;
     usleep(attempts < 200 ? 500 : 2000);
@@ -248,7 +255,12 @@ int ingest_store_commit(struct ingest_store *store, const struct ingest_obs *con
      * for the migration runner's current batch; a deferred transaction would
      * fail with SQLITE_BUSY on upgrading its read lock instead of waiting.
      */
-    if (exec_sql(store, "BEGIN IMMEDIATE", errp) != 0)
+    int rc = exec_sql(store, "BEGIN IMMEDIATE", errp);
+    if (store->demanding) {
+        writer_demand_end();
+        store->demanding = 0;
+    }
+    if (rc != 0)
         return -1;
     for (size_t i = 0; i < n; i++) {
         if (store_one(store, obs[i], errp) != 0)

@@ -8,6 +8,7 @@
 #include "migration.h"
 #include "testhook.h"
 #include "util.h"
+#include "writer_demand.h"
 
 /*
  * Scope is fixed once, in one read transaction: ids up to MAX(id) now. Rows
@@ -158,7 +159,8 @@ static int backfill_boundary(struct backfill *bf, int64_t lo, int64_t size, int6
  * has its rows, the snapshot is reached, or the sizer judges that the next
  * chunk would hold the writer past the deadline; then COMMIT. So a batch that
  * runs slow (colder pages, heavier rows, a busy CPU) ends early instead of
- * overshooting. A fixed batch is a single chunk. *lo moves to the next
+ * overshooting, and it commits after the current chunk when live ingest is
+ * waiting for the writer (writer_demand.h). A fixed batch is a single chunk. *lo moves to the next
  * batch's first id; *walked counts the rows the bounds walked.
  */
 static int backfill_batch(struct backfill *bf, const struct batch_sizer *sizer, int64_t *lo,
@@ -177,7 +179,9 @@ static int backfill_batch(struct backfill *bf, const struct batch_sizer *sizer, 
         int64_t chunk = batch_sizer_chunk(sizer);
         if (chunk > sizer->size - *walked)
             chunk = sizer->size - *walked;
-        if (*walked > 0 && !batch_sizer_continue(sizer, monotonic_us() - start, *walked, chunk))
+        /* Live ingest waiting for the writer outranks a fuller batch. */
+        if (*walked > 0 && (writer_demand_pending() ||
+                            !batch_sizer_continue(sizer, monotonic_us() - start, *walked, chunk)))
             break;
         int64_t hi = 0;
         if (backfill_boundary(bf, *lo, chunk, &hi, last, errp) != 0)

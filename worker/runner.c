@@ -4,7 +4,9 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -465,10 +467,20 @@ struct runner {
     void *arg;
 };
 
+/*
+ * The backfill is CPU-bound work nobody waits for, on a machine that also runs
+ * the responders and this process's ingest loop. A lower priority for this
+ * thread alone (Linux applies nice per thread) lets those preempt it; the
+ * migration only slows when the CPU is actually contended.
+ */
+#define RUNNER_THREAD_NICE 10
+
 static void *runner_main(void *arg)
 {
     struct runner *runner = arg;
     char *err = NULL;
+    if (setpriority(PRIO_PROCESS, (id_t)gettid(), RUNNER_THREAD_NICE) != 0)
+        log_debug("could not lower the migration thread's priority: %s", strerror(errno));
     if (runner_run_pending(runner->db, &runner->options, &runner->summary, &err) != 0) {
         log_error("migrations stopped: %s", err);
         free(err);

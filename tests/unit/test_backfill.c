@@ -16,6 +16,7 @@
 #include "migration.h"
 #include "util.h"
 #include "worker_testlib.h"
+#include "writer_demand.h"
 
 #define MAX_CALLS 4096
 
@@ -402,6 +403,35 @@ static void backfill_and_ingest_settle_on_the_maximum(void **state)
     assert_true(terminal->final);
     assert_int_equal(terminal->processed, result.processed);
     assert_int_equal(terminal->total, result.processed);
+}
+
+/*
+ * While live ingest waits for the writer (writer_demand.h), an adaptive batch
+ * commits after its first chunk instead of running to its hold target. The
+ * first batch is BATCH_SIZER_FIRST rows in BATCH_SIZER_CHUNKS chunks, so the
+ * first counts reported are exactly one chunk's rows, whatever the clock says.
+ */
+static void batches_commit_after_one_chunk_while_a_writer_waits(void **state)
+{
+    struct test_db *t = *state;
+    test_seed(t->db, 1, 2000, 2);
+    struct recorder r = {0};
+    struct migration_env env = fixed_env(t->db, 1, &r);
+    env.params.adaptive = 1;
+    env.params.target_batch_ms = 50;
+    struct migration_result result;
+    char *err = NULL;
+
+    writer_demand_begin();
+    int rc = tx_last_seen_backfill_run(&env, &result, &err);
+    writer_demand_end();
+    assert_int_equal(rc, 0);
+    assert_int_equal(result.outcome, MIGRATION_DONE);
+    assert_true(r.count >= 2);
+    assert_int_equal(r.calls[0].processed, BATCH_SIZER_FIRST / BATCH_SIZER_CHUNKS);
+    assert_int_equal(test_query_int(t->db, "SELECT count(*) FROM transmissions WHERE last_seen = 0"),
+                     0);
+    assert_false(writer_demand_pending());
 }
 
 static void bad_parameters_are_rejected(void **state)
@@ -867,6 +897,7 @@ int main(void)
         DB_TEST(rows_inserted_after_the_snapshot_do_not_trap_the_loop),
         DB_TEST(orphans_and_zero_maxima_are_skipped_and_the_loop_ends),
         DB_TEST(backfill_and_ingest_settle_on_the_maximum),
+        DB_TEST(batches_commit_after_one_chunk_while_a_writer_waits),
         DB_TEST(bad_parameters_are_rejected),
         DB_TEST(closed_database_fails_the_run_with_partial_counts),
         DB_TEST(snapshot_error_propagates),
