@@ -35,29 +35,53 @@ static const char backfill_boundary_sql[] =
     " ORDER BY id LIMIT 1 OFFSET ?3";
 
 /*
- * The SET expression is the reference statement's, so each row ends up exactly
- * as the one-statement UPDATE of §3 would leave it. "last_seen = 0" is checked
- * inside the batch's write transaction: a row that ingest filled first already
- * holds MAX(observations.timestamp) (§6), and skipping it keeps ingest's value
- * rather than racing it; the reference leaves non-zero rows alone as well.
- * EXISTS keeps orphans out of the update so sqlite3_changes64() counts exactly
- * the rows rows_total promised; the reference leaves them at 0 too.
+ * A batch reads before it writes. Nearly all of its cost is computing each
+ * row's MAX(observations.timestamp) (about 20 index probes per row); that runs
+ * in a read transaction, which in WAL mode never blocks the writer. The write
+ * transaction then only stores the precomputed values by primary key, so it
+ * holds SQLite's single writer for a small fraction of the batch.
+ *
+ * The value is the reference statement's, so each row ends up exactly as the
+ * one-statement UPDATE of §3 would leave it. "last_seen = 0" is checked again
+ * inside the write transaction: the only other writer is live ingest, which
+ * sets last_seen to the maximum over all of a row's observations whenever it
+ * adds one (§6, timestamps > 0), so a row still at 0 has gained no
+ * observation since it was read, and a row ingest filled is left with
+ * ingest's value. EXISTS keeps orphans out, so sqlite3_changes64() counts
+ * exactly the rows rows_total promised; the reference leaves them at 0 too.
  */
-static const char backfill_update_sql[] =
-    "UPDATE transmissions SET last_seen = COALESCE("
-    "(SELECT MAX(timestamp) FROM observations WHERE transmission_id = transmissions.id),"
-    " last_seen)"
+static const char backfill_read_sql[] =
+    "SELECT id, (SELECT MAX(timestamp) FROM observations WHERE transmission_id = transmissions.id)"
+    " FROM transmissions"
     " WHERE id BETWEEN ?1 AND ?2 AND last_seen = 0"
-    " AND EXISTS (SELECT 1 FROM observations WHERE transmission_id = transmissions.id)";
+    " AND EXISTS (SELECT 1 FROM observations WHERE transmission_id = transmissions.id)"
+    " ORDER BY id";
+static const char backfill_apply_sql[] =
+    "UPDATE transmissions SET last_seen = ?2 WHERE id = ?1 AND last_seen = 0";
+
+/*
+ * A batch that has held the writer this long lets waiting live ingest go
+ * first; below it, a batch always finishes, so the backfill keeps moving
+ * however busy ingest is.
+ */
+#define BACKFILL_MIN_HOLD_US 2000
 
 /* Checkpoint after this many new WAL frames, as SQLite's auto-checkpoint would. */
 #define BACKFILL_CHECKPOINT_FRAMES 1000
+
+struct backfill_row {
+    int64_t id;
+    sqlite3_value *last_seen; /* MAX(timestamp) as stored: any type, like the reference */
+};
 
 struct backfill {
     const struct migration_env *env;
     sqlite3 *db;
     sqlite3_stmt *boundary;
-    sqlite3_stmt *update;
+    sqlite3_stmt *read;
+    sqlite3_stmt *apply;
+    struct backfill_row *rows; /* values read for the current batch */
+    size_t rows_cap;
     int64_t snapshot;
     int wal_frames;       /* set by the WAL hook after each commit */
     int checkpoint_frames; /* WAL size after our last checkpoint */
@@ -153,68 +177,136 @@ static int backfill_boundary(struct backfill *bf, int64_t lo, int64_t size, int6
     return 0;
 }
 
+static void backfill_rows_clear(struct backfill *bf, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        sqlite3_value_free(bf->rows[i].last_seen);
+}
+
+/* Appends the rows of [lo, hi] still to fill, with their values, to bf->rows. */
+static int backfill_read_range(struct backfill *bf, int64_t lo, int64_t hi, size_t *count,
+                               char **errp)
+{
+    sqlite3_stmt *stmt = bf->read;
+    sqlite3_reset(stmt);
+    sqlite3_bind_int64(stmt, 1, lo);
+    sqlite3_bind_int64(stmt, 2, hi);
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (*count == bf->rows_cap) {
+            bf->rows_cap = bf->rows_cap ? bf->rows_cap * 2 : 256;
+            bf->rows = xrealloc(bf->rows, bf->rows_cap * sizeof *bf->rows);
+        }
+        bf->rows[*count].id = sqlite3_column_int64(stmt, 0);
+        bf->rows[*count].last_seen = sqlite3_value_dup(sqlite3_column_value(stmt, 1));
+        if (bf->rows[*count].last_seen == NULL) {
+            sqlite3_reset(stmt);
+            return set_error(errp, "reading ids %" PRId64 "..%" PRId64 ": out of memory", lo,
+                             hi);
+        }
+        (*count)++;
+    }
+    sqlite3_reset(stmt);
+    if (rc != SQLITE_DONE)
+        return set_error(errp, "reading ids %" PRId64 "..%" PRId64 " failed: %s", lo, hi,
+                         sqlite3_errmsg(bf->db));
+    return 0;
+}
+
 /*
- * One batch, one write transaction: chunks of rows still at 0 (each a walk of
- * the index for its bounds, then the UPDATE of that id range) until the batch
- * has its rows, the snapshot is reached, or the sizer judges that the next
- * chunk would hold the writer past the deadline; then COMMIT. So a batch that
- * runs slow (colder pages, heavier rows, a busy CPU) ends early instead of
- * overshooting, and it commits after the current chunk when live ingest is
- * waiting for the writer (writer_demand.h). A fixed batch is a single chunk. *lo moves to the next
- * batch's first id; *walked counts the rows the bounds walked.
+ * One batch: a read transaction computes the values of the next rows still at
+ * 0 (chunks of the transmissions(last_seen) index walk, up to the batch size),
+ * then one short write transaction stores them. The write stops early, and the
+ * rest of the batch is read again next time, when it would pass the adaptive
+ * deadline or when live ingest is waiting for the writer (writer_demand.h)
+ * after BACKFILL_MIN_HOLD_US. *lo moves to the first id not yet done; *walked
+ * counts the rows written or passed over (orphans); *hold_us is the write
+ * transaction's time.
  */
 static int backfill_batch(struct backfill *bf, const struct batch_sizer *sizer, int64_t *lo,
                           int64_t *walked, int64_t *changed, int *last, int64_t *hold_us,
                           char **errp)
 {
+    *walked = *changed = *hold_us = 0;
+    *last = 0;
+    size_t count = 0;
+    int64_t next = *lo, read_walked = 0;
+    if (sqlite3_exec(bf->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        return set_error(errp, "starting the read of the batch at id %" PRId64 " failed: %s",
+                         *lo, sqlite3_errmsg(bf->db));
+    while (read_walked < sizer->size && !*last) {
+        int64_t chunk = batch_sizer_chunk(sizer);
+        if (chunk > sizer->size - read_walked)
+            chunk = sizer->size - read_walked;
+        int64_t hi = 0;
+        if (backfill_boundary(bf, next, chunk, &hi, last, errp) != 0 ||
+            backfill_read_range(bf, next, hi, &count, errp) != 0)
+            goto err;
+        read_walked += chunk;
+        if (!*last)
+            next = hi + 1; /* at the snapshot hi may be INT64_MAX */
+    }
+    if (sqlite3_exec(bf->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        set_error(errp, "ending the read of the batch at id %" PRId64 " failed: %s", *lo,
+                  sqlite3_errmsg(bf->db));
+        goto err;
+    }
+
     /* IMMEDIATE takes the write lock up front, waiting in the busy handler
      * rather than failing to upgrade a read transaction halfway. */
-    if (sqlite3_exec(bf->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        return set_error(errp, "starting the batch at id %" PRId64 " failed: %s", *lo,
-                         sqlite3_errmsg(bf->db));
+    if (sqlite3_exec(bf->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        set_error(errp, "starting the batch at id %" PRId64 " failed: %s", *lo,
+                  sqlite3_errmsg(bf->db));
+        goto err;
+    }
     int64_t start = monotonic_us();
-    *walked = *changed = 0;
-    *last = 0;
-    while (*walked < sizer->size) {
-        int64_t chunk = batch_sizer_chunk(sizer);
-        if (chunk > sizer->size - *walked)
-            chunk = sizer->size - *walked;
-        /* Live ingest waiting for the writer outranks a fuller batch. */
-        if (*walked > 0 && (writer_demand_pending() ||
-                            !batch_sizer_continue(sizer, monotonic_us() - start, *walked, chunk)))
-            break;
-        int64_t hi = 0;
-        if (backfill_boundary(bf, *lo, chunk, &hi, last, errp) != 0)
-            goto err;
-        sqlite3_stmt *stmt = bf->update;
+    size_t applied = 0;
+    for (; applied < count; applied++) {
+        if (applied > 0) {
+            int64_t held = monotonic_us() - start;
+            if ((held >= BACKFILL_MIN_HOLD_US && writer_demand_pending()) ||
+                !batch_sizer_continue(sizer, held, (int64_t)applied, 1))
+                break;
+        }
+        sqlite3_stmt *stmt = bf->apply;
         sqlite3_reset(stmt);
-        sqlite3_bind_int64(stmt, 1, *lo);
-        sqlite3_bind_int64(stmt, 2, hi);
+        sqlite3_bind_int64(stmt, 1, bf->rows[applied].id);
+        /* COALESCE(MAX(timestamp), last_seen) of the reference; last_seen is 0 here. */
+        if (sqlite3_value_type(bf->rows[applied].last_seen) == SQLITE_NULL)
+            sqlite3_bind_int64(stmt, 2, 0);
+        else
+            sqlite3_bind_value(stmt, 2, bf->rows[applied].last_seen);
         int rc = sqlite3_step(stmt);
+        sqlite3_reset(stmt);
         if (rc != SQLITE_DONE) {
-            set_error(errp, "update of ids %" PRId64 "..%" PRId64 " failed: %s", *lo, hi,
-                      sqlite3_errmsg(bf->db));
-            sqlite3_reset(stmt);
+            set_error(errp, "update of ids %" PRId64 "..%" PRId64 " failed: %s",
+                      bf->rows[applied].id, bf->rows[count - 1].id, sqlite3_errmsg(bf->db));
             goto err;
         }
-        sqlite3_reset(stmt);
         /* The 64-bit count: a pinned batch size may exceed what an int holds. */
         *changed += sqlite3_changes64(bf->db);
-        *walked += chunk;
-        if (*last)
-            break;
-        *lo = hi + 1;
     }
     testhook_pause(TESTHOOK_BACKFILL_BATCH);
     if (sqlite3_exec(bf->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        set_error(errp, "commit of the batch ending before id %" PRId64 " failed: %s", *lo,
+        set_error(errp, "commit of the batch ending before id %" PRId64 " failed: %s", next,
                   sqlite3_errmsg(bf->db));
         goto err;
     }
     *hold_us = monotonic_us() - start;
+    if (applied < count) {
+        /* Cut short: the unwritten rows are read again, fresh, next batch. */
+        *last = 0;
+        next = bf->rows[applied].id;
+        *walked = (int64_t)applied;
+    } else {
+        *walked = read_walked;
+    }
+    *lo = next;
+    backfill_rows_clear(bf, count);
     return 0;
 
 err:
+    backfill_rows_clear(bf, count);
     rollback_if_open(bf->db);
     return -1;
 }
@@ -260,8 +352,12 @@ static void backfill_release(struct backfill *bf, int hooked)
     if (hooked)
         sqlite3_wal_autocheckpoint(bf->db, BACKFILL_CHECKPOINT_FRAMES);
     sqlite3_finalize(bf->boundary);
-    sqlite3_finalize(bf->update);
-    bf->boundary = bf->update = NULL;
+    sqlite3_finalize(bf->read);
+    sqlite3_finalize(bf->apply);
+    bf->boundary = bf->read = bf->apply = NULL;
+    free(bf->rows);
+    bf->rows = NULL;
+    bf->rows_cap = 0;
 }
 
 static void backfill_sleep(const struct migration_env *env, int64_t ms)
@@ -375,7 +471,8 @@ int tx_last_seen_backfill_run(const struct migration_env *env, struct migration_
     if (!empty) {
         if (sqlite3_prepare_v2(bf.db, backfill_boundary_sql, -1, &bf.boundary, NULL) !=
                 SQLITE_OK ||
-            sqlite3_prepare_v2(bf.db, backfill_update_sql, -1, &bf.update, NULL) != SQLITE_OK) {
+            sqlite3_prepare_v2(bf.db, backfill_read_sql, -1, &bf.read, NULL) != SQLITE_OK ||
+            sqlite3_prepare_v2(bf.db, backfill_apply_sql, -1, &bf.apply, NULL) != SQLITE_OK) {
             set_error(&err, "preparing the batch statements failed: %s",
                       sqlite3_errmsg(bf.db));
             goto fail;

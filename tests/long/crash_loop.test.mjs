@@ -23,8 +23,8 @@ test('kill -9 at 40 random moments of an operator-scale backfill under live inge
     transmissions: env('TRANSMISSIONS', 71000),
     observations: env('OBSERVATIONS', 1500000),
     batchSize: env('BATCH_SIZE', 0),
-    targetBatchMs: env('TARGET_BATCH_MS', 5),
-    yieldMs: env('YIELD_MS', 40),
+    targetBatchMs: env('TARGET_BATCH_MS', 2),
+    yieldMs: env('YIELD_MS', 400),
     log: (line) => t.diagnostic(line),
   });
   assert.equal(f.kills, kills);
