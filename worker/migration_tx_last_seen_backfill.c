@@ -82,8 +82,12 @@ struct backfill {
     sqlite3_stmt *boundary;
     sqlite3_stmt *read;
     sqlite3_stmt *apply;
-    struct backfill_row *rows; /* values read for the current batch */
-    size_t rows_cap;
+    /* Values read ahead, written over one or more batches: rows[rows_done..rows_count). */
+    struct backfill_row *rows;
+    size_t rows_cap, rows_count, rows_done;
+    int64_t read_next;   /* first id after the rows read */
+    int64_t read_walked; /* index rows the read walked, orphans included */
+    int read_last;       /* the read reached the snapshot */
     int64_t snapshot;
     int wal_fd;           /* the -wal file, for backfill_flush_wal; -1 when unknown */
     int wal_frames;       /* set by the WAL hook after each commit */
@@ -180,10 +184,11 @@ static int backfill_boundary(struct backfill *bf, int64_t lo, int64_t size, int6
     return 0;
 }
 
-static void backfill_rows_clear(struct backfill *bf, size_t count)
+static void backfill_rows_clear(struct backfill *bf)
 {
-    for (size_t i = 0; i < count; i++)
+    for (size_t i = 0; i < bf->rows_count; i++)
         sqlite3_value_free(bf->rows[i].last_seen);
+    bf->rows_count = bf->rows_done = 0;
 }
 
 /* Appends the rows of [lo, hi] still to fill, with their values, to bf->rows. */
@@ -216,15 +221,57 @@ static int backfill_read_range(struct backfill *bf, int64_t lo, int64_t hi, size
     return 0;
 }
 
+/* Reads the values of the next rows still at 0, up to the batch size, into bf->rows. */
+static int backfill_read_ahead(struct backfill *bf, const struct batch_sizer *sizer, int64_t lo,
+                               char **errp)
+{
+    backfill_rows_clear(bf);
+    size_t count = 0;
+    int64_t next = lo, walked = 0;
+    int last = 0;
+    if (sqlite3_exec(bf->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        return set_error(errp, "starting the read of the batch at id %" PRId64 " failed: %s",
+                         lo, sqlite3_errmsg(bf->db));
+    while (walked < sizer->size && !last) {
+        int64_t chunk = batch_sizer_chunk(sizer);
+        if (chunk > sizer->size - walked)
+            chunk = sizer->size - walked;
+        int64_t hi = 0;
+        int rc = backfill_boundary(bf, next, chunk, &hi, &last, errp);
+        if (rc == 0)
+            rc = backfill_read_range(bf, next, hi, &count, errp);
+        bf->rows_count = count; /* so a failure still frees what was read */
+        if (rc != 0) {
+            rollback_if_open(bf->db);
+            return -1;
+        }
+        walked += chunk;
+        if (!last)
+            next = hi + 1; /* at the snapshot hi may be INT64_MAX */
+    }
+    if (sqlite3_exec(bf->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        set_error(errp, "ending the read of the batch at id %" PRId64 " failed: %s", lo,
+                  sqlite3_errmsg(bf->db));
+        rollback_if_open(bf->db);
+        return -1;
+    }
+    bf->read_next = next;
+    bf->read_walked = walked;
+    bf->read_last = last;
+    return 0;
+}
+
 /*
- * One batch: a read transaction computes the values of the next rows still at
- * 0 (chunks of the transmissions(last_seen) index walk, up to the batch size),
- * then one short write transaction stores them. The write stops early, and the
- * rest of the batch is read again next time, when it would pass the adaptive
- * deadline or when live ingest is waiting for the writer (writer_demand.h)
- * after BACKFILL_MIN_HOLD_US. *lo moves to the first id not yet done; *walked
- * counts the rows written or passed over (orphans); *hold_us is the write
- * transaction's time.
+ * One batch: when nothing is left from an earlier read, a read transaction
+ * computes the values of the next rows still at 0 (chunks of the
+ * transmissions(last_seen) index walk, up to the batch size); then one short
+ * write transaction stores them. The write stops early when it would pass the
+ * adaptive deadline or, after BACKFILL_MIN_HOLD_US, when live ingest is
+ * waiting for the writer (writer_demand.h); the rest is written by the next
+ * batches without being read again (the last_seen = 0 check keeps stale
+ * values safe, see backfill_apply_sql). *lo moves to the first id not yet
+ * done; *walked counts the rows this batch accounts for; *hold_us is the
+ * write transaction's time.
  */
 static int backfill_batch(struct backfill *bf, const struct batch_sizer *sizer, int64_t *lo,
                           int64_t *walked, int64_t *changed, int *last, int64_t *hold_us,
@@ -232,86 +279,61 @@ static int backfill_batch(struct backfill *bf, const struct batch_sizer *sizer, 
 {
     *walked = *changed = *hold_us = 0;
     *last = 0;
-    size_t count = 0;
-    int64_t next = *lo, read_walked = 0;
-    if (sqlite3_exec(bf->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-        return set_error(errp, "starting the read of the batch at id %" PRId64 " failed: %s",
-                         *lo, sqlite3_errmsg(bf->db));
-    while (read_walked < sizer->size && !*last) {
-        int64_t chunk = batch_sizer_chunk(sizer);
-        if (chunk > sizer->size - read_walked)
-            chunk = sizer->size - read_walked;
-        int64_t hi = 0;
-        if (backfill_boundary(bf, next, chunk, &hi, last, errp) != 0 ||
-            backfill_read_range(bf, next, hi, &count, errp) != 0)
-            goto err;
-        read_walked += chunk;
-        if (!*last)
-            next = hi + 1; /* at the snapshot hi may be INT64_MAX */
-    }
-    if (sqlite3_exec(bf->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        set_error(errp, "ending the read of the batch at id %" PRId64 " failed: %s", *lo,
-                  sqlite3_errmsg(bf->db));
-        goto err;
-    }
+    if (bf->rows_done == bf->rows_count && backfill_read_ahead(bf, sizer, *lo, errp) != 0)
+        return -1;
+    size_t first = bf->rows_done, count = bf->rows_count, i = first;
 
     /* IMMEDIATE takes the write lock up front, waiting in the busy handler
      * rather than failing to upgrade a read transaction halfway. */
-    if (sqlite3_exec(bf->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-        set_error(errp, "starting the batch at id %" PRId64 " failed: %s", *lo,
-                  sqlite3_errmsg(bf->db));
-        goto err;
-    }
+    if (sqlite3_exec(bf->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return set_error(errp, "starting the batch at id %" PRId64 " failed: %s", *lo,
+                         sqlite3_errmsg(bf->db));
     int64_t start = monotonic_us();
-    size_t applied = 0;
-    for (; applied < count; applied++) {
-        if (applied > 0) {
+    for (; i < count; i++) {
+        if (i > first) {
             int64_t held = monotonic_us() - start;
             if ((held >= BACKFILL_MIN_HOLD_US && writer_demand_pending()) ||
-                !batch_sizer_continue(sizer, held, (int64_t)applied, 1))
+                !batch_sizer_continue(sizer, held, (int64_t)(i - first), 1))
                 break;
         }
         sqlite3_stmt *stmt = bf->apply;
         sqlite3_reset(stmt);
-        sqlite3_bind_int64(stmt, 1, bf->rows[applied].id);
+        sqlite3_bind_int64(stmt, 1, bf->rows[i].id);
         /* COALESCE(MAX(timestamp), last_seen) of the reference; last_seen is 0 here. */
-        if (sqlite3_value_type(bf->rows[applied].last_seen) == SQLITE_NULL)
+        if (sqlite3_value_type(bf->rows[i].last_seen) == SQLITE_NULL)
             sqlite3_bind_int64(stmt, 2, 0);
         else
-            sqlite3_bind_value(stmt, 2, bf->rows[applied].last_seen);
+            sqlite3_bind_value(stmt, 2, bf->rows[i].last_seen);
         int rc = sqlite3_step(stmt);
         sqlite3_reset(stmt);
         if (rc != SQLITE_DONE) {
             set_error(errp, "update of ids %" PRId64 "..%" PRId64 " failed: %s",
-                      bf->rows[applied].id, bf->rows[count - 1].id, sqlite3_errmsg(bf->db));
-            goto err;
+                      bf->rows[i].id, bf->rows[count - 1].id, sqlite3_errmsg(bf->db));
+            rollback_if_open(bf->db);
+            return -1;
         }
         /* The 64-bit count: a pinned batch size may exceed what an int holds. */
         *changed += sqlite3_changes64(bf->db);
     }
     testhook_pause(TESTHOOK_BACKFILL_BATCH);
     if (sqlite3_exec(bf->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        set_error(errp, "commit of the batch ending before id %" PRId64 " failed: %s", next,
+        set_error(errp, "commit of the batch from id %" PRId64 " failed: %s", *lo,
                   sqlite3_errmsg(bf->db));
-        goto err;
+        rollback_if_open(bf->db);
+        return -1;
     }
     *hold_us = monotonic_us() - start;
-    if (applied < count) {
-        /* Cut short: the unwritten rows are read again, fresh, next batch. */
-        *last = 0;
-        next = bf->rows[applied].id;
-        *walked = (int64_t)applied;
+    bf->rows_done = i;
+    if (i < count) {
+        *lo = bf->rows[i].id;
+        *walked = (int64_t)(i - first);
     } else {
-        *walked = read_walked;
+        *lo = bf->read_next;
+        *last = bf->read_last;
+        /* A batch that wrote a whole read accounts for the orphans it walked too. */
+        *walked = first == 0 ? bf->read_walked : (int64_t)(i - first);
     }
-    *lo = next;
-    backfill_rows_clear(bf, count);
     return 0;
-
-err:
-    backfill_rows_clear(bf, count);
-    rollback_if_open(bf->db);
-    return -1;
 }
 
 /*
@@ -381,6 +403,7 @@ static void backfill_release(struct backfill *bf, int hooked)
     sqlite3_finalize(bf->read);
     sqlite3_finalize(bf->apply);
     bf->boundary = bf->read = bf->apply = NULL;
+    backfill_rows_clear(bf);
     free(bf->rows);
     bf->rows = NULL;
     bf->rows_cap = 0;
