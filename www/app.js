@@ -4,7 +4,8 @@
  *
  * Like warmup-banner.js it is a classic script whose pure helpers load in a
  * bare `vm` sandbox (for the unit tests); the DOM part runs only where a
- * document exists. Every server-supplied string reaches the DOM as text. */
+ * document exists. It uses the banner's formatters, so it loads after
+ * warmup-banner.js. Every server-supplied string reaches the DOM as text. */
 (function () {
   'use strict';
 
@@ -42,17 +43,12 @@
       pad2(d.getUTCHours()) + ':' + pad2(d.getUTCMinutes()) + ':' + pad2(d.getUTCSeconds()) + ' UTC';
   }
 
-  /* A duration in seconds as "1h 2m 5s" / "2m 5s" / "5s"; a dash when unknown. */
+  /* A duration in seconds as "1h 2m 5s" / "2m 5s" / "5s" (the banner's
+   * format; warmup-banner.js loads first); a dash when unknown. */
   function formatDuration(sec) {
     var n = finiteNumber(sec);
     if (n === null || n < 0) return '\u2014';
-    var s = Math.round(n);
-    var h = Math.floor(s / 3600);
-    var m = Math.floor((s % 3600) / 60);
-    var r = s % 60;
-    if (h > 0) return h + 'h ' + m + 'm ' + r + 's';
-    if (m > 0) return m + 'm ' + r + 's';
-    return r + 's';
+    return window.__warmupBanner.formatHms(Math.round(n));
   }
 
   /* The API's database timestamps (either §2 format) shown as they are, in UTC. */

@@ -61,17 +61,22 @@
 
   /* ETA rounded to whole seconds: "2s", "1m 5s", "2h 3m 4s"; "<1s" when a
    * known ETA rounds down to zero. null when unknown. */
-  function formatEta(v) {
-    var eta = etaSeconds(v);
-    if (eta === null) return null;
-    var s = Math.round(eta);
-    if (s < 1) return '<1s';
+  /* Whole seconds as "1h 2m 5s" / "2m 5s" / "5s" (the dashboard uses it too). */
+  function formatHms(s) {
     var h = Math.floor(s / 3600);
     var m = Math.floor((s % 3600) / 60);
     var sec = s % 60;
     if (h > 0) return h + 'h ' + m + 'm ' + sec + 's';
     if (m > 0) return m + 'm ' + sec + 's';
     return sec + 's';
+  }
+
+  function formatEta(v) {
+    var eta = etaSeconds(v);
+    if (eta === null) return null;
+    var s = Math.round(eta);
+    if (s < 1) return '<1s';
+    return formatHms(s);
   }
 
   /* Rows per second for display ("1,234 rows/s"), or null when unknown. */
@@ -285,6 +290,7 @@
     nextPollDelay: nextPollDelay,
     formatCount: formatCount,
     formatEta: formatEta,
+    formatHms: formatHms,
     formatRate: formatRate,
     progressPercent: progressPercent,
     parseTimestamp: parseTimestamp,

@@ -7,15 +7,19 @@ import path from 'node:path';
 import vm from 'node:vm';
 import { fileURLToPath } from 'node:url';
 
-const SOURCE_PATH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'www', 'app.js');
+const WWW = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'www');
+const SOURCE_PATH = path.join(WWW, 'app.js');
+const BANNER_PATH = path.join(WWW, 'warmup-banner.js');
 
+// As on the page: the banner first (app.js uses its formatters), then app.js.
 function load() {
   const window = {};
-  const module = { exports: {} };
-  const sandbox = { window, module, console, Date };
+  const sandbox = { window, module: { exports: {} }, console, Date };
   vm.createContext(sandbox);
+  vm.runInContext(readFileSync(BANNER_PATH, 'utf8'), sandbox, { filename: BANNER_PATH });
+  sandbox.module = { exports: {} };
   vm.runInContext(readFileSync(SOURCE_PATH, 'utf8'), sandbox, { filename: SOURCE_PATH });
-  return { api: module.exports, window };
+  return { api: sandbox.module.exports, window };
 }
 const { api: A, window } = load();
 const plain = (v) => JSON.parse(JSON.stringify(v));
