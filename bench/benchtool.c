@@ -10,6 +10,7 @@
 
 #include <sqlite3.h>
 
+#include "db.h"
 #include "schema.h"
 #include "util.h"
 
@@ -31,21 +32,10 @@ static double now_ms(void)
 static int open_like_worker(const char *path, sqlite3 **out, char **errp)
 {
     sqlite3 *db = NULL;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL) !=
-        SQLITE_OK) {
-        set_error(errp, "cannot open %s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
-        sqlite3_close(db);
+    if (db_open(path, DB_READ_WRITE, DB_SHARED, BENCH_BUSY_TIMEOUT_MS, &db, errp) != 0)
         return -1;
-    }
-    char *sqlite_err = NULL;
-    if (schema_configure_connection(db, BENCH_BUSY_TIMEOUT_MS, errp) != 0)
+    if (db_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL", path, errp) != 0)
         goto err;
-    if (sqlite3_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL", NULL, NULL,
-                     &sqlite_err) != SQLITE_OK) {
-        set_error(errp, "configuring %s: %s", path, sqlite_err ? sqlite_err : "?");
-        sqlite3_free(sqlite_err);
-        goto err;
-    }
     *out = db;
     return 0;
 err:

@@ -1,7 +1,11 @@
 # common/: the small library both programs share (logging, time formats, schema).
 noinst_LIBRARIES += common/libmeshscope.a
 common_libmeshscope_a_SOURCES = \
+	common/db.c common/db.h \
+	common/encode.c common/encode.h \
 	common/log.c common/log.h \
+	common/migration_info.c common/migration_info.h \
+	common/rate_limit.c common/rate_limit.h \
 	common/schema.c common/schema.h \
 	common/testhook.c common/testhook.h \
 	common/timefmt.c common/timefmt.h \

@@ -1,10 +1,13 @@
 /* log.c: writes "TIME LEVEL component: message" lines to stderr. */
 #include "log.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+
+#define LOG_LINE_MAX 2048
 
 static const char *log_component = "meshscope";
 static enum log_level log_threshold = LOG_LEVEL_INFO;
@@ -28,16 +31,30 @@ int log_level_parse(const char *name, enum log_level *level)
     return -1;
 }
 
-enum log_level log_get_level(void)
+/* Copies `text` into out (size >= 1), writing control bytes as \xHH; truncates. */
+static void log_escape(const char *text, char *out, size_t size)
 {
-    return log_threshold;
+    static const char hex[] = "0123456789abcdef";
+    size_t used = 0;
+    for (const unsigned char *p = (const unsigned char *)text; *p != '\0'; p++) {
+        int control = *p < 0x20 || *p == 0x7f;
+        size_t need = control ? 4 : 1;
+        if (used + need >= size)
+            break;
+        if (control) {
+            out[used++] = '\\';
+            out[used++] = 'x';
+            out[used++] = hex[*p >> 4];
+            out[used++] = hex[*p & 0x0f];
+        } else {
+            out[used++] = (char)*p;
+        }
+    }
+    out[used] = '\0';
 }
 
-void log_msg(enum log_level level, const char *fmt, ...)
+static void log_write(enum log_level level, const char *message, const char *suffix)
 {
-    if (level > log_threshold)
-        return;
-
     struct timespec now;
     struct tm tm;
     char stamp[32];
@@ -45,14 +62,35 @@ void log_msg(enum log_level level, const char *fmt, ...)
     gmtime_r(&now.tv_sec, &tm);
     strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
 
-    /* Format into one buffer so concurrent threads never interleave halves of lines. */
-    char line[2048];
-    int used = snprintf(line, sizeof line, "%s.%03ldZ %-5s %s: ", stamp,
-                        now.tv_nsec / 1000000L, log_level_names[level], log_component);
+    char escaped[LOG_LINE_MAX];
+    log_escape(message, escaped, sizeof escaped);
+    /* One fprintf per line so concurrent threads never interleave halves of lines. */
+    fprintf(stderr, "%s.%03ldZ %-5s %s: %s%s%s\n", stamp, now.tv_nsec / 1000000L,
+            log_level_names[level], log_component, escaped, suffix ? ": " : "",
+            suffix ? suffix : "");
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+    if (level > log_threshold)
+        return;
+    char message[LOG_LINE_MAX];
     va_list ap;
     va_start(ap, fmt);
-    if (used > 0 && (size_t)used < sizeof line)
-        vsnprintf(line + used, sizeof line - (size_t)used, fmt, ap);
+    vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "%s\n", line);
+    log_write(level, message, NULL);
+}
+
+void log_msg_errno(enum log_level level, const char *fmt, ...)
+{
+    int saved_errno = errno;
+    if (level > log_threshold)
+        return;
+    char message[LOG_LINE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    log_write(level, message, strerror(saved_errno));
 }

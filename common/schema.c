@@ -88,24 +88,6 @@ int schema_add_column(sqlite3 *db, const char *table, const char *column_ddl, ch
     return set_error(errp, "adding column to %s failed: %s", table, msg);
 }
 
-int schema_table_exists(sqlite3 *db, const char *table, int *present, char **errp)
-{
-    sqlite3_stmt *stmt = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
-                           -1, &stmt, NULL) != SQLITE_OK)
-        return set_error(errp, "checking for table %s: %s", table, sqlite3_errmsg(db));
-    sqlite3_bind_text(stmt, 1, table, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(stmt);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        set_error(errp, "checking for table %s: %s", table, sqlite3_errmsg(db));
-        sqlite3_finalize(stmt);
-        return -1;
-    }
-    *present = rc == SQLITE_ROW;
-    sqlite3_finalize(stmt);
-    return 0;
-}
-
 /*
  * A legacy database may already index the column under another name; building
  * a second index over 1.5M observations would hold the writer for seconds at
@@ -131,21 +113,6 @@ static int has_index_on(sqlite3 *db, const char *table, const char *column, int 
     *present = rc == SQLITE_ROW;
     sqlite3_finalize(stmt);
     return 0;
-}
-
-int schema_configure_connection(sqlite3 *db, int busy_timeout_ms, char **errp)
-{
-    if (sqlite3_busy_timeout(db, busy_timeout_ms) != SQLITE_OK)
-        return set_error(errp, "setting busy timeout: %s", sqlite3_errmsg(db));
-    /*
-     * By default the last connection to close deletes -wal and -shm. Readers
-     * that may not create files in the database's directory (the production
-     * responders, design §9) can then no longer open a WAL database at all, so
-     * keep them. An in-memory database has no file to control: nothing to do.
-     */
-    int persist_wal = 1;
-    sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist_wal);
-    return exec_sql(db, "PRAGMA foreign_keys = OFF", errp);
 }
 
 int schema_upgrade(sqlite3 *db, char **errp)

@@ -26,14 +26,4 @@ int schema_upgrade(sqlite3 *db, char **errp);
  */
 int schema_add_column(sqlite3 *db, const char *table, const char *column_ddl, char **errp);
 
-/* Sets *present to 1 when `table` exists. */
-int schema_table_exists(sqlite3 *db, const char *table, int *present, char **errp);
-
-/*
- * Applies the connection settings every meshscope connection uses (WAL is set
- * by the writer), including SQLITE_FCNTL_PERSIST_WAL, so closing the last
- * connection leaves -wal and -shm for read-only readers.
- */
-int schema_configure_connection(sqlite3 *db, int busy_timeout_ms, char **errp);
-
 #endif

@@ -57,7 +57,7 @@ int testhook_init(char **errp)
     if (testhook_configure(getenv(TESTHOOK_ENV), errp) != 0)
         return -1;
     for (size_t i = 0; i < npoints; i++)
-        log_warn("test hook: %s set: every time it reaches %s this process pauses %" PRId64
+        log_warnx("test hook: %s set: every time it reaches %s this process pauses %" PRId64
                  " ms (for tests only)",
                  TESTHOOK_ENV, points[i].name, points[i].ms);
     return 0;

@@ -2,11 +2,9 @@
 # lives in a library so the unit suites (tests/unit/fcgi.mk) link the same code.
 noinst_LIBRARIES += fcgi/libresponder.a
 fcgi_libresponder_a_SOURCES = \
-	fcgi/encode.c fcgi/encode.h \
 	fcgi/http.c fcgi/http.h \
 	fcgi/ingest_stats.c \
 	fcgi/migration_cache.c fcgi/migration_cache.h \
-	fcgi/migration_info.c fcgi/migration_info.h \
 	fcgi/migrations.c \
 	fcgi/params.c fcgi/params.h \
 	fcgi/poolstats.c fcgi/poolstats.h \

@@ -188,11 +188,11 @@ static struct poolstats *open_stats(const char *path, enum poolstats_role role)
         char *err = NULL;
         ps = poolstats_open(path, role, router_endpoint_count(), layout, &err);
         if (ps == NULL) {
-            log_warn("%s; reporting this process's figures only", err);
+            log_warnx("%s; reporting this process's figures only", err);
             free(err);
         }
     } else if (role == POOLSTATS_MEMBER) {
-        log_warn("no --stats-file and no unix socket to put one next to: /api/perf and "
+        log_warnx("no --stats-file and no unix socket to put one next to: /api/perf and "
                  "/api/metrics report this process only");
     }
     free(layout);

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "responder.h"
+#include "db.h"
 #include "schema.h"
 #include "util.h"
 
@@ -10,12 +11,6 @@ static const struct reader_query migrations_query = {
            " last_update_at FROM " SCHEMA_MIGRATIONS_TABLE " ORDER BY name",
     .table = SCHEMA_MIGRATIONS_TABLE,
 };
-
-static char *column_text(sqlite3_stmt *stmt, int col)
-{
-    const unsigned char *text = sqlite3_column_text(stmt, col);
-    return text ? xstrdup((const char *)text) : NULL;
-}
 
 static int migrations_load(void *ctx, struct migration_set **out, char **errp)
 {
@@ -40,14 +35,14 @@ static int migrations_load(void *ctx, struct migration_set **out, char **errp)
     int rc;
     while ((rc = reader_db_step(stmt)) == SQLITE_ROW) {
         struct migration_row row = {
-            .name = column_text(stmt, 0),
-            .status = column_text(stmt, 1),
-            .started_at = column_text(stmt, 2),
-            .ended_at = column_text(stmt, 3),
-            .error = column_text(stmt, 4),
+            .name = db_column_text_dup(stmt, 0),
+            .status = db_column_text_dup(stmt, 1),
+            .started_at = db_column_text_dup(stmt, 2),
+            .ended_at = db_column_text_dup(stmt, 3),
+            .error = db_column_text_dup(stmt, 4),
             .rows_processed = sqlite3_column_int64(stmt, 5),
             .rows_total = sqlite3_column_int64(stmt, 6),
-            .last_update_at = column_text(stmt, 7),
+            .last_update_at = db_column_text_dup(stmt, 7),
         };
         migration_set_add(set, &row);
     }
@@ -81,7 +76,7 @@ struct json_object *migrations_to_json(struct responder *r, const struct migrati
     for (size_t i = 0; set != NULL && i < set->count; i++) {
         struct migration_info info;
         migration_info_compute(&set->rows[i], now_ms, r->stalled_after_ms, &info);
-        *running |= info.status == MIGRATION_RUNNING;
+        *running |= info.status == MIGRATION_STATE_RUNNING;
         json_object_array_add(array, migration_info_to_json(&info));
         migration_info_free(&info);
     }

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "db.h"
 #include "log.h"
 #include "responder.h"
 #include "schema.h"
@@ -34,21 +35,8 @@ enum reader_result reader_db_get(struct responder *r, sqlite3 **db, char **errp)
      * request tries again, so a file that becomes readable is picked up.
      */
     sqlite3 *conn = NULL;
-    int rc = sqlite3_open_v2(r->db_path, &conn, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc != SQLITE_OK) {
-        set_error(errp, "cannot open database: %s",
-                  conn ? sqlite3_errmsg(conn) : sqlite3_errstr(rc));
-        sqlite3_close(conn);
+    if (db_open(r->db_path, DB_READ_ONLY, DB_ONE_THREAD, READER_BUSY_TIMEOUT_MS, &conn, errp) != 0)
         return READER_ERROR;
-    }
-    char *err = NULL;
-    if (schema_configure_connection(conn, READER_BUSY_TIMEOUT_MS, &err) != 0 ||
-        sqlite3_exec(conn, "PRAGMA query_only = 1", NULL, NULL, NULL) != SQLITE_OK) {
-        set_error(errp, "cannot configure database: %s", err ? err : sqlite3_errmsg(conn));
-        free(err);
-        sqlite3_close(conn);
-        return READER_ERROR;
-    }
     r->db = conn;
     *db = conn;
     return READER_OK;
@@ -82,7 +70,7 @@ static enum reader_result prepare(struct responder *r, sqlite3 *db, const struct
         r->stmts[r->stmt_count].stmt = stmt;
         r->stmt_count++;
     } else {
-        log_warn("prepared-statement cache full; raise READER_STMT_CACHE_MAX");
+        log_warnx("prepared-statement cache full; raise READER_STMT_CACHE_MAX");
     }
     *out = stmt;
     return READER_OK;

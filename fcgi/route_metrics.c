@@ -138,8 +138,8 @@ static void write_migrations(FILE *out, struct responder *r, const struct migrat
     /* A state set: one series per possible status, exactly one of them 1. */
     family(out, "meshscope_async_migration_status", "gauge",
            "1 for the migration's current status (running, done, failed or unknown), else 0.");
-    static const enum migration_status statuses[] = {MIGRATION_RUNNING, MIGRATION_DONE,
-                                                     MIGRATION_FAILED, MIGRATION_UNKNOWN};
+    static const enum migration_state statuses[] = {MIGRATION_STATE_RUNNING, MIGRATION_STATE_DONE,
+                                                     MIGRATION_STATE_FAILED, MIGRATION_STATE_UNKNOWN};
     for (size_t i = 0; i < count; i++) {
         for (size_t s = 0; s < sizeof statuses / sizeof statuses[0]; s++) {
             fputs("meshscope_async_migration_status{name=\"", out);
@@ -201,7 +201,7 @@ static void metrics(struct responder *r, const struct http_request *req,
     struct migration_set *set = NULL;
     char *err = NULL;
     if (migrations_get(r, &set, &err) != 0) {
-        log_warn("/api/metrics: %s", err);
+        log_warnx("/api/metrics: %s", err);
         http_response_add_header(resp, "X-Async-Migrations-Error", err);
         write_migrations(out, r, NULL, 1);
         free(err);
@@ -217,7 +217,7 @@ static void metrics(struct responder *r, const struct http_request *req,
         ingest_stats_free(&ingest);
         break;
     case -1:
-        log_warn("/api/metrics: %s", err);
+        log_warnx("/api/metrics: %s", err);
         free(err);
         break;
     default:

@@ -81,7 +81,7 @@ static void perf(struct responder *r, const struct http_request *req, struct htt
     char *err = NULL;
     int running = 0;
     if (migrations_get(r, &set, &err) != 0) {
-        log_warn("/api/perf: %s", err);
+        log_warnx("/api/perf: %s", err);
         http_response_add_header(resp, "X-Async-Migrations-Error", err);
         json_object_object_add(body, "async_migrations", json_object_new_array());
         free(err);
@@ -97,7 +97,7 @@ static void perf(struct responder *r, const struct http_request *req, struct htt
         ingest_stats_free(&ingest);
         break;
     case -1:
-        log_warn("/api/perf: %s", err);
+        log_warnx("/api/perf: %s", err);
         json_object_object_add(body, "ingest_error", encode_json_string(err));
         free(err);
         break;

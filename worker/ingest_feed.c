@@ -56,7 +56,7 @@ static void feed_on_reply(void *ctx, const char *reply, size_t len)
     c->errors++;
     int64_t now = tool_now_us();
     if (now - c->error_logged_us > 10 * 1000000) {
-        log_warn("the worker refused a line: %.*s", (int)len, reply);
+        log_warnx("the worker refused a line: %.*s", (int)len, reply);
         c->error_logged_us = now;
     }
 }
@@ -244,7 +244,7 @@ static void feed_session(const struct feed_options *o, int fd, struct feed_gen *
     }
     if (s.inflight.len > 0) {
         c->lost += (int64_t)s.inflight.len;
-        log_warn("connection ended with %zu lines unacknowledged", s.inflight.len);
+        log_warnx("connection ended with %zu lines unacknowledged", s.inflight.len);
     }
     tool_inflight_free(&s.inflight);
     free(out);

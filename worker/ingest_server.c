@@ -200,11 +200,11 @@ static void accept_clients(struct server *srv)
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 /* The listener stays readable: pause, or the loop would spin. */
                 if (srv->accept_paused_until_ms == 0)
-                    log_warn("ingest: accept: %s; new connections wait", strerror(errno));
+                    log_warn("ingest: accept; new connections wait");
                 srv->accept_paused_until_ms = clock_monotonic_ms() + ACCEPT_PAUSE_MS;
             } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
                        errno != ECONNABORTED) {
-                log_warn("ingest: accept: %s", strerror(errno));
+                log_warn("ingest: accept");
             }
             return;
         }

@@ -7,6 +7,7 @@
 
 #include <sqlite3.h>
 
+#include "db.h"
 #include "schema.h"
 #include "testhook.h"
 #include "timefmt.h"
@@ -115,14 +116,7 @@ int ingest_store_open(const char *db_path, int busy_timeout_ms, int durable,
                       struct ingest_store **out, char **errp)
 {
     struct ingest_store *store = xcalloc(1, sizeof *store);
-    int rc = sqlite3_open_v2(db_path, &store->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc != SQLITE_OK) {
-        set_error(errp, "ingest: cannot open %s: %s", db_path,
-                  store->db ? sqlite3_errmsg(store->db) : sqlite3_errstr(rc));
-        goto err;
-    }
-    if (schema_configure_connection(store->db, busy_timeout_ms, errp) != 0)
+    if (db_open(db_path, DB_READ_WRITE, DB_ONE_THREAD, busy_timeout_ms, &store->db, errp) != 0)
         goto err;
     store->busy_timeout_ms = busy_timeout_ms;
     sqlite3_busy_handler(store->db, ingest_busy, store); /* replaces the busy_timeout one */

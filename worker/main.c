@@ -10,6 +10,7 @@
 
 #include <sqlite3.h>
 
+#include "db.h"
 #include "config.h"
 #include "log.h"
 #include "migration.h"
@@ -103,23 +104,13 @@ static void usage(FILE *out)
 static int open_database(const char *path, sqlite3 **out, char **errp)
 {
     sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(path, &db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                             NULL);
-    if (rc != SQLITE_OK) {
-        set_error(errp, "cannot open database %s: %s", path,
-                  db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-        sqlite3_close(db);
+    if (db_open(path, DB_READ_WRITE_CREATE, DB_SHARED, WORKER_BUSY_TIMEOUT_MS, &db, errp) != 0)
         return -1;
-    }
-    char *journal_err = NULL;
-    if (schema_configure_connection(db, WORKER_BUSY_TIMEOUT_MS, errp) != 0 ||
-        sqlite3_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL", NULL, NULL,
-                     &journal_err) != SQLITE_OK) {
-        if (journal_err != NULL) {
-            set_error(errp, "cannot use database %s: %s", path, journal_err);
-            sqlite3_free(journal_err);
-        }
+    char *err = NULL;
+    if (db_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL", "setting WAL mode",
+                &err) != 0) {
+        set_error(errp, "cannot use database %s: %s", path, err);
+        free(err);
         sqlite3_close(db);
         return -1;
     }

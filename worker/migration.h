@@ -7,6 +7,8 @@
 
 #include <sqlite3.h>
 
+#include "rate_limit.h"
+
 /* Defaults of the batch policy (design §3, §5, §8). */
 #define MIGRATION_DEFAULT_TARGET_BATCH_MS 50
 #define MIGRATION_DEFAULT_YIELD_MS 100
@@ -37,21 +39,6 @@ int migration_params_validate(const struct migration_params *params, char **errp
 /* A millisecond clock; injectable so the limiters can be tested without waiting. */
 typedef int64_t (*migration_clock_fn)(void *arg);
 int64_t migration_clock_monotonic(void *arg);
-
-/*
- * At most one event per interval. The first event is always allowed; a denied
- * event is counted in `suppressed` so the next allowed one can say how many
- * were held back, which is how nothing is ever silenced for good.
- */
-struct rate_limiter {
-    int64_t interval_ms;
-    int64_t last_ms;
-    int64_t suppressed;
-    int used;
-};
-void rate_limiter_init(struct rate_limiter *limiter, int64_t interval_ms);
-/* Returns 1 when allowed; *held_back (may be NULL) gets how many were denied since the last. */
-int rate_limiter_allow(struct rate_limiter *limiter, int64_t now_ms, int64_t *held_back);
 
 /*
  * Cancellation shared by the thread that stops the worker and the migration

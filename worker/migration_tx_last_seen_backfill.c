@@ -616,7 +616,7 @@ int tx_last_seen_backfill_run(const struct migration_env *env, struct migration_
 fail:
     result->outcome = MIGRATION_FAILED;
     result->wall_ms = (monotonic_us() - start_us) / 1000;
-    log_warn("%s: failed after %" PRId64 "/%" PRId64 " rows in %" PRId64
+    log_warnx("%s: failed after %" PRId64 "/%" PRId64 " rows in %" PRId64
              " batches, longest batch hold %.1f ms",
              env->name, result->processed, result->total, result->batches,
              (double)result->max_hold_us / 1000.0);

@@ -8,31 +8,6 @@
 #include "timefmt.h"
 #include "util.h"
 
-void rate_limiter_init(struct rate_limiter *limiter, int64_t interval_ms)
-{
-    limiter->interval_ms = interval_ms;
-    limiter->last_ms = 0;
-    limiter->suppressed = 0;
-    limiter->used = 0;
-}
-
-int rate_limiter_allow(struct rate_limiter *limiter, int64_t now_ms, int64_t *held_back)
-{
-    /* A clock that went backwards allows the event rather than muting it for
-     * as long as the jump; the limiters exist to bound noise, not to hide it. */
-    if (limiter->used && now_ms >= limiter->last_ms &&
-        now_ms - limiter->last_ms < limiter->interval_ms) {
-        limiter->suppressed++;
-        return 0;
-    }
-    if (held_back != NULL)
-        *held_back = limiter->suppressed;
-    limiter->suppressed = 0;
-    limiter->used = 1;
-    limiter->last_ms = now_ms;
-    return 1;
-}
-
 int64_t migration_clock_monotonic(void *arg)
 {
     (void)arg;
@@ -108,11 +83,11 @@ int progress_writer_report(void *arg, const struct migration_progress *progress,
     if (rate_limiter_allow(&writer->error_log_limit, now, &held_back)) {
         writer->errors_logged++;
         if (held_back > 0)
-            log_warn("%s: progress write failed: %s (%" PRId64
+            log_warnx("%s: progress write failed: %s (%" PRId64
                      " more failed since the last report)",
                      writer->name, err, held_back);
         else
-            log_warn("%s: progress write failed: %s", writer->name, err);
+            log_warnx("%s: progress write failed: %s", writer->name, err);
     }
     free(err);
     return 0;

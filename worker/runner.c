@@ -10,6 +10,7 @@
 
 #include <json-c/json.h>
 
+#include "db.h"
 #include "log.h"
 #include "migration.h"
 #include "schema.h"
@@ -122,20 +123,7 @@ void runner_options_default(struct runner_options *options)
 
 int runner_open_connection(const char *path, sqlite3 **out, char **errp)
 {
-    sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL);
-    if (rc != SQLITE_OK) {
-        set_error(errp, "cannot open database %s for migrations: %s", path,
-                  db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-        sqlite3_close(db);
-        return -1;
-    }
-    if (schema_configure_connection(db, RUNNER_BUSY_TIMEOUT_MS, errp) != 0) {
-        sqlite3_close(db);
-        return -1;
-    }
-    *out = db;
-    return 0;
+    return db_open(path, DB_READ_WRITE, DB_SHARED, RUNNER_BUSY_TIMEOUT_MS, out, errp);
 }
 
 /* Runs one bound statement to completion; *changes gets sqlite3_changes64. */
@@ -343,7 +331,7 @@ static void runner_run_one(sqlite3 *db, const struct runner_options *options,
         return;
     }
     if (writer.write_errors > 0)
-        log_warn("migration %s: %" PRId64 " progress writes failed during the run",
+        log_warnx("migration %s: %" PRId64 " progress writes failed during the run",
                  migration->name, writer.write_errors);
     if (result.outcome == MIGRATION_CANCELLED) {
         stat->status = MIGRATION_STATUS_PENDING;

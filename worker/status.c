@@ -8,6 +8,7 @@
 
 #include <json-c/json.h>
 
+#include "db.h"
 #include "migration.h"
 #include "schema.h"
 #include "timefmt.h"
@@ -21,12 +22,6 @@ struct status_row {
     double elapsed_sec, rate_per_sec, eta_sec;
     char *time_error; /* an unparseable timestamp, reported beside the error */
 };
-
-static char *column_dup(sqlite3_stmt *stmt, int i)
-{
-    const unsigned char *text = sqlite3_column_text(stmt, i);
-    return text ? xstrdup((const char *)text) : NULL;
-}
 
 static void status_row_free(struct status_row *row)
 {
@@ -84,7 +79,7 @@ static int status_read(sqlite3 *db, struct status_row **rows_out, size_t *count_
     *rows_out = NULL;
     *count_out = 0;
     int present = 0;
-    if (schema_table_exists(db, SCHEMA_MIGRATIONS_TABLE, &present, errp) != 0)
+    if (db_table_exists(db, SCHEMA_MIGRATIONS_TABLE, &present, errp) != 0)
         return -1;
     if (!present)
         return 0;
@@ -101,14 +96,14 @@ static int status_read(sqlite3 *db, struct status_row **rows_out, size_t *count_
         rows = xrealloc(rows, (count + 1) * sizeof *rows);
         struct status_row *row = &rows[count++];
         *row = (struct status_row){
-            .name = column_dup(stmt, 0),
-            .status = column_dup(stmt, 1),
-            .started_at = column_dup(stmt, 2),
-            .ended_at = column_dup(stmt, 3),
-            .error = column_dup(stmt, 4),
+            .name = db_column_text_dup(stmt, 0),
+            .status = db_column_text_dup(stmt, 1),
+            .started_at = db_column_text_dup(stmt, 2),
+            .ended_at = db_column_text_dup(stmt, 3),
+            .error = db_column_text_dup(stmt, 4),
             .processed = sqlite3_column_int64(stmt, 5),
             .total = sqlite3_column_int64(stmt, 6),
-            .last_update_at = column_dup(stmt, 7),
+            .last_update_at = db_column_text_dup(stmt, 7),
         };
         status_row_derive(row, now);
     }
@@ -236,16 +231,12 @@ int status_main(int argc, char **argv)
     char *err = NULL;
     struct status_row *rows = NULL;
     size_t count = 0;
-    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
-    if (rc != SQLITE_OK) {
-        fprintf(stderr, "meshscope-worker status: cannot open %s: %s\n", path,
-                db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-        sqlite3_close(db);
+    if (db_open(path, DB_READ_ONLY, DB_ONE_THREAD, STATUS_BUSY_TIMEOUT_MS, &db, &err) != 0) {
+        fprintf(stderr, "meshscope-worker status: %s\n", err);
+        free(err);
         return 1;
     }
-    if (sqlite3_busy_timeout(db, STATUS_BUSY_TIMEOUT_MS) != SQLITE_OK ||
-        sqlite3_exec(db, "PRAGMA query_only = 1", NULL, NULL, NULL) != SQLITE_OK ||
-        status_read(db, &rows, &count, &err) != 0) {
+    if (status_read(db, &rows, &count, &err) != 0) {
         fprintf(stderr, "meshscope-worker status: %s: %s\n", path,
                 err ? err : sqlite3_errmsg(db));
         free(err);

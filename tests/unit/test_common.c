@@ -10,6 +10,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "db.h"
 #include "schema.h"
 #include "testhook.h"
 #include "timefmt.h"
@@ -134,8 +135,7 @@ static void configured_connection_leaves_wal_files_for_readonly_readers(void **s
 
     sqlite3 *db = NULL;
     char *err = NULL;
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(schema_configure_connection(db, 100, &err), 0);
+    assert_int_equal(db_open(path, DB_READ_WRITE_CREATE, DB_ONE_THREAD, 100, &db, &err), 0);
     exec_ok(db, "PRAGMA journal_mode = WAL; CREATE TABLE t(a); INSERT INTO t VALUES (1)");
     assert_true(file_exists(wal));
     assert_true(file_exists(shm));

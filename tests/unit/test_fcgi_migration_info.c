@@ -24,22 +24,22 @@ static void status_mapping_by_table(void **state)
     (void)state;
     static const struct {
         const char *stored;
-        enum migration_status status;
+        enum migration_state status;
         const char *name;
     } cases[] = {
-        {"pending_async", MIGRATION_RUNNING, "running"},
-        {"done", MIGRATION_DONE, "done"},
-        {"failed", MIGRATION_FAILED, "failed"},
-        {"running", MIGRATION_UNKNOWN, "unknown"},
-        {"pending", MIGRATION_UNKNOWN, "unknown"},
-        {"PENDING_ASYNC", MIGRATION_UNKNOWN, "unknown"},
-        {"pending_async ", MIGRATION_UNKNOWN, "unknown"},
-        {"", MIGRATION_UNKNOWN, "unknown"},
-        {"cancelled", MIGRATION_UNKNOWN, "unknown"},
-        {NULL, MIGRATION_UNKNOWN, "unknown"},
+        {"pending_async", MIGRATION_STATE_RUNNING, "running"},
+        {"done", MIGRATION_STATE_DONE, "done"},
+        {"failed", MIGRATION_STATE_FAILED, "failed"},
+        {"running", MIGRATION_STATE_UNKNOWN, "unknown"},
+        {"pending", MIGRATION_STATE_UNKNOWN, "unknown"},
+        {"PENDING_ASYNC", MIGRATION_STATE_UNKNOWN, "unknown"},
+        {"pending_async ", MIGRATION_STATE_UNKNOWN, "unknown"},
+        {"", MIGRATION_STATE_UNKNOWN, "unknown"},
+        {"cancelled", MIGRATION_STATE_UNKNOWN, "unknown"},
+        {NULL, MIGRATION_STATE_UNKNOWN, "unknown"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        enum migration_status s = migration_status_map(cases[i].stored);
+        enum migration_state s = migration_status_map(cases[i].stored);
         if (s != cases[i].status)
             fail_msg("case %zu (%s): mapped to %s", i, cases[i].stored ? cases[i].stored : "NULL",
                      migration_status_name(s));

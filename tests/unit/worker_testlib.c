@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "db.h"
 #include "schema.h"
 #include "util.h"
 
@@ -55,11 +56,11 @@ int test_db_setup(void **state)
     if (mkdtemp(t->dir) == NULL)
         fail_msg("mkdtemp %s failed", t->dir);
     snprintf(t->path, sizeof t->path, "%s/test.db", t->dir);
-    if (sqlite3_open(t->path, &t->db) != SQLITE_OK)
-        fail_msg("open %s", t->path);
     char *err = NULL;
+    if (db_open(t->path, DB_READ_WRITE_CREATE, DB_SHARED, 5000, &t->db, &err) != 0)
+        fail_msg("open: %s", err);
     test_exec(t->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF");
-    if (schema_configure_connection(t->db, 5000, &err) != 0 || schema_upgrade(t->db, &err) != 0)
+    if (schema_upgrade(t->db, &err) != 0)
         fail_msg("schema: %s", err);
     *state = t;
     return 0;

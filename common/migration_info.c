@@ -9,26 +9,26 @@
 #include "timefmt.h"
 #include "util.h"
 
-enum migration_status migration_status_map(const char *stored)
+enum migration_state migration_status_map(const char *stored)
 {
     if (stored == NULL)
-        return MIGRATION_UNKNOWN;
+        return MIGRATION_STATE_UNKNOWN;
     if (strcmp(stored, MIGRATION_STATUS_PENDING) == 0)
-        return MIGRATION_RUNNING;
+        return MIGRATION_STATE_RUNNING;
     if (strcmp(stored, MIGRATION_STATUS_DONE) == 0)
-        return MIGRATION_DONE;
+        return MIGRATION_STATE_DONE;
     if (strcmp(stored, MIGRATION_STATUS_FAILED) == 0)
-        return MIGRATION_FAILED;
-    return MIGRATION_UNKNOWN;
+        return MIGRATION_STATE_FAILED;
+    return MIGRATION_STATE_UNKNOWN;
 }
 
-const char *migration_status_name(enum migration_status status)
+const char *migration_status_name(enum migration_state status)
 {
     switch (status) {
-    case MIGRATION_RUNNING: return "running";
-    case MIGRATION_DONE: return "done";
-    case MIGRATION_FAILED: return "failed";
-    case MIGRATION_UNKNOWN: break;
+    case MIGRATION_STATE_RUNNING: return "running";
+    case MIGRATION_STATE_DONE: return "done";
+    case MIGRATION_STATE_FAILED: return "failed";
+    case MIGRATION_STATE_UNKNOWN: break;
     }
     return "unknown";
 }
@@ -76,7 +76,7 @@ void migration_info_compute(const struct migration_row *row, int64_t now_ms,
     info->rows_total = row->rows_total;
 
     /* The stored error explains a failure only; a parse problem is reported whatever the status. */
-    if (info->status == MIGRATION_FAILED && row->error != NULL)
+    if (info->status == MIGRATION_STATE_FAILED && row->error != NULL)
         info->error_message = xstrdup(row->error);
     parse_time("started_at", row->started_at, &info->has_started_at, &info->started_at,
                &info->error_message);
@@ -90,7 +90,7 @@ void migration_info_compute(const struct migration_row *row, int64_t now_ms,
     double total = row->rows_total > 0 ? (double)row->rows_total : 0.0;
     double started_ms = (double)info->started_at * 1000.0;
 
-    if (info->status == MIGRATION_RUNNING) {
+    if (info->status == MIGRATION_STATE_RUNNING) {
         if (info->has_started_at)
             info->elapsed_sec = seconds_between(started_ms, (double)now_ms);
         if (info->elapsed_sec > 0)

@@ -9,11 +9,11 @@
 /* The stall threshold when --stalled-after-s is not given. */
 #define MIGRATION_STALLED_AFTER_MS_DEFAULT 60000
 
-enum migration_status {
-    MIGRATION_RUNNING,
-    MIGRATION_DONE,
-    MIGRATION_FAILED,
-    MIGRATION_UNKNOWN,
+enum migration_state {
+    MIGRATION_STATE_RUNNING,
+    MIGRATION_STATE_DONE,
+    MIGRATION_STATE_FAILED,
+    MIGRATION_STATE_UNKNOWN,
 };
 
 /* One row as stored; every text may be NULL. */
@@ -30,7 +30,7 @@ struct migration_row {
 
 struct migration_info {
     const char *name;              /* borrowed from the row */
-    enum migration_status status;
+    enum migration_state status;
     int has_started_at, has_ended_at, has_last_update_at;
     int64_t started_at, ended_at, last_update_at; /* unix seconds, when has_* */
     int64_t rows_processed, rows_total;
@@ -40,8 +40,8 @@ struct migration_info {
 };
 
 /* pending_async -> running, done, failed; anything else (NULL included) -> unknown. */
-enum migration_status migration_status_map(const char *stored);
-const char *migration_status_name(enum migration_status status);
+enum migration_state migration_status_map(const char *stored);
+const char *migration_status_name(enum migration_state status);
 
 /*
  * Computes the info for row at wall-clock time now_ms. A running migration
