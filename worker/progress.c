@@ -35,22 +35,40 @@ void progress_writer_init(struct progress_writer *writer, sqlite3 *db, const cha
     writer->last_write_ms = progress_now(writer);
 }
 
+static void progress_bind_extra(sqlite3_stmt *stmt, const struct progress_extra *x)
+{
+    sqlite3_bind_int64(stmt, 5, x->active_ms);
+    sqlite3_bind_int64(stmt, 6, x->paused_ms);
+    sqlite3_bind_int64(stmt, 7, x->throttled_ms);
+    sqlite3_bind_double(stmt, 8, x->recent_rate);
+    if (x->throttle_reason != NULL)
+        sqlite3_bind_text(stmt, 9, x->throttle_reason, -1, SQLITE_TRANSIENT);
+}
+
 static int progress_write(struct progress_writer *writer, const struct migration_progress *p,
                           char **errp)
 {
     static const char sql[] = "UPDATE " SCHEMA_MIGRATIONS_TABLE
                               " SET rows_processed = ?2, rows_total = ?3, last_update_at = ?4"
                               " WHERE name = ?1";
+    static const char sql_extra[] =
+        "UPDATE " SCHEMA_MIGRATIONS_TABLE
+        " SET rows_processed = ?2, rows_total = ?3, last_update_at = ?4, active_ms = ?5,"
+        " paused_ms = ?6, throttled_ms = ?7, recent_rate = ?8, throttle_reason = ?9"
+        " WHERE name = ?1";
     char stamp[TIMEFMT_RFC3339_LEN];
     timefmt_rfc3339((int64_t)time(NULL), stamp);
 
     sqlite3_stmt *stmt = NULL;
-    if (sqlite3_prepare_v2(writer->db, sql, -1, &stmt, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(writer->db, writer->extra ? sql_extra : sql, -1, &stmt, NULL) !=
+        SQLITE_OK)
         return set_error(errp, "%s", sqlite3_errmsg(writer->db));
     sqlite3_bind_text(stmt, 1, writer->name, -1, SQLITE_STATIC);
     sqlite3_bind_int64(stmt, 2, p->processed);
     sqlite3_bind_int64(stmt, 3, p->total);
     sqlite3_bind_text(stmt, 4, stamp, -1, SQLITE_STATIC);
+    if (writer->extra != NULL)
+        progress_bind_extra(stmt, writer->extra);
     int rc = sqlite3_step(stmt);
     if (rc != SQLITE_DONE) {
         set_error(errp, "%s", sqlite3_errmsg(writer->db));
@@ -129,6 +147,11 @@ int64_t progress_writer_due_in(const struct progress_writer *writer)
     else if (writer->held)
         due = now;
     return due > now ? due - now : 0;
+}
+
+void progress_writer_touch(struct progress_writer *writer)
+{
+    writer->held = 1;
 }
 
 void progress_writer_tick(struct progress_writer *writer)

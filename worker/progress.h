@@ -30,6 +30,13 @@
  * rest) and the migration goes on; a failed terminal write fails the
  * migration, since its counts are then unknown.
  */
+/* The job's honest time and throttle, written with every row when the runner keeps them. */
+struct progress_extra {
+    int64_t active_ms, paused_ms, throttled_ms;
+    double recent_rate;
+    const char *throttle_reason; /* NULL: not throttled */
+};
+
 struct progress_writer {
     sqlite3 *db;
     const char *name;
@@ -37,6 +44,7 @@ struct progress_writer {
     void *clock_arg;
     migration_progress_fn observer; /* called first with every report; NULL: none */
     void *observer_arg;
+    const struct progress_extra *extra; /* NULL: only the counts and last_update_at */
     struct rate_limiter write_limit;
     struct rate_limiter error_log_limit;
     struct migration_progress last; /* the latest report */
@@ -54,6 +62,8 @@ int progress_writer_report(void *writer, const struct migration_progress *progre
                            char **errp);
 /* Writes a held-back report whose second has passed, or the heartbeat when one is due. */
 void progress_writer_tick(struct progress_writer *writer);
+/* Marks the row stale (a pause or throttle began or ended): the next tick writes it. */
+void progress_writer_touch(struct progress_writer *writer);
 /* Milliseconds until progress_writer_tick next has something to write (0: now). */
 int64_t progress_writer_due_in(const struct progress_writer *writer);
 
