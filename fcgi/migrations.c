@@ -6,9 +6,13 @@
 #include "schema.h"
 #include "util.h"
 
+/* With pauses and throttles (the worker's schema), else as a database without them has it. */
 static const struct reader_query migrations_query = {
-    .sql = "SELECT name, status, started_at, ended_at, error, rows_processed, rows_total,"
-           " last_update_at FROM " SCHEMA_MIGRATIONS_TABLE " ORDER BY name",
+    .sql = MIGRATION_ROW_SELECT,
+    .table = SCHEMA_MIGRATIONS_TABLE,
+};
+static const struct reader_query migrations_query_basic = {
+    .sql = MIGRATION_ROW_SELECT_BASIC,
     .table = SCHEMA_MIGRATIONS_TABLE,
 };
 
@@ -17,7 +21,13 @@ static int migrations_load(void *ctx, struct migration_set **out, char **errp)
     struct responder *r = ctx;
     sqlite3_stmt *stmt = NULL;
     char *err = NULL;
-    switch (reader_db_prepare(r, &migrations_query, &stmt, &err)) {
+    enum reader_result state = reader_db_prepare(r, &migrations_query, &stmt, &err);
+    if (state == READER_ERROR) {
+        free(err);
+        err = NULL;
+        state = reader_db_prepare(r, &migrations_query_basic, &stmt, &err);
+    }
+    switch (state) {
     case READER_NO_DB:
         *out = migration_set_new(MIGRATIONS_NO_DB);
         return 0;
@@ -34,16 +44,8 @@ static int migrations_load(void *ctx, struct migration_set **out, char **errp)
     struct migration_set *set = migration_set_new(MIGRATIONS_OK);
     int rc;
     while ((rc = reader_db_step(stmt)) == SQLITE_ROW) {
-        struct migration_row row = {
-            .name = db_column_text_dup(stmt, 0),
-            .status = db_column_text_dup(stmt, 1),
-            .started_at = db_column_text_dup(stmt, 2),
-            .ended_at = db_column_text_dup(stmt, 3),
-            .error = db_column_text_dup(stmt, 4),
-            .rows_processed = sqlite3_column_int64(stmt, 5),
-            .rows_total = sqlite3_column_int64(stmt, 6),
-            .last_update_at = db_column_text_dup(stmt, 7),
-        };
+        struct migration_row row;
+        migration_row_read(stmt, &row);
         migration_set_add(set, &row);
     }
     if (rc != SQLITE_DONE) {
@@ -76,7 +78,8 @@ struct json_object *migrations_to_json(struct responder *r, const struct migrati
     for (size_t i = 0; set != NULL && i < set->count; i++) {
         struct migration_info info;
         migration_info_compute(&set->rows[i], now_ms, r->stalled_after_ms, &info);
-        *running |= info.status == MIGRATION_STATE_RUNNING;
+        /* A paused migration keeps the site warming up: its data is still incomplete. */
+        *running |= info.status == MIGRATION_STATE_RUNNING || info.status == MIGRATION_STATE_PAUSED;
         json_object_array_add(array, migration_info_to_json(&info));
         migration_info_free(&info);
     }

@@ -72,7 +72,10 @@ static void write_responders(FILE *out, const struct poolstats_snapshot *snap)
     }
 }
 
-enum migration_figure { FIG_PROCESSED, FIG_PLANNED, FIG_ETA, FIG_STALLED, FIG_ELAPSED, FIG_RATE };
+enum migration_figure {
+    FIG_PROCESSED, FIG_PLANNED, FIG_ETA, FIG_STALLED, FIG_ELAPSED, FIG_RATE,
+    FIG_PAUSED, FIG_THROTTLED, FIG_THROTTLED_SECONDS, FIG_RECENT_RATE
+};
 
 static double figure(const struct migration_info *m, enum migration_figure f)
 {
@@ -82,19 +85,23 @@ static double figure(const struct migration_info *m, enum migration_figure f)
     case FIG_ETA: return m->eta_sec;
     case FIG_STALLED: return m->stalled;
     case FIG_ELAPSED: return m->elapsed_sec;
+    case FIG_PAUSED: return m->status == MIGRATION_STATE_PAUSED;
+    case FIG_THROTTLED: return m->throttled;
+    case FIG_THROTTLED_SECONDS: return m->throttled_sec;
+    case FIG_RECENT_RATE: return m->recent_rate_per_sec;
     case FIG_RATE: break;
     }
     return m->rate_per_sec;
 }
 
-/* One gauge family over every migration, labelled by name. */
-static void migration_gauge(FILE *out, const char *name, const char *help,
-                            const struct migration_info *infos, size_t count,
-                            enum migration_figure field)
+/* One family over every migration, labelled by name. */
+static void migration_family(FILE *out, const char *name, const char *type, const char *help,
+                             const struct migration_info *infos, size_t count,
+                             enum migration_figure field)
 {
     if (count == 0)
         return;
-    family(out, name, "gauge", help);
+    family(out, name, type, help);
     for (size_t i = 0; i < count; i++) {
         const struct migration_info *m = &infos[i];
         double v = figure(m, field);
@@ -104,6 +111,30 @@ static void migration_gauge(FILE *out, const char *name, const char *help,
         encode_prom_value(out, v);
         fputc('\n', out);
     }
+}
+
+static void migration_gauge(FILE *out, const char *name, const char *help,
+                            const struct migration_info *infos, size_t count,
+                            enum migration_figure field)
+{
+    migration_family(out, name, "gauge", help, infos, count, field);
+}
+
+/* Operator control (docs/operations.md): pause, throttle and the recent rate. */
+static void write_migration_control(FILE *out, const struct migration_info *infos, size_t count)
+{
+    migration_gauge(out, "meshscope_async_migration_paused",
+                    "1 while an operator (or a critical WAL size) has the migration paused.",
+                    infos, count, FIG_PAUSED);
+    migration_gauge(out, "meshscope_async_migration_throttled",
+                    "1 while a health factor holds the migration back (see throttleReason).",
+                    infos, count, FIG_THROTTLED);
+    migration_family(out, "meshscope_async_migration_throttled_seconds_total", "counter",
+                     "Seconds this run of the migration has spent throttled.", infos, count,
+                     FIG_THROTTLED_SECONDS);
+    migration_gauge(out, "meshscope_async_migration_recent_rate",
+                    "Rows per second over about the last 30 s of active time (what the ETA uses).",
+                    infos, count, FIG_RECENT_RATE);
 }
 
 static void write_migrations(FILE *out, struct responder *r, const struct migration_set *set,
@@ -134,12 +165,14 @@ static void write_migrations(FILE *out, struct responder *r, const struct migrat
                     "Seconds the migration has run (until now, or until it ended).", infos, count, FIG_ELAPSED);
     migration_gauge(out, "meshscope_async_migration_rate_rows_per_second",
                     "Average rows processed per second.", infos, count, FIG_RATE);
+    write_migration_control(out, infos, count);
 
     /* A state set: one series per possible status, exactly one of them 1. */
     family(out, "meshscope_async_migration_status", "gauge",
-           "1 for the migration's current status (running, done, failed or unknown), else 0.");
-    static const enum migration_state statuses[] = {MIGRATION_STATE_RUNNING, MIGRATION_STATE_DONE,
-                                                     MIGRATION_STATE_FAILED, MIGRATION_STATE_UNKNOWN};
+           "1 for the migration's current status (running, paused, done, failed or unknown), else 0.");
+    static const enum migration_state statuses[] = {MIGRATION_STATE_RUNNING, MIGRATION_STATE_PAUSED,
+                                                     MIGRATION_STATE_DONE, MIGRATION_STATE_FAILED,
+                                                     MIGRATION_STATE_UNKNOWN};
     for (size_t i = 0; i < count; i++) {
         for (size_t s = 0; s < sizeof statuses / sizeof statuses[0]; s++) {
             fputs("meshscope_async_migration_status{name=\"", out);

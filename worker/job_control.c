@@ -405,18 +405,23 @@ void job_control_set_phase(struct job_control *ctl, int job, enum job_phase phas
     job_control_notify(ctl); /* a job that stops running settles its pauses */
 }
 
-int job_control_check_pause(struct job_control *ctl, int job)
+int job_control_paused(struct job_control *ctl, int job, uint64_t *ticket)
 {
     pthread_mutex_lock(&ctl->mutex);
     struct job_entry *entry = &ctl->jobs[job];
     int paused = entry->paused;
-    int newly = paused && entry->settled < entry->pause_ticket;
-    if (newly)
-        entry->settled = entry->pause_ticket;
+    *ticket = paused && entry->settled < entry->pause_ticket ? entry->pause_ticket : 0;
     pthread_mutex_unlock(&ctl->mutex);
-    if (newly)
-        job_control_notify(ctl);
     return paused;
+}
+
+void job_control_settle(struct job_control *ctl, int job, uint64_t ticket)
+{
+    pthread_mutex_lock(&ctl->mutex);
+    if (ctl->jobs[job].settled < ticket)
+        ctl->jobs[job].settled = ticket;
+    pthread_mutex_unlock(&ctl->mutex);
+    job_control_notify(ctl);
 }
 
 void job_control_report(struct job_control *ctl, int job, const struct job_report *report)

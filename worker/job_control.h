@@ -77,11 +77,13 @@ void job_control_set_phase(struct job_control *ctl, int job, enum job_phase phas
 /* The effective parameters and rate cap; *generation changes with every set. */
 void job_control_params(struct job_control *ctl, int job, struct migration_params *params,
                         int64_t *max_rows_per_sec, uint64_t *generation);
+/* Whether the job is paused; *ticket gets the pause to settle (0 when already settled). */
+int job_control_paused(struct job_control *ctl, int job, uint64_t *ticket);
 /*
- * Whether the job is paused. When it is, the caller is between batches, so
- * this also settles the pause: the pausing command gets its reply.
+ * The job is between batches and has written its last row: the pausing
+ * command gets its reply, and from then on the job writes no data.
  */
-int job_control_check_pause(struct job_control *ctl, int job);
+void job_control_settle(struct job_control *ctl, int job, uint64_t ticket);
 void job_control_report(struct job_control *ctl, int job, const struct job_report *report);
 /* The job pauses itself (critical WAL); stored like an operator's pause. */
 int job_control_self_pause(struct job_control *ctl, sqlite3 *db, int job, const char *reason,

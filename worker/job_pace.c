@@ -98,25 +98,38 @@ static void job_pace_enter(struct job_pace *pace, enum job_mode mode, int64_t no
 {
     if (pace->clock.mode == mode)
         return;
-    if (pace->clock.mode == JOB_PAUSED)
+    if (pace->clock.mode == JOB_PAUSED) {
         log_info("%s: resumed after %.1f s paused", pace->name,
                  (double)(now - pace->mode_since_ms) / 1000.0);
+        pace->writer->heartbeat_ms = PROGRESS_HEARTBEAT_MS;
+    }
     job_clock_set_mode(&pace->clock, mode, now);
     pace->mode_since_ms = now;
     progress_writer_touch(pace->writer);
 }
 
-/* Returns 1 while the job is paused (having settled the pause), after logging its start. */
+/*
+ * Returns 1 while the job is paused. A pause starting writes the row (state
+ * and counts) before the pause is settled, so after the reply the job writes
+ * only its slow heartbeat.
+ */
 static int job_pace_paused(struct job_pace *pace, int64_t now)
 {
-    if (pace->control == NULL || !job_control_check_pause(pace->control, pace->job))
+    uint64_t ticket = 0;
+    if (pace->control == NULL || !job_control_paused(pace->control, pace->job, &ticket))
         return 0;
     if (pace->clock.mode != JOB_PAUSED) {
         char reason[JOB_REASON_MAX];
         job_control_pause_info(pace->control, pace->job, reason, sizeof reason);
         job_pace_enter(pace, JOB_PAUSED, now);
+        pace->writer->heartbeat_ms = PROGRESS_PAUSED_HEARTBEAT_MS;
         log_info("%s: paused between batches at %" PRId64 "/%" PRId64 " rows (%s)", pace->name,
                  pace->processed, pace->total, reason);
+    }
+    if (ticket != 0) {
+        job_pace_publish(pace);
+        progress_writer_flush(pace->writer);
+        job_control_settle(pace->control, pace->job, ticket);
     }
     return 1;
 }

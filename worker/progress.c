@@ -31,6 +31,7 @@ void progress_writer_init(struct progress_writer *writer, sqlite3 *db, const cha
     };
     rate_limiter_init(&writer->write_limit, PROGRESS_WRITE_INTERVAL_MS);
     rate_limiter_init(&writer->error_log_limit, PROGRESS_ERROR_LOG_INTERVAL_MS);
+    writer->heartbeat_ms = PROGRESS_HEARTBEAT_MS;
     /* The runner's reset wrote the row just before: the heartbeat counts from there. */
     writer->last_write_ms = progress_now(writer);
 }
@@ -139,7 +140,7 @@ int progress_writer_report(void *arg, const struct migration_progress *progress,
 int64_t progress_writer_due_in(const struct progress_writer *writer)
 {
     int64_t now = progress_now(writer);
-    int64_t due = writer->last_write_ms + PROGRESS_HEARTBEAT_MS;
+    int64_t due = writer->last_write_ms + writer->heartbeat_ms;
     if (writer->held && writer->write_limit.used)
         due = writer->write_limit.last_ms + writer->write_limit.interval_ms < due
                   ? writer->write_limit.last_ms + writer->write_limit.interval_ms
@@ -154,10 +155,17 @@ void progress_writer_touch(struct progress_writer *writer)
     writer->held = 1;
 }
 
+void progress_writer_flush(struct progress_writer *writer)
+{
+    int64_t now = progress_now(writer);
+    rate_limiter_allow(&writer->write_limit, now, NULL); /* counts as this second's write */
+    progress_flush(writer, now, NULL);
+}
+
 void progress_writer_tick(struct progress_writer *writer)
 {
     int64_t now = progress_now(writer);
-    int heartbeat = now - writer->last_write_ms >= PROGRESS_HEARTBEAT_MS ||
+    int heartbeat = now - writer->last_write_ms >= writer->heartbeat_ms ||
                     now < writer->last_write_ms;
     if (!writer->held && !heartbeat)
         return;
