@@ -20,6 +20,12 @@ tests_unit_test_status_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/worker
 tests_unit_test_status_LDADD = $(WORKER_TEST_LIBS)
 TESTS += tests/unit/test_status
 
+check_PROGRAMS += tests/unit/test_control
+tests_unit_test_control_SOURCES = tests/unit/test_control.c $(WORKER_TESTLIB)
+tests_unit_test_control_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/worker
+tests_unit_test_control_LDADD = $(WORKER_TEST_LIBS)
+TESTS += tests/unit/test_control
+
 check_PROGRAMS += tests/unit/test_testhook
 tests_unit_test_testhook_SOURCES = tests/unit/test_testhook.c
 tests_unit_test_testhook_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/worker
