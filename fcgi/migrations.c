@@ -22,7 +22,8 @@ static int migrations_load(void *ctx, struct migration_set **out, char **errp)
     sqlite3_stmt *stmt = NULL;
     char *err = NULL;
     enum reader_result state = reader_db_prepare(r, &migrations_query, &stmt, &err);
-    if (state == READER_ERROR) {
+    /* Only a database without operator control falls back; a locked or damaged one fails once. */
+    if (state == READER_ERROR && err != NULL && strstr(err, "no such ") != NULL) {
         free(err);
         err = NULL;
         state = reader_db_prepare(r, &migrations_query_basic, &stmt, &err);
