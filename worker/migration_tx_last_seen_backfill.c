@@ -237,7 +237,10 @@ static int backfill_read_ahead(struct backfill *bf, const struct batch_sizer *si
     if (sqlite3_exec(bf->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
         return set_error(errp, "starting the read of the batch at id %" PRId64 " failed: %s",
                          lo, sqlite3_errmsg(bf->db));
-    while (walked < sizer->size && !last) {
+    /* After the first chunk a waiting pause or stop cuts the read short: the
+     * rows read so far make a smaller batch, so the job reaches the end of
+     * its batch sooner and always moves forward. */
+    while (walked < sizer->size && !last && (walked == 0 || !migration_interrupted(bf->env))) {
         int64_t chunk = batch_sizer_chunk(sizer);
         if (chunk > sizer->size - walked)
             chunk = sizer->size - walked;

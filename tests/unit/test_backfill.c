@@ -753,6 +753,42 @@ static void slow_batch_stops_before_its_deadline(void **state)
     assert_true(batch_sizer_continue(&sizer, 10000000, 1, 5000));
 }
 
+static int always_interrupted(void *arg)
+{
+    (*(int *)arg)++;
+    return 1;
+}
+
+/* A waiting pause cuts a batch's read short after its first chunk: smaller batches, same result. */
+static void interruption_ends_batches_early_and_changes_no_result(void **state)
+{
+    struct test_db *t = *state;
+    test_seed(t->db, 1, 4000, 2);
+    char *reference = test_reference_copy(t, "reference.db");
+    struct recorder r = {0};
+    struct migration_env env = fixed_env(t->db, 1, &r);
+    env.params.adaptive = 1;
+    int asked = 0;
+    env.interrupted = always_interrupted;
+    env.interrupted_arg = &asked;
+    struct migration_result interrupted;
+    char *err = NULL;
+    assert_int_equal(tx_last_seen_backfill_run(&env, &interrupted, &err), 0);
+    assert_int_equal(interrupted.outcome, MIGRATION_DONE);
+    assert_int_equal(interrupted.processed, 4000);
+    assert_true(asked > 0);
+    assert_int_equal(test_diff_from_reference(t->db, reference), 0);
+
+    /* The same run uninterrupted needs fewer, larger batches. */
+    test_exec(t->db, "UPDATE transmissions SET last_seen = 0");
+    env.interrupted = NULL;
+    struct migration_result whole;
+    assert_int_equal(tx_last_seen_backfill_run(&env, &whole, &err), 0);
+    assert_int_equal(whole.processed, 4000);
+    assert_true(interrupted.batches > whole.batches);
+    free(reference);
+}
+
 static void fixed_batch_size_is_never_adapted(void **state)
 {
     (void)state;
@@ -962,6 +998,7 @@ int main(void)
         cmocka_unit_test(batch_sizer_table),
         cmocka_unit_test(batch_sizer_converges_on_its_aim_below_the_target),
         cmocka_unit_test(fixed_batch_size_is_never_adapted),
+        DB_TEST(interruption_ends_batches_early_and_changes_no_result),
         cmocka_unit_test(slow_batch_stops_before_its_deadline),
         DB_TEST(chunked_result_equals_reference_on_random_databases),
 #undef DB_TEST
