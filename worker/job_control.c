@@ -489,10 +489,12 @@ static json_object *job_json(const struct job_control *ctl, const struct job_ent
     const struct job_report *r = &job->report;
     json_object *o = json_object_new_object();
     json_object_object_add(o, "name", json_object_new_string(job->name));
-    const char *state = job->phase != JOB_RUNNING ? job_phase_name(job->phase)
-                        : job->paused            ? "paused"
-                        : r->throttled           ? "throttled"
-                                                 : "running";
+    /* A pending job with a stored pause will start paused: it reads paused already. */
+    int live = job->phase == JOB_RUNNING || job->phase == JOB_PENDING;
+    const char *state = live && job->paused            ? "paused"
+                        : job->phase != JOB_RUNNING    ? job_phase_name(job->phase)
+                        : r->throttled                 ? "throttled"
+                                                       : "running";
     json_object_object_add(o, "state", json_object_new_string(state));
     json_object_object_add(o, "paused", json_object_new_boolean(job->paused));
     if (job->paused) {
