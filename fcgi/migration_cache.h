@@ -20,12 +20,18 @@ struct migration_set {
     int refs;
     enum migration_set_state state;
     struct migration_row *rows; /* ordered by name */
+    /*
+     * Parallel to rows: NULL when the stored name is TEXT, valid UTF-8 and
+     * NUL-free, so row.name shows it exactly; otherwise its type and bytes
+     * ("blob:61", "text:610062"), which tell apart names row.name cannot.
+     */
+    char **name_raw;
     size_t count;
 };
 
 struct migration_set *migration_set_new(enum migration_set_state state);
-/* Appends a row, taking ownership of its strings. */
-void migration_set_add(struct migration_set *set, const struct migration_row *row);
+/* Appends a row, taking ownership of its strings (and of name_raw, which may be NULL). */
+void migration_set_add(struct migration_set *set, const struct migration_row *row, char *name_raw);
 /* Drops one reference; accepts NULL. */
 void migration_set_release(struct migration_set *set);
 

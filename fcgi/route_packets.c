@@ -12,18 +12,28 @@ enum { PACKETS_LIMIT, PACKETS_BEFORE };
 
 static const struct param_spec packets_params[] = {
     [PACKETS_LIMIT] = {"limit", PARAM_INT, 1, PACKETS_LIMIT_MAX, 20, PACKETS_LIMIT_DEFAULT},
-    [PACKETS_BEFORE] = {"before", PARAM_INT, 1, INT64_MAX, 20, INT64_MAX},
+    [PACKETS_BEFORE] = {"before", PARAM_INT, 1, INT64_MAX, 20, 0},
 };
 
 /*
  * Keyset pagination on the primary key: each page is one index range scan
  * whatever its depth, unlike OFFSET. The per-row count is a range scan of
  * observations(transmission_id), so it costs what that transmission has.
+ * The first page has no upper bound: no sentinel id can stand for "none"
+ * when a row may hold INT64_MAX itself.
  */
-static const struct reader_query packets_query = {
-    .sql = "SELECT t.id, t.hash, t.payload_type, t.first_seen, t.last_seen,"
-           " (SELECT COUNT(*) FROM observations AS o WHERE o.transmission_id = t.id)"
-           " FROM transmissions AS t WHERE t.id < ?1 ORDER BY t.id DESC LIMIT ?2",
+#define PACKETS_COLUMNS                                                                            \
+    "SELECT t.id, t.hash, t.payload_type, t.first_seen, t.last_seen,"                              \
+    " (SELECT COUNT(*) FROM observations AS o WHERE o.transmission_id = t.id)"                     \
+    " FROM transmissions AS t"
+
+static const struct reader_query packets_before_query = {
+    .sql = PACKETS_COLUMNS " WHERE t.id < ?1 ORDER BY t.id DESC LIMIT ?2",
+    .table = "transmissions",
+};
+
+static const struct reader_query packets_first_query = {
+    .sql = PACKETS_COLUMNS " ORDER BY t.id DESC LIMIT ?2",
     .table = "transmissions",
 };
 
@@ -31,14 +41,15 @@ static void packets(struct responder *r, const struct http_request *req,
                     struct http_response *resp)
 {
     int64_t limit = req->params[PACKETS_LIMIT].i;
-    int64_t before = req->params[PACKETS_BEFORE].i;
+    const struct param_value *before = &req->params[PACKETS_BEFORE];
     struct json_object *list = json_object_new_array();
     struct json_object *body = json_object_new_object();
     json_object_object_add(body, "packets", list);
 
     sqlite3_stmt *stmt = NULL;
     char *err = NULL;
-    switch (reader_db_prepare(r, &packets_query, &stmt, &err)) {
+    switch (reader_db_prepare(r, before->present ? &packets_before_query : &packets_first_query,
+                              &stmt, &err)) {
     case READER_NO_DB:
     case READER_NO_TABLE:
         /* Nothing stored yet is an empty page, not an error. */
@@ -55,7 +66,8 @@ static void packets(struct responder *r, const struct http_request *req,
     }
 
     /* One row past the page says whether there is a next page. */
-    sqlite3_bind_int64(stmt, 1, before);
+    if (before->present)
+        sqlite3_bind_int64(stmt, 1, before->i);
     sqlite3_bind_int64(stmt, 2, limit + 1);
     int64_t rows = 0, last_id = 0;
     int more = 0;
