@@ -271,6 +271,23 @@ test('packets: keyset pagination by id, newest first, with observation counts', 
   assert.equal(dflt.next, null);
 });
 
+test('an SQLite error text with CR/LF reaches the log as one line', () => {
+  // SQLite quotes the name of a malformed schema entry in its error text.
+  const file = makeDb('logforge', `CREATE TABLE _async_migrations(name TEXT);
+    PRAGMA writable_schema = ON;
+    INSERT INTO sqlite_master VALUES ('view', 'x' || char(13, 10) || 'Set-Cookie: pwn=1' || char(13, 10)
+      || '<script>alert(1)</script>', 'x', 0, 'CREATE VIEW nope AS');`);
+  const res = cgi({ db: file, uri: '/api/perf' });
+  assert.equal(res.status, 200);
+  assert.match(res.headers['x-async-migrations-error'], /malformed database schema/);
+  const lines = res.stderr.split('\n').filter(Boolean);
+  const logged = lines.filter((l) => l.includes('/api/perf: reading _async_migrations'));
+  assert.equal(logged.length, 1, res.stderr);
+  assert.match(logged[0], /\(x\\x0d\\x0aSet-Cookie: pwn=1\\x0d\\x0a<script>alert\(1\)<\/script>\)/);
+  for (const line of lines) assert.match(line, /^\S+ (warn|error|info|debug) +fcgi: /, `a line the logger did not start: ${line}`);
+  assert.doesNotMatch(res.stderr, /\r/);
+});
+
 test('packets lists the row whose id is INT64_MAX, which stats counts', () => {
   const file = makeDb('maxid', `${SCHEMA}
     INSERT INTO transmissions(id, hash, raw_hex, payload_type, first_seen) VALUES
