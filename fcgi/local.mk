@@ -4,10 +4,11 @@ noinst_LIBRARIES += fcgi/libresponder.a
 fcgi_libresponder_a_SOURCES = \
 	fcgi/http.c fcgi/http.h \
 	fcgi/ingest_stats.c \
+	fcgi/mapping_guard.c fcgi/mapping_guard.h \
 	fcgi/migration_cache.c fcgi/migration_cache.h \
 	fcgi/migrations.c \
 	fcgi/params.c fcgi/params.h \
-	fcgi/poolstats.c fcgi/poolstats.h \
+	fcgi/poolstats.c fcgi/poolstats.h fcgi/poolstats_file.h \
 	fcgi/reader_db.c \
 	fcgi/request.c \
 	fcgi/responder.h \

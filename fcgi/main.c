@@ -186,8 +186,7 @@ static struct poolstats *open_stats(const char *path, enum poolstats_role role)
     struct poolstats *ps = NULL;
     if (path != NULL) {
         char *err = NULL;
-        ps = poolstats_open(path, role, router_endpoint_count(), layout, &err);
-        if (ps == NULL) {
+        if (poolstats_open(path, role, router_endpoint_count(), layout, &ps, &err) != 0) {
             log_warnx("%s; reporting this process's figures only", err);
             free(err);
         }

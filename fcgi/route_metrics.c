@@ -34,7 +34,7 @@ static void write_http(FILE *out, const struct poolstats_snapshot *snap)
         /* _count is the +Inf bucket, so the series agree even while responders keep counting. */
         uint64_t cumulative = 0;
         for (int b = 0; b <= POOLSTATS_BUCKETS; b++) {
-            cumulative += snap->totals.latency[e][b];
+            cumulative = poolstats_add_saturating(cumulative, snap->totals.latency[e][b]);
             fputs("meshscope_http_request_duration_seconds_bucket{endpoint=\"", out);
             encode_prom_label(out, router_endpoint_name(e));
             if (b < POOLSTATS_BUCKETS)
