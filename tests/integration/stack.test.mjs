@@ -17,7 +17,8 @@ test('nginx serves the frontend page with its security headers', async () => {
   const res = await fetch(`${stack.url}/`);
   assert.equal(res.status, 200);
   assert.match(res.headers.get('content-type'), /text\/html/);
-  assert.equal(res.headers.get('content-security-policy'), "default-src 'self'");
+  assert.equal(res.headers.get('content-security-policy'), "default-src 'self'; frame-ancestors 'none'");
+  assert.equal(res.headers.get('x-frame-options'), 'DENY');
   assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
   assert.match(await res.text(), /<title>meshscope/);
 });
