@@ -63,3 +63,17 @@ test('stopping the stack leaves none of its processes behind', async () => {
     await waitFor(() => !alive(pid), { what: `pid ${pid} to exit` });
   }
 });
+
+test('a pool run as nobody still shares its figures (its stats file sits in a directory it owns)', async () => {
+  const other = await startStack({ numprocs: 2, fcgiUser: 'nobody' });
+  try {
+    const body = await waitFor(async () => {
+      const res = await fetch(`${other.url}/api/perf`);
+      return res.status === 200 ? res.json() : null;
+    }, { what: '/api/perf from the nobody pool' });
+    assert.equal(body.pool.shared, true, JSON.stringify(body.pool));
+    assert.equal(body.pool.responderCount, 2, JSON.stringify(body.responders));
+  } finally {
+    await other.stop();
+  }
+});
