@@ -15,7 +15,11 @@
 #include "config.h"
 #include "log.h"
 #include "poolstats.h"
+#include "migrations.h"
+#include "reader_db.h"
+#include "request.h"
 #include "responder.h"
+#include "router.h"
 #include "util.h"
 
 
@@ -95,7 +99,7 @@ static int parse_options(int argc, char **argv, struct responder *r, struct fcgi
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
         case OPT_DB:
-            r->db_path = optarg;
+            r->reader.path = optarg;
             break;
         case OPT_LISTEN:
             if (strncmp(optarg, "unix:", 5) != 0 && strchr(optarg, ':') == NULL) {
@@ -140,7 +144,7 @@ static int parse_options(int argc, char **argv, struct responder *r, struct fcgi
         err = xasprintf("unexpected argument '%s'", argv[optind]);
         goto bad;
     }
-    if (r->db_path == NULL) {
+    if (r->reader.path == NULL) {
         err = xasprintf("--db PATH is required");
         goto bad;
     }
@@ -234,7 +238,7 @@ static int serve_fastcgi(struct responder *r, int listen_fd)
         return 1;
     }
     log_info("serving FastCGI (pid %d, database %s, cache %lld ms, stalled after %lld s)",
-             (int)getpid(), r->db_path, (long long)r->cache_ttl_ms,
+             (int)getpid(), r->reader.path, (long long)r->cache_ttl_ms,
              (long long)(r->stalled_after_ms / 1000));
     while (!stop_requested) {
         if (FCGX_Accept_r(&request) < 0)
@@ -307,6 +311,6 @@ int main(int argc, char **argv)
     }
     poolstats_close(r.stats);
     migration_cache_destroy(&r.migrations);
-    reader_db_close(&r);
+    reader_db_close(&r.reader);
     return rc;
 }

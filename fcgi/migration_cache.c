@@ -5,11 +5,11 @@
 
 #include "util.h"
 
-struct migration_set *migration_set_new(enum migration_set_state state)
+struct migration_set *migration_set_new(enum reader_presence presence)
 {
     struct migration_set *set = xcalloc(1, sizeof *set);
     set->refs = 1;
-    set->state = state;
+    set->presence = presence;
     return set;
 }
 

@@ -2,7 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "responder.h"
+#include "migrations.h"
+
 #include "db.h"
 #include "schema.h"
 #include "utf8.h"
@@ -36,22 +37,18 @@ static int migrations_load(void *ctx, struct migration_set **out, char **errp)
 {
     struct responder *r = ctx;
     sqlite3_stmt *stmt = NULL;
+    enum reader_presence presence;
     char *err = NULL;
-    switch (reader_db_prepare(r, &migrations_query, &stmt, &err)) {
-    case READER_NO_DB:
-        *out = migration_set_new(MIGRATIONS_NO_DB);
-        return 0;
-    case READER_NO_TABLE:
-        *out = migration_set_new(MIGRATIONS_NO_TABLE);
-        return 0;
-    case READER_ERROR:
+    if (reader_db_prepare(&r->reader, &migrations_query, &stmt, &presence, &err) != 0) {
         set_error(errp, "reading %s: %s", SCHEMA_MIGRATIONS_TABLE, err);
         free(err);
         return -1;
-    case READER_OK:
-        break;
     }
-    struct migration_set *set = migration_set_new(MIGRATIONS_OK);
+    if (presence != READER_PRESENT) {
+        *out = migration_set_new(presence);
+        return 0;
+    }
+    struct migration_set *set = migration_set_new(READER_PRESENT);
     int rc;
     while ((rc = reader_db_step(stmt)) == SQLITE_ROW) {
         char *raw = name_raw(stmt, 0);
@@ -68,7 +65,7 @@ static int migrations_load(void *ctx, struct migration_set **out, char **errp)
         migration_set_add(set, &row, raw);
     }
     if (rc != SQLITE_DONE) {
-        set_error(errp, "reading %s: %s", SCHEMA_MIGRATIONS_TABLE, reader_db_errmsg(r));
+        set_error(errp, "reading %s: %s", SCHEMA_MIGRATIONS_TABLE, reader_db_errmsg(&r->reader));
         reader_db_release(stmt);
         migration_set_release(set);
         return -1;

@@ -2,7 +2,8 @@
 #include <stdlib.h>
 
 #include "encode.h"
-#include "responder.h"
+#include "migrations.h"
+#include "router.h"
 
 static void not_ready(struct http_response *resp, const char *reason)
 {
@@ -31,10 +32,9 @@ static void healthz(struct responder *r, const struct http_request *req,
         json_object_object_add(body, "async_migrations_error", encode_json_string(err));
         running = 1;
         free(err);
-    } else if (set->state == MIGRATIONS_NO_DB || set->state == MIGRATIONS_NO_TABLE) {
+    } else if (set->presence != READER_PRESENT) {
         json_object_put(body);
-        not_ready(resp, set->state == MIGRATIONS_NO_DB ? "no database yet"
-                                                       : "schema not created yet");
+        not_ready(resp, set->presence == READER_NO_DB ? "no database yet" : "schema not created yet");
         migration_set_release(set);
         return;
     } else {

@@ -5,7 +5,9 @@
 #include "encode.h"
 #include "log.h"
 #include "poolstats.h"
-#include "responder.h"
+#include "ingest_stats.h"
+#include "migrations.h"
+#include "router.h"
 #include "util.h"
 
 static const char *const class_names[POOLSTATS_CLASSES] = {"2xx", "3xx", "4xx", "5xx"};
@@ -226,17 +228,13 @@ static void metrics(struct responder *r, const struct http_request *req,
     }
 
     struct ingest_stats ingest = {0};
-    switch (ingest_stats_read(r, &ingest, &err)) {
-    case 1:
-        write_ingest(out, &ingest);
-        ingest_stats_free(&ingest);
-        break;
-    case -1:
+    enum reader_presence presence;
+    if (ingest_stats_read(&r->reader, &ingest, &presence, &err) != 0) {
         log_warnx("/api/metrics: %s", err);
         free(err);
-        break;
-    default:
-        break;
+    } else if (presence == READER_PRESENT) {
+        write_ingest(out, &ingest);
+        ingest_stats_free(&ingest);
     }
     fclose(out);
     http_response_text(resp, 200, "text/plain; version=0.0.4", text);

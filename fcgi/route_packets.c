@@ -3,7 +3,7 @@
 #include <stdlib.h>
 
 #include "encode.h"
-#include "responder.h"
+#include "router.h"
 
 enum { PACKETS_LIMIT, PACKETS_BEFORE };
 
@@ -47,22 +47,20 @@ static void packets(struct responder *r, const struct http_request *req,
     json_object_object_add(body, "packets", list);
 
     sqlite3_stmt *stmt = NULL;
+    enum reader_presence presence;
     char *err = NULL;
-    switch (reader_db_prepare(r, before->present ? &packets_before_query : &packets_first_query,
-                              &stmt, &err)) {
-    case READER_NO_DB:
-    case READER_NO_TABLE:
-        /* Nothing stored yet is an empty page, not an error. */
-        json_object_object_add(body, "next", NULL);
-        http_response_json(resp, 200, body);
-        return;
-    case READER_ERROR:
+    if (reader_db_prepare(&r->reader, before->present ? &packets_before_query : &packets_first_query,
+                          &stmt, &presence, &err) != 0) {
         json_object_put(body);
         http_response_error(resp, 500, err);
         free(err);
         return;
-    case READER_OK:
-        break;
+    }
+    if (presence != READER_PRESENT) {
+        /* Nothing stored yet is an empty page, not an error. */
+        json_object_object_add(body, "next", NULL);
+        http_response_json(resp, 200, body);
+        return;
     }
 
     /* One row past the page says whether there is a next page. */
@@ -95,7 +93,7 @@ static void packets(struct responder *r, const struct http_request *req,
     }
     if (!more && rc != SQLITE_DONE) {
         json_object_put(body);
-        http_response_error(resp, 500, reader_db_errmsg(r));
+        http_response_error(resp, 500, reader_db_errmsg(&r->reader));
         reader_db_release(stmt);
         return;
     }

@@ -5,7 +5,9 @@
 #include "encode.h"
 #include "log.h"
 #include "poolstats.h"
-#include "responder.h"
+#include "ingest_stats.h"
+#include "migrations.h"
+#include "router.h"
 #include "util.h"
 
 static const char *const class_names[POOLSTATS_CLASSES] = {"2xx", "3xx", "4xx", "5xx"};
@@ -98,18 +100,14 @@ static void perf(struct responder *r, const struct http_request *req, struct htt
     }
 
     struct ingest_stats ingest = {0};
-    switch (ingest_stats_read(r, &ingest, &err)) {
-    case 1:
-        json_object_object_add(body, "ingest", ingest_json(&ingest));
-        ingest_stats_free(&ingest);
-        break;
-    case -1:
+    enum reader_presence presence;
+    if (ingest_stats_read(&r->reader, &ingest, &presence, &err) != 0) {
         log_warnx("/api/perf: %s", err);
         json_object_object_add(body, "ingest_error", encode_json_string(err));
         free(err);
-        break;
-    default:
-        break;
+    } else if (presence == READER_PRESENT) {
+        json_object_object_add(body, "ingest", ingest_json(&ingest));
+        ingest_stats_free(&ingest);
     }
     http_response_json(resp, 200, body);
 }
