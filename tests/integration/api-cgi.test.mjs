@@ -8,7 +8,7 @@ import { writeFileSync, chmodSync, readFileSync, existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { tempDir } from '../lib/stack.mjs';
-import { cgi, json, sqlite, SCHEMA } from '../lib/cgi.mjs';
+import { cgi, json, sqlite, SCHEMA, FCGI } from '../lib/cgi.mjs';
 
 const MIGRATION_KEYS = ['name', 'status', 'startedAt', 'endedAt', 'lastUpdateAt', 'rowsProcessed',
   'rowsTotal', 'elapsedSec', 'etaSec', 'ratePerSec', 'errorMessage', 'stalled'];
@@ -286,6 +286,13 @@ test('an SQLite error text with CR/LF reaches the log as one line', () => {
   assert.match(logged[0], /\(x\\x0d\\x0aSet-Cookie: pwn=1\\x0d\\x0a<script>alert\(1\)<\/script>\)/);
   for (const line of lines) assert.match(line, /^\S+ (warn|error|info|debug) +fcgi: /, `a line the logger did not start: ${line}`);
   assert.doesNotMatch(res.stderr, /\r/);
+});
+
+test('a socket it cannot listen on is named with the system\'s reason', () => {
+  const res = spawnSync(FCGI, ['--db', dbs.done, '--listen', `unix:${dir}/no-such-dir/fcgi.sock`],
+    { encoding: 'utf8', timeout: 10000 });
+  assert.equal(res.status, 1, res.stderr);
+  assert.match(res.stderr, /cannot listen on unix:.*no-such-dir\/fcgi\.sock: No such file or directory/);
 });
 
 test('packets lists the row whose id is INT64_MAX, which stats counts', () => {
