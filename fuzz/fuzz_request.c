@@ -8,7 +8,7 @@
  * It runs against one long-lived responder over a small database full of
  * awkward values (invalid UTF-8, unparseable times, zero elapsed time,
  * infinite latencies), as a pool member would between restarts. Besides the
- * sanitizers, every answer must keep the contract of design §4: a known
+ * sanitizers, every answer must keep the contract of docs/api.md: a known
  * status and never a 500 on a healthy database, Cache-Control: no-store, a
  * Content-Length that matches, and a JSON body that strict json-c accepts
  * as valid UTF-8 with no NaN or Infinity in it.

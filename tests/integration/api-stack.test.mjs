@@ -1,4 +1,4 @@
-// Every endpoint of design §4 through nginx and a pool of two responders:
+// Every endpoint of docs/api.md through nginx and a pool of two responders:
 // pool-wide figures add up across processes, /api/metrics passes promtool,
 // and /api/stats stays exact while rows arrive.
 import { test, before, after } from 'node:test';

@@ -1,4 +1,4 @@
-// The crash loop of issue 8 in the test command: kill -9 the worker at 10
+// The crash loop in the test command: kill -9 the worker at 10
 // seeded random moments of a backfill of 50,000 transmissions while a client
 // ingests without pause (late observations, observations of rows the backfill
 // has not reached, new transmissions), restarting it each time. Set

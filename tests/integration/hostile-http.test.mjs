@@ -1,4 +1,4 @@
-// Hostile HTTP input through nginx (issue 8, item 5): raw bytes, not fetch(),
+// Hostile HTTP input through nginx: raw bytes, not fetch(),
 // so nothing normalises the attack before it reaches the server. Every answer
 // to a bad request is a JSON error with the right status (405, 404, 400, 414),
 // never a 5xx and never an HTML page; nginx serves nothing but www/; and no

@@ -1,6 +1,6 @@
-// Readers under damage (issue 8, item 4): whatever state the database file is
+// Readers under damage: whatever state the database file is
 // in, /api/healthz answers within a second with valid JSON that fails closed
-// (design §4), and the responder that answered is still alive afterwards.
+// (docs/api.md), and the responder that answered is still alive afterwards.
 // Each scenario runs twice: through a one-shot CGI responder (the sanitizer
 // build when present) and through the real stack (nginx + a long-lived pool
 // process). Responders run as `nobody`, since root would bypass permissions.

@@ -61,7 +61,7 @@ static char *make_db(const char *name)
                 " VALUES ('aa', '00', 1, 100, 200), ('bb', '01', 2, 110, 210);"
                 "INSERT INTO observations(transmission_id, timestamp) VALUES (1, 200), (2, 210);"
                 "INSERT INTO _async_migrations(name, status) VALUES ('m', 'done');");
-    /* Keep the -wal and -shm files (design §9: read-only access needs them). */
+    /* Keep the -wal and -shm files (read-only access needs them: docs/architecture.md). */
     exec_ok(db, "PRAGMA wal_checkpoint(TRUNCATE)");
     int persist = 1;
     sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
@@ -290,7 +290,7 @@ static void run_writer(const char *path, int ready, int64_t ms)
 
 /*
  * In production the responders may read the -shm file but not write it
- * (design §9, deploy/setup-users.sh); readonly_shm=1 opens it the same way
+ * (docs/architecture.md, deploy/setup-users.sh); readonly_shm=1 opens it the same way
  * even as root. Such a reader that catches the wal-index header while the
  * writer is updating it cannot repair it, and SQLite answers
  * SQLITE_READONLY_RECOVERY instead of retrying: a 500 under load, found by
