@@ -1,4 +1,5 @@
 /* route_healthz.c: GET /api/healthz, the readiness probe every browser polls for the warm-up banner. */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "encode.h"
@@ -13,10 +14,27 @@ static void not_ready(struct http_response *resp, const char *reason)
     http_response_json(resp, 503, body);
 }
 
+/*
+ * nginx keeps this answer in its microcache (nginx/meshscope-locations.conf)
+ * until the end of the wall-clock second it was made in: X-Accel-Expires
+ * takes an absolute time, so no cached answer outlives a second. The
+ * generation time lets a client compute the answer's age, as Age would.
+ */
+static void cache_headers(struct responder *r, struct http_response *resp)
+{
+    int64_t now_ms = r->wall_clock_ms();
+    char value[32];
+    snprintf(value, sizeof value, "@%lld", (long long)(now_ms / 1000));
+    http_response_add_header(resp, "X-Accel-Expires", value);
+    snprintf(value, sizeof value, "%lld", (long long)now_ms);
+    http_response_add_header(resp, "X-Generated-At-Ms", value);
+}
+
 static void healthz(struct responder *r, const struct http_request *req,
                     struct http_response *resp)
 {
     (void)req;
+    cache_headers(r, resp);
     struct migration_set *set = NULL;
     char *err = NULL;
     struct json_object *body = json_object_new_object();

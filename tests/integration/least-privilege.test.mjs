@@ -124,6 +124,7 @@ before(async () => {
     ['/run/meshscope/', `${run}/`],
     ['/usr/local/share/meshscope/www', www],
     ['/usr/local/share/meshscope/nginx/', `${TOP}/nginx/`],
+    ['/var/lib/nginx/meshscope-healthz', `${dir}/nginx-tmp/healthz`],
   ]);
   writeFileSync(path.join(dir, 'meshscope-site.conf'), site);
   mkdirSync(path.join(dir, 'nginx-tmp'));
