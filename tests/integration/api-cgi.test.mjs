@@ -2,12 +2,12 @@
 // every state an operator can meet: each test checks the status code, the
 // headers and the exact JSON.
 import { test, before } from 'node:test';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { writeFileSync, chmodSync, readFileSync, existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { tempDir } from '../lib/stack.mjs';
+import { tempDir, waitFor } from '../lib/stack.mjs';
 import { cgi, json, sqlite, SCHEMA, FCGI } from '../lib/cgi.mjs';
 
 const MIGRATION_KEYS = ['name', 'status', 'startedAt', 'endedAt', 'lastUpdateAt', 'rowsProcessed',
@@ -286,6 +286,31 @@ test('an SQLite error text with CR/LF reaches the log as one line', () => {
   assert.match(logged[0], /\(x\\x0d\\x0aSet-Cookie: pwn=1\\x0d\\x0a<script>alert\(1\)<\/script>\)/);
   for (const line of lines) assert.match(line, /^\S+ (warn|error|info|debug) +fcgi: /, `a line the logger did not start: ${line}`);
   assert.doesNotMatch(res.stderr, /\r/);
+});
+
+test('a FIFO or a held lock at the stats file delays a CGI answer by at most a moment', async () => {
+  const fifo = path.join(dir, 'stats.fifo');
+  spawnSync('mkfifo', [fifo]);
+  let started = Date.now();
+  const viaFifo = cgi({ db: dbs.done, uri: '/api/perf', args: ['--stats-file', fifo] });
+  assert.equal(viaFifo.status, 200);
+  assert.equal(json(viaFifo).pool.shared, false);
+  assert.ok(Date.now() - started < 2000, `${Date.now() - started} ms with a FIFO`);
+  assert.match(viaFifo.stderr, /not a regular file/);
+
+  const locked = path.join(dir, 'stats.locked');
+  writeFileSync(locked, '');
+  const holder = spawn('flock', ['-x', locked, 'sleep', '6'], { stdio: 'ignore' });
+  try {
+    await waitFor(() => spawnSync('flock', ['-n', '-s', locked, 'true']).status !== 0, { what: 'the lock to be held' });
+    started = Date.now();
+    const res = cgi({ db: dbs.done, uri: '/api/metrics', args: ['--stats-file', locked] });
+    assert.equal(res.status, 200);
+    assert.ok(Date.now() - started < 2000, `${Date.now() - started} ms behind a held lock`);
+    assert.match(res.stderr, /cannot lock stats file/);
+  } finally {
+    holder.kill();
+  }
 });
 
 test('a socket it cannot listen on is named with the system\'s reason', () => {
