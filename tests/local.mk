@@ -4,11 +4,11 @@
 TEST_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 TEST_LIBS = common/libmeshscope.a $(CMOCKA_LIBS) $(SQLITE3_LIBS) $(JSONC_LIBS)
 
-check_PROGRAMS += tests/unit/test_common
-tests_unit_test_common_SOURCES = tests/unit/test_common.c
-tests_unit_test_common_CFLAGS = $(TEST_CFLAGS)
-tests_unit_test_common_LDADD = $(TEST_LIBS)
-TESTS += tests/unit/test_common
+check_PROGRAMS += tests/unit/test_common_util
+tests_unit_test_common_util_SOURCES = tests/unit/test_common_util.c
+tests_unit_test_common_util_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_common_util_LDADD = $(TEST_LIBS)
+TESTS += tests/unit/test_common_util
 
 include tests/unit/worker.mk
 include tests/unit/fcgi.mk
