@@ -19,18 +19,7 @@ worker_libmigrations_a_SOURCES = \
 noinst_LIBRARIES += worker/libingest.a
 worker_libingest_a_SOURCES = \
 	worker/ingest.h \
-	worker/ingest_tool.h \
-	worker/ingest_feedgen.c \
 	worker/ingest_parse.c \
 	worker/ingest_server.c \
 	worker/ingest_stats.c \
 	worker/ingest_store.c
-
-# meshscope-ingest: the operators' client (send) and the demo feeder (feed).
-bin_PROGRAMS += worker/meshscope-ingest
-worker_meshscope_ingest_SOURCES = \
-	worker/ingest_tool.c \
-	worker/ingest_send.c \
-	worker/ingest_feed.c
-worker_meshscope_ingest_LDADD = worker/libingest.a common/libmeshscope.a \
-	$(SQLITE3_LIBS) $(JSONC_LIBS) -lm

@@ -36,12 +36,6 @@ tests_unit_test_worker_ingest_store_CFLAGS = $(INGEST_TEST_CFLAGS)
 tests_unit_test_worker_ingest_store_LDADD = $(INGEST_TEST_LIBS)
 TESTS += tests/unit/test_worker_ingest_store
 
-check_PROGRAMS += tests/unit/test_client_feedgen
-tests_unit_test_client_feedgen_SOURCES = tests/unit/test_client_feedgen.c
-tests_unit_test_client_feedgen_CFLAGS = $(INGEST_TEST_CFLAGS)
-tests_unit_test_client_feedgen_LDADD = $(INGEST_TEST_LIBS)
-TESTS += tests/unit/test_client_feedgen
-
 # Storage faults: the backfill and ingest's group commit through a test-only
 # VFS shim that fails the Nth write, sync or truncate (tests/unit/faultvfs.c).
 check_PROGRAMS += tests/unit/test_worker_storage_faults
