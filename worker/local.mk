@@ -3,7 +3,7 @@ bin_PROGRAMS += worker/meshscope-worker
 worker_meshscope_worker_SOURCES = \
 	worker/main.c worker/worker.h
 worker_meshscope_worker_LDADD = worker/libmigrations.a worker/libingest.a \
-	common/libmeshscope.a $(SQLITE3_LIBS) $(JSONC_LIBS) -lm
+	common/libmeshscope.a $(SQLITE3_LIBS) $(JSONC_LIBS)
 
 # The async migrations: runner, progress bookkeeping, one file per migration,
 # and the status view. A library so the unit suites link the same code.

@@ -1,5 +1,5 @@
 # Unit suites for fcgi/ (cmocka), linked against the same library as the binary.
-FCGI_TEST_LIBS = fcgi/libresponder.a $(TEST_LIBS) -lm
+FCGI_TEST_LIBS = fcgi/libresponder.a $(TEST_LIBS)
 
 check_PROGRAMS += tests/unit/test_fcgi_params
 tests_unit_test_fcgi_params_SOURCES = tests/unit/test_fcgi_params.c
