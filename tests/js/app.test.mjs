@@ -30,6 +30,13 @@ test('loads without a document and exposes one object on window and module.expor
   assert.equal(typeof A.statsCards, 'function');
 });
 
+test('counts use the banner\'s formatter, with a dash where the banner shows 0', () => {
+  const cases = [[0, '0'], [71000, '71,000'], [12.6, '13'], ['4200', '4,200'],
+    [-5, DASH], [NaN, DASH], [Infinity, DASH], [null, DASH], [undefined, DASH], ['lots', DASH]];
+  for (const [input, want] of cases) assert.equal(A.formatCount(input), want, String(input));
+  assert.equal(window.__warmupBanner.formatCount(-5), '0');
+});
+
 test('unix times show as UTC; 0 and nonsense show a dash', () => {
   const cases = [
     [1760000000, '2025-10-09 08:53:20 UTC'], [1, '1970-01-01 00:00:01 UTC'],
@@ -65,6 +72,8 @@ test('stats cards: known totals first, then any other number the responder adds'
     { key: 'newestLastSeen', label: 'Newest packet seen', value: DASH, kind: 'time' },
   ]);
   for (const odd of [null, undefined, [], 'x', 5]) assert.deepEqual(plain(A.statsCards(odd)), []);
+  // Only newestLastSeen is a time: other spellings are plain numbers, as any field the responder adds.
+  assert.deepEqual(plain(A.statsCards({ maxLastSeen: 5 })), [{ key: 'maxLastSeen', label: 'Max last seen', value: '5' }]);
 });
 
 test('packets: rows and the next cursor from an answer, odd cursors mean no older page', () => {
@@ -77,8 +86,10 @@ test('packets: rows and the next cursor from an answer, odd cursors mean no olde
     [{ packets: [row], next: 0 }, 1, null],
     [{ packets: [row], next: -3 }, 1, null],
     [{ packets: [row], next: 'abc' }, 1, null],
-    [{ transmissions: [row], next: 9 }, 1, 9],
-    [[row], 1, null],
+    // Only `packets` holds rows: no responder sends another key or a bare array.
+    [{ transmissions: [row], next: 9 }, 0, 9],
+    [{ items: [row] }, 0, null],
+    [[row], 0, null],
     [null, 0, null],
   ];
   for (const [body, rows, next] of cases) {
@@ -124,7 +135,7 @@ test('migrations panel: running ones show rate and ETA, finished ones their dura
   const failed = A.migrationView({ name: 'c', status: 'failed', elapsedSec: 4 });
   assert.equal(failed.error, 'unknown error');
   assert.equal(A.migrationView({ name: 'c', status: 'failed', errorMessage: '<b>x</b>' }).error, '<b>x</b>');
-  assert.equal(A.migrationView({ name: 'd', status: 'pending_async' }).status, 'running');
+  assert.equal(A.migrationView({ name: 'd', status: 'pending_async' }).status, 'unknown', 'the raw table value is never sent');
   assert.equal(A.migrationView({ name: 'e', status: 'weird' }).status, 'unknown');
   assert.equal(A.migrationView({ status: 'running', rowsProcessed: 9, rowsTotal: 3 }).percent, 100);
   assert.equal(A.migrationView({ status: 'running', rowsProcessed: 9, rowsTotal: 0 }).percent, 0);
