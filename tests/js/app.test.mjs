@@ -1,5 +1,5 @@
 // The dashboard's pure helpers (www/app.js), loaded like the banner in a bare
-// vm sandbox: formatting, the §4 field mapping and keyset paging.
+// vm sandbox: formatting, the API's field mapping (docs/api.md) and keyset paging.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -105,7 +105,7 @@ test('packets: the first page has no before, older pages page back with before=n
   assert.equal(A.packetsUrl(25, 70975), '/api/packets?limit=25&before=70975');
 });
 
-test('a packet row shows the §4 fields, with a note where last_seen is not backfilled yet', () => {
+test('a packet row shows the /api/packets fields, with a note where last_seen is not backfilled yet', () => {
   assert.deepEqual(plain(A.packetRow({ id: 71000, hash: '00deadbeef', payloadType: 4, firstSeen: 1760000000,
     lastSeen: 1760000060, observations: 1234 })),
   ['71000', '00deadbeef', '4', '2025-10-09 08:53:20 UTC', '2025-10-09 08:54:20 UTC', '1,234']);

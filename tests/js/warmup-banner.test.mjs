@@ -1,6 +1,6 @@
-// The warm-up banner's pure functions and every rule of design §7, with the
-// script loaded the way §7 says: a plain vm sandbox holding only window,
-// module, console and Date.
+// The warm-up banner's pure functions and every rule of docs/browser.md, with
+// the script loaded the way the banner must load: a plain vm sandbox holding
+// only window, module, console and Date.
 import { test, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -26,7 +26,7 @@ const messages = (...args) => plain(B.getWarmupMessages(...args));
 
 const NOW = Date.UTC(2025, 9, 9, 12, 0, 0); // 2025-10-09 12:00:00 UTC
 const MIN = 60 * 1000;
-// Both formats the database writes (design §2), for an instant `ms`.
+// Both formats the database writes (docs/database.md, "Times"), for an instant `ms`.
 const sqliteTime = (ms) => new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
 const rfc3339 = (ms) => new Date(ms).toISOString().slice(0, 19) + 'Z';
 

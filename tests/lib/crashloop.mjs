@@ -1,6 +1,6 @@
 // crashloop.mjs: kill -9 the worker at seeded random moments during a backfill
 // while a client keeps ingesting, restart it each time, and check what the
-// design (§3, §6) promises at the end: last_seen equal to the one-statement
+// worker promises at the end (docs/database.md, docs/ingest.md): last_seen equal to the one-statement
 // reference on the final data, every acknowledged line present, an intact
 // database and the migration done.
 import { execFileSync } from 'node:child_process';
