@@ -23,4 +23,5 @@ need-cmocka:
 	@exit 1
 endif
 
+dist_noinst_SCRIPTS += tests/no-cmocka-check
 EXTRA_DIST += tests/js tests/integration tests/lib tests/e2e
