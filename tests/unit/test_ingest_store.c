@@ -253,6 +253,32 @@ static void store_commit_is_all_or_nothing(void **state)
     assert_int_equal(query_int(f->db, "SELECT count(*) FROM _ingest_stats"), 0);
 }
 
+/*
+ * One line whose own statements fail is answered for itself; the rest of its
+ * group commits. Ids exhausted (the highest transmission id is INT64_MAX, so
+ * a new hash cannot get one) and an extra constraint of a legacy table.
+ */
+static void store_a_failing_line_fails_alone(void **state)
+{
+    struct fixture *f = *state;
+    exec_ok(f->db, "INSERT INTO transmissions(id, hash, raw_hex, first_seen, last_seen)"
+                   " VALUES (9223372036854775807, 'known', '00', 1760000000, 1760000000)");
+    struct ingest_store *store = open_store(f, 1000);
+    struct ingest_obs a = make_obs("fresh", T0 + 1), b = make_obs("known", T0 + 2);
+    const struct ingest_obs *ptrs[] = {&a, &b};
+    struct ingest_stats_delta d = {.accepted = 2, .acked = 2, .commits = 1, .commit_rows_max = 2};
+    char *err = NULL;
+    int rc = ingest_store_commit(store, ptrs, 2, &d, &err);
+    if (rc != 0)
+        fail_msg("the group failed: %s", err);
+    assert_int_equal(query_int(f->db, "SELECT count(*) FROM observations"), 1);
+    assert_int_equal(query_int(f->db, "SELECT last_seen FROM transmissions WHERE hash = 'known'"),
+                     T0 + 2);
+    ingest_obs_clear(&a);
+    ingest_obs_clear(&b);
+    ingest_store_close(store);
+}
+
 static void store_accumulates_figures_across_commits(void **state)
 {
     struct fixture *f = *state;
@@ -369,6 +395,76 @@ static void ingest_then_reference_backfill_settles_every_row(void **state)
     assert_true(query_int(f->db, "SELECT count(*) FROM transmissions") > 200);
 }
 
+/* EXPLAIN QUERY PLAN of `sql`, its detail lines joined by "; ". */
+static char *query_plan(sqlite3 *db, const char *sql)
+{
+    char *eqp = xasprintf("EXPLAIN QUERY PLAN %s", sql);
+    sqlite3_stmt *stmt = NULL;
+    if (sqlite3_prepare_v2(db, eqp, -1, &stmt, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", eqp, sqlite3_errmsg(db));
+    char *plan = xstrdup("");
+    while (sqlite3_step(stmt) == SQLITE_ROW) {
+        char *next = xasprintf("%s%s%s", plan, *plan ? "; " : "",
+                               (const char *)sqlite3_column_text(stmt, 3));
+        free(plan);
+        plan = next;
+    }
+    sqlite3_finalize(stmt);
+    free(eqp);
+    return plan;
+}
+
+/*
+ * A legacy index on observations(transmission_id) spares building one at
+ * startup only if lookups by transmission can use it: a full index whose
+ * leading column is transmission_id, in BINARY collation. A partial one, a
+ * NOCASE one or one led by another column must not count, or ingest's MAX
+ * for unreached rows and the backfill scan the whole table per row.
+ */
+static void upgrade_counts_only_a_usable_legacy_index(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        const char *ddl;
+        int builds; /* the upgrade must add its own index */
+    } cases[] = {
+        {"partial", "CREATE INDEX legacy_obs_tx ON observations(transmission_id)"
+                    " WHERE snr IS NOT NULL", 1},
+        {"NOCASE", "CREATE INDEX legacy_obs_tx ON observations(transmission_id COLLATE NOCASE)",
+         1},
+        {"led by another column",
+         "CREATE INDEX legacy_obs_tx ON observations(timestamp, transmission_id)", 1},
+        {"full", "CREATE INDEX legacy_obs_tx ON observations(transmission_id)", 0},
+        {"full, descending, wider",
+         "CREATE INDEX legacy_obs_tx ON observations(transmission_id DESC, observer)", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        sqlite3 *db = NULL;
+        assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
+        exec_ok(db, "CREATE TABLE transmissions(id INTEGER PRIMARY KEY AUTOINCREMENT, hash TEXT"
+                    " NOT NULL UNIQUE, raw_hex TEXT NOT NULL, payload_type INTEGER,"
+                    " first_seen INTEGER NOT NULL);"
+                    "CREATE TABLE observations(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+                    " transmission_id INTEGER NOT NULL REFERENCES transmissions(id),"
+                    " observer TEXT, snr REAL, rssi REAL, path_json TEXT,"
+                    " timestamp INTEGER NOT NULL);");
+        exec_ok(db, cases[i].ddl);
+        char *err = NULL;
+        if (schema_upgrade(db, &err) != 0)
+            fail_msg("%s: %s", cases[i].name, err);
+        int64_t indexes = query_int(db, "SELECT count(*) FROM pragma_index_list('observations')");
+        char *plan = query_plan(db, "SELECT MAX(timestamp) FROM observations"
+                                    " WHERE transmission_id = 1");
+        if (indexes != 1 + cases[i].builds || strstr(plan, "INDEX") == NULL ||
+            strstr(plan, "(transmission_id=?") == NULL)
+            fail_msg("%s: %lld indexes (want %d), plan '%s'", cases[i].name,
+                     (long long)indexes, 1 + cases[i].builds, plan);
+        free(plan);
+        sqlite3_close(db);
+    }
+}
+
 static void latency_percentiles_table(void **state)
 {
     (void)state;
@@ -402,12 +498,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(store_writes_every_field_and_reuses_the_transmission,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(store_commit_is_all_or_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(store_a_failing_line_fails_alone, setup, teardown),
         cmocka_unit_test_setup_teardown(store_accumulates_figures_across_commits, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(store_waits_for_another_writers_short_transaction, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(ingest_then_reference_backfill_settles_every_row, setup,
                                         teardown),
+        cmocka_unit_test(upgrade_counts_only_a_usable_legacy_index),
         cmocka_unit_test(latency_percentiles_table),
     };
     return cmocka_run_group_tests_name("ingest_store", tests, NULL, NULL);
