@@ -39,9 +39,10 @@ static const char schema_create_tables[] =
     " commit_rows_max INTEGER NOT NULL DEFAULT 0,"
     " ack_latency_p50_ms REAL NOT NULL DEFAULT 0,"
     " ack_latency_p99_ms REAL NOT NULL DEFAULT 0,"
-    " updated_at TEXT);";
+    " updated_at TEXT,"
+    " lines_duplicate INTEGER NOT NULL DEFAULT 0);";
 
-/* Columns a legacy database may lack, added in this order at startup. */
+/* Columns a legacy database, or one of an earlier meshscope, may lack; added in order at startup. */
 static const struct {
     const char *table;
     const char *column_ddl;
@@ -50,6 +51,7 @@ static const struct {
     {SCHEMA_MIGRATIONS_TABLE, "rows_processed INTEGER NOT NULL DEFAULT 0"},
     {SCHEMA_MIGRATIONS_TABLE, "rows_total INTEGER NOT NULL DEFAULT 0"},
     {SCHEMA_MIGRATIONS_TABLE, "last_update_at TEXT"},
+    {SCHEMA_INGEST_STATS_TABLE, "lines_duplicate INTEGER NOT NULL DEFAULT 0"},
 };
 
 /*
