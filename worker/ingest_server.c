@@ -597,8 +597,8 @@ static void log_client_closed(struct server *srv, const struct client *c)
     if (held_back > 0)
         snprintf(more, sizeof more, " (and %lld more clients since the last report)",
                  (long long)held_back);
-    log_info("ingest: client %llu left before reading %llu replies; its lines were committed "
-             "and counted all the same%s",
+    log_info("ingest: client %llu went without reading %llu replies (it left, or did not "
+             "read them before a stop); its lines were committed and counted all the same%s",
              (unsigned long long)c->id, (unsigned long long)c->undelivered, more);
 }
 
@@ -796,8 +796,10 @@ static void server_init(struct server *srv, const struct ingest_config *config)
 static void server_free(struct server *srv)
 {
     close_listener(srv);
-    for (size_t i = 0; i < srv->nclients; i++)
+    for (size_t i = 0; i < srv->nclients; i++) {
+        log_client_closed(srv, srv->clients[i]);
         client_free(srv->clients[i]);
+    }
     for (size_t i = 0; i < srv->batch_len; i++) {
         free(srv->batch[i].error);
         ingest_obs_clear(&srv->batch[i].obs);

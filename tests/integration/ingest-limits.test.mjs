@@ -183,3 +183,39 @@ test('a line that fails in the database fails alone; the rest of its group commi
     await worker.stop();
   }
 });
+
+test('SIGTERM with a client that reads no replies: the lines read are committed, the worker exits', async () => {
+  const { db, socket } = paths('stopstall');
+  const worker = await startWorker({ db, socket });
+  const s = await connect(socket);
+  s.on('error', () => {});
+  s.pause(); // reads no replies: the worker runs out of room for them and stops taking lines
+  let sent = 0;
+  const pump = () => {
+    while (sent < 200000) {
+      const more = s.write(`${observation({ hash: `s${sent % 300}`, observer: `s${sent}` })}\n`);
+      sent++;
+      if (!more) return;
+    }
+  };
+  s.on('drain', pump);
+  pump();
+  const count = () => scalar(db, 'SELECT count(*) FROM observations');
+  await waitFor(async () => {
+    const before = count();
+    await new Promise((r) => setTimeout(r, 1000));
+    return before > 0 && count() === before && unreadBytes(socket, worker.pid) > 0;
+  }, { timeoutMs: 25000, what: 'the worker to stall on the unread replies' });
+  const stalledAt = count();
+  const stoppedAt = Date.now();
+  worker.child.kill('SIGTERM');
+  const { code } = await worker.exited;
+  s.destroy();
+  assert.equal(code, 0);
+  assert.ok(Date.now() - stoppedAt < 8000, `stopped in ${Date.now() - stoppedAt} ms`);
+  // The complete lines waiting in the worker's buffer went in after the 2 s drain.
+  const stored = count();
+  assert.ok(stored > stalledAt, `${stored} stored, ${stalledAt} when it stalled`);
+  assert.equal(scalar(db, 'SELECT lines_accepted FROM _ingest_stats'), stored);
+  assert.match(worker.log(), /went without reading \d+ replies/);
+});
