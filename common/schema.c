@@ -42,7 +42,7 @@ static const char schema_create_tables[] =
     " updated_at TEXT,"
     " lines_duplicate INTEGER NOT NULL DEFAULT 0);";
 
-/* Columns a legacy database, or one of an earlier meshscope, may lack; added in order at startup. */
+/* Columns a legacy database, or one from an earlier meshscope, may lack; added at startup. */
 static const struct {
     const char *table;
     const char *column_ddl;

@@ -1,4 +1,4 @@
-/* ingest.h: live ingest (docs/ingest.md): the line protocol, its store, its figures and its server. */
+/* ingest.h: live ingest (docs/ingest.md): the line protocol, its store, figures and server. */
 #ifndef MESHSCOPE_INGEST_H
 #define MESHSCOPE_INGEST_H
 

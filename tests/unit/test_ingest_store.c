@@ -1,4 +1,4 @@
-/* test_ingest_store.c: ingest's group commit on a real SQLite file: last_seen, isolation, duplicates. */
+/* test_ingest_store.c: ingest's group commit on real SQLite: last_seen, isolation, duplicates. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
