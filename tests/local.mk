@@ -12,5 +12,6 @@ TESTS += tests/unit/test_common
 
 include tests/unit/worker.mk
 include tests/unit/fcgi.mk
+include tests/unit/mqtt.mk
 
 EXTRA_DIST += tests/js tests/integration tests/lib tests/e2e
