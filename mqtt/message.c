@@ -47,7 +47,7 @@ static int copy_level(const char *start, size_t len, char *dst)
     return 0;
 }
 
-/* PREFIX.../REGION/OBSERVER/{packets,status}: returns the kind, or -1 for another shape. */
+/* PREFIX/REGION/OBSERVER/{packets,status}, PREFIX one level or more: the kind, or -1 for another shape. */
 static int parse_topic(const char *topic, struct message *out)
 {
     const char *levels[64];
@@ -61,7 +61,7 @@ static int parse_topic(const char *topic, struct message *out)
             levels[n++] = p + 1;
         }
     }
-    if (n < 3)
+    if (n < 4)
         return -1;
     const char *last = levels[n - 1];
     int kind;

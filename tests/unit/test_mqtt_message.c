@@ -53,6 +53,8 @@ static const struct msg_case cases[] = {
     {"RSSI out of range", TOPIC, "{\"raw\":\"" TXT "\",\"RSSI\":\"500\"}", MESSAGE_BAD, "bad_rssi"},
     {"timestamp garbage", TOPIC, "{\"raw\":\"" TXT "\",\"timestamp\":\"yesterday\"}", MESSAGE_BAD,
      "bad_timestamp"},
+    {"topic without a region", "meshcore/SEA/packets", "{\"raw\":\"" TXT "\"}", MESSAGE_BAD,
+     "bad_topic"},
     {"topic too short", "meshcore/packets", "{\"raw\":\"" TXT "\"}", MESSAGE_BAD, "bad_topic"},
     {"topic of another kind", "meshcore/SEA/OBS1/debug", "{}", MESSAGE_BAD, "bad_topic"},
     {"empty observer level", "meshcore/SEA//packets", "{\"raw\":\"" TXT "\"}", MESSAGE_BAD,
