@@ -40,6 +40,8 @@ export async function startBroker({ users, tls, dir } = {}) {
   const port = await freePort();
   const lines = [
     'per_listener_settings false',
+    // Started as root, mosquitto drops to its own user, who cannot read the test's files.
+    ...(process.getuid() === 0 ? ['user root'] : []),
     `persistence true`,
     `persistence_location ${brokerDir}/`,
     // A bridge that is down or slow must find everything in its session when it is back.
