@@ -163,6 +163,16 @@ int main(int argc, char **argv)
     mosquitto_loop_start(mosq);
     log_info("publishing to %s:%d at %lld transmissions/s", d.src.host, d.src.port,
              (long long)d.rate);
+    /* Each observer's details, retained as observers publish them; the bridge keeps the last. */
+    for (int64_t o = 0; o < d.observers; o++) {
+        char topic[128], body[256];
+        snprintf(topic, sizeof topic, "meshcore/%s/DEMO%060d/status", d.region, (int)o);
+        int len = snprintf(body, sizeof body,
+                           "{\"origin\":\"demo observer %d\",\"status\":\"online\","
+                           "\"model\":\"demo\",\"firmware_version\":\"%s\"}",
+                           (int)o, PACKAGE_VERSION);
+        mosquitto_publish(mosq, NULL, topic, len, body, 1, true);
+    }
     int64_t start = clock_monotonic_ms(), published = 0;
     for (int64_t seq = 0; !stop && (d.count == 0 || seq < d.count); seq++) {
         int64_t due = start + seq * 1000 / d.rate;
