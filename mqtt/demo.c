@@ -1,6 +1,7 @@
 /* demo.c: meshscope-mqtt-demo, publishes MeshCore-format packets as observers would, for the local stack and tests. */
 #include <getopt.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,18 @@ static void on_signal(int signo)
 {
     (void)signo;
     stop = 1;
+}
+
+static atomic_int connected;
+
+static void on_connect(struct mosquitto *mosq, void *obj, int rc)
+{
+    (void)mosq;
+    (void)obj;
+    if (rc == 0)
+        atomic_store(&connected, 1);
+    else
+        log_warnx("broker refused the connection: %s", mosquitto_connack_string(rc));
 }
 
 static uint64_t rng_state;
@@ -157,10 +170,15 @@ int main(int argc, char **argv)
     if (d.src.tls)
         mosquitto_tls_set(mosq, d.src.ca_file, d.src.ca_file ? NULL : "/etc/ssl/certs", NULL,
                           NULL, NULL);
+    mosquitto_connect_callback_set(mosq, on_connect);
     mosquitto_reconnect_delay_set(mosq, 1, 30, true);
     /* The library's thread reconnects on its own; the broker may start after us. */
     mosquitto_connect_async(mosq, d.src.host, d.src.port, 30);
     mosquitto_loop_start(mosq);
+    while (!stop && !atomic_load(&connected)) {
+        struct timespec ts = {0, 50 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     log_info("publishing to %s:%d at %lld transmissions/s", d.src.host, d.src.port,
              (long long)d.rate);
     /* Each observer's details, retained as observers publish them; the bridge keeps the last. */
