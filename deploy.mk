@@ -14,6 +14,9 @@ dist_supervisorconf_DATA = \
 	supervisor/supervisord.conf.in \
 	deploy/supervisor-meshscope.conf
 
+# meshscope-mqtt: an example config and the broker's ACL note (docs/mqtt.md).
+dist_deploy_DATA = deploy/meshscope-mqtt.conf.example deploy/mosquitto-acl.example
+
 EXTRA_DIST += \
 	README.md \
 	package.json package-lock.json \

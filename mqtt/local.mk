@@ -27,4 +27,4 @@ mqtt_meshscope_mqtt_demo_CFLAGS = $(AM_CFLAGS) $(MOSQUITTO_CFLAGS)
 mqtt_meshscope_mqtt_demo_LDADD = mqtt/libmqtt.a common/libmeshscope.a \
 	$(MOSQUITTO_LIBS) $(NETTLE_LIBS) $(JSONC_LIBS) -lm
 
-dist_noinst_DATA += mqtt/meshscope-mqtt.conf.example
+# The example config ships with the deployment files (deploy.mk).
