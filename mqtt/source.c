@@ -13,6 +13,7 @@
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 60000
 #define KEEPALIVE_S 30
+#define CONNACK_TIMEOUT_MS 30000
 
 struct link {
     struct source *s;
@@ -141,6 +142,11 @@ static int run_connection(struct link *l)
         rc = mosquitto_loop(l->mosq, 500, 1);
         if (rc != MOSQ_ERR_SUCCESS || (l->connack > 0))
             break;
+        if (l->connack < 0 && clock_monotonic_ms() - since_ms > CONNACK_TIMEOUT_MS) {
+            log_warnx("source %s: no answer to CONNECT from %s:%d in %d s", c->name, c->host,
+                      c->port, CONNACK_TIMEOUT_MS / 1000);
+            break;
+        }
         if (l->connack == 0 && b->silent_reconnect_ms > 0) {
             int64_t last = last_receipt(l->s);
             int64_t silent_ms = last > since_unix ? (time(NULL) - last) * 1000
