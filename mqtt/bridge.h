@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "mqtt_config.h"
 #include "rate_limit.h"
@@ -44,7 +45,11 @@ struct pending {
     char *line;
     size_t len;
     int source;
+    int64_t taken_us; /* monotonic, when the source handed it over */
 };
+
+/* Recent take-to-acknowledgement times, for the liveness file's p50/p99. */
+#define BRIDGE_LATENCY_SAMPLES 2048
 
 struct observer_status {
     char *id, *region, *status;
@@ -66,7 +71,17 @@ struct bridge {
     struct observer_status observers[BRIDGE_OBSERVERS_MAX];
     int observer_count;
     int dirty;            /* liveness changed since the file was written */
+    double latency_ms[BRIDGE_LATENCY_SAMPLES];
+    int latency_count, latency_next;
 };
+
+/* Monotonic microseconds: the latencies are a few milliseconds, finer than clock_monotonic_ms. */
+static inline int64_t bridge_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 /* queue.c */
 int bridge_init(struct bridge *b, const struct bridge_config *config, int window, char **errp);

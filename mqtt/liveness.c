@@ -64,6 +64,28 @@ static struct json_object *observers_json(const struct bridge *b)
     return obj;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Nearest-rank p50 and p99 of the recent take-to-acknowledgement times; caller holds the lock. */
+static void add_latency(struct json_object *root, const struct bridge *b)
+{
+    if (b->latency_count == 0)
+        return;
+    double *sorted = xmalloc(sizeof(double) * (size_t)b->latency_count);
+    memcpy(sorted, b->latency_ms, sizeof(double) * (size_t)b->latency_count);
+    qsort(sorted, (size_t)b->latency_count, sizeof(double), cmp_double);
+    int n = b->latency_count;
+    int i50 = (n * 50 + 99) / 100 - 1, i99 = (n * 99 + 99) / 100 - 1;
+    json_object_object_add(root, "ackLatencyP50Ms", json_object_new_double(sorted[i50 < 0 ? 0 : i50]));
+    json_object_object_add(root, "ackLatencyP99Ms", json_object_new_double(sorted[i99 < 0 ? 0 : i99]));
+    json_object_object_add(root, "ackLatencySamples", json_object_new_int(n));
+    free(sorted);
+}
+
 static char *render(struct bridge *b)
 {
     struct json_object *root = json_object_new_object();
@@ -74,6 +96,7 @@ static char *render(struct bridge *b)
     json_object_object_add(root, "workerConnected", json_object_new_boolean(b->worker_connected));
     json_object_object_add(root, "window", json_object_new_int(b->window));
     json_object_object_add(root, "inFlight", json_object_new_int(b->count));
+    add_latency(root, b);
     struct json_object *sources = json_object_new_object();
     for (int i = 0; i < b->source_count; i++)
         json_object_object_add(sources, b->sources[i].config->name, source_json(&b->sources[i]));

@@ -35,7 +35,7 @@ export function makeTls(dir, name = 'ca') {
 
 // Starts mosquitto; `users` ({name: password}) turns on password authentication,
 // `tls` ({cert, key}) makes the listener TLS. `restart()` reuses port and persistence.
-export async function startBroker({ users, tls, dir } = {}) {
+export async function startBroker({ users, tls, dir, inflight = 20 } = {}) {
   const brokerDir = dir || tempDir('meshscope-mosquitto-');
   const port = await freePort();
   const lines = [
@@ -46,7 +46,7 @@ export async function startBroker({ users, tls, dir } = {}) {
     `persistence_location ${brokerDir}/`,
     // A bridge that is down or slow must find everything in its session when it is back.
     'max_queued_messages 0',
-    'max_inflight_messages 20',
+    `max_inflight_messages ${inflight}`,
     'log_dest stderr',
     'log_type error', 'log_type warning', 'log_type notice',
   ];
