@@ -36,6 +36,20 @@ static int get_count(struct json_object *obj, const char *key, int64_t *out)
     return 0;
 }
 
+/* A finite non-negative number member; 1 with *out when present. */
+static int get_ms(struct json_object *obj, const char *key, double *out)
+{
+    struct json_object *v = NULL;
+    if (!json_object_object_get_ex(obj, key, &v) ||
+        !(json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int)))
+        return 0;
+    double d = json_object_get_double(v);
+    if (!(d >= 0 && d < 1e9))
+        return 0;
+    *out = d;
+    return 1;
+}
+
 static int get_bool(struct json_object *obj, const char *key)
 {
     struct json_object *v = NULL;
@@ -134,6 +148,8 @@ int ingest_liveness_read(const char *path, struct ingest_liveness *out, char **e
     get_count(root, "inFlight", &out->in_flight);
     get_count(root, "window", &out->window);
     out->worker_connected = get_bool(root, "workerConnected");
+    out->has_latency = get_ms(root, "ackLatencyP50Ms", &out->ack_p50_ms) &&
+                       get_ms(root, "ackLatencyP99Ms", &out->ack_p99_ms);
     json_object_object_foreach(sources, name, v)
     {
         if (out->source_count == LIVENESS_SOURCES_MAX)
@@ -177,6 +193,10 @@ struct json_object *ingest_liveness_perf_json(const struct ingest_liveness *l)
     json_object_object_add(obj, "workerConnected", json_object_new_boolean(l->worker_connected));
     json_object_object_add(obj, "inFlight", json_object_new_int64(l->in_flight));
     json_object_object_add(obj, "window", json_object_new_int64(l->window));
+    if (l->has_latency) {
+        json_object_object_add(obj, "ackLatencyP50Ms", encode_json_number(l->ack_p50_ms));
+        json_object_object_add(obj, "ackLatencyP99Ms", encode_json_number(l->ack_p99_ms));
+    }
     struct json_object *sources = json_object_new_object();
     for (int i = 0; i < l->source_count; i++) {
         const struct liveness_source *s = &l->sources[i];
@@ -261,4 +281,11 @@ void ingest_liveness_metrics(FILE *out, const struct ingest_liveness *l)
     family(out, "meshscope_mqtt_in_flight_lines", "gauge",
            "Lines the bridge holds until the worker acknowledges them.");
     fprintf(out, "meshscope_mqtt_in_flight_lines %lld\n", (long long)l->in_flight);
+    if (l->has_latency) {
+        family(out, "meshscope_mqtt_ack_latency_p99_seconds", "gauge",
+               "99th percentile of recent times from a message's arrival to the worker's acknowledgement.");
+        fputs("meshscope_mqtt_ack_latency_p99_seconds ", out);
+        encode_prom_value(out, l->ack_p99_ms / 1e3);
+        fputc('\n', out);
+    }
 }

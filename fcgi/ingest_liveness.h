@@ -32,6 +32,8 @@ struct ingest_liveness {
     int64_t updated_unix;
     int worker_connected;
     int64_t in_flight, window;
+    int has_latency;
+    double ack_p50_ms, ack_p99_ms; /* the bridge's take-to-acknowledgement times */
     struct liveness_source sources[LIVENESS_SOURCES_MAX];
     int source_count;
 };
