@@ -27,4 +27,5 @@ mqtt_meshscope_mqtt_demo_CFLAGS = $(AM_CFLAGS) $(MOSQUITTO_CFLAGS)
 mqtt_meshscope_mqtt_demo_LDADD = mqtt/libmqtt.a common/libmeshscope.a \
 	$(MOSQUITTO_LIBS) $(NETTLE_LIBS) $(JSONC_LIBS) -lm
 
-# The example config ships with the deployment files (deploy.mk).
+# Its documentation and its benchmark (bench/run --mqtt).
+EXTRA_DIST += docs/mqtt.md bench/mqtt.mjs
