@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { tempDir, waitFor } from '../lib/stack.mjs';
 import { startWorker, scalar } from '../lib/ingest.mjs';
 import { startBroker, startBridge, publish, publishLines, packetMessage, makeTls } from '../lib/mosquitto.mjs';
@@ -88,6 +88,7 @@ test('kill -9 of the worker and of the broker mid-stream: everything delivered i
     await bridge.stop();
     await worker.stop();
     await broker.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
@@ -128,6 +129,7 @@ test('kill -9 of the bridge loses at most the in-flight window', async () => {
     await bridge.stop();
     await worker.stop();
     await broker.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
@@ -171,5 +173,6 @@ test('TLS with a CA made here and a password; wrong password and wrong CA are cl
     for (const b of bridges) await b.stop();
     await worker.stop();
     await broker.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { BINDIR, TOP, freePort, tempDir, waitFor } from '../lib/stack.mjs';
 import { scalar } from '../lib/ingest.mjs';
@@ -35,5 +36,6 @@ test('scripts/stack --mqtt-port runs broker, bridge and demo publisher into the 
   } finally {
     child.kill('SIGTERM');
     await exited;
+    rmSync(dir, { recursive: true, force: true });
   }
 });

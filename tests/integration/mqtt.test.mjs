@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { BINDIR, tempDir, waitFor } from '../lib/stack.mjs';
 import { startWorker, sql, scalar, exchange, observation } from '../lib/ingest.mjs';
@@ -38,6 +38,7 @@ after(async () => {
   await bridge?.stop();
   await worker?.stop();
   await broker?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 const counts = () => bridge.liveness().sources.local.counts;
