@@ -58,6 +58,8 @@ static void usage(FILE *out)
           "  --stats-file PATH      shared file where every responder of the pool publishes\n"
           "                         its request figures (default: the unix socket's path\n"
           "                         plus \".stats\"; without one, figures are per process)\n"
+          "  --liveness-file PATH   the MQTT bridge's status file, read for ingest_liveness in\n"
+          "                         /api/healthz, /api/perf and /api/metrics (default: none)\n"
           "  --log-level LEVEL      error, warn, info (default) or debug\n"
           "  --help                 show this help\n"
           "  --version              show the version\n",
@@ -78,6 +80,7 @@ enum {
     OPT_STALLED,
     OPT_STATS,
     OPT_LOG,
+    OPT_LIVENESS,
     OPT_HELP,
     OPT_VERSION
 };
@@ -104,6 +107,9 @@ static int apply_option(int opt, const char *arg, struct responder *r, struct fc
             return set_error(errp, "--stats-file: expected a path");
         o->stats_file = arg;
         return 0;
+    case OPT_LIVENESS:
+        r->liveness_path = arg;
+        return 0;
     case OPT_LOG:
         if (log_level_parse(arg, &o->level) != 0)
             return set_error(errp, "--log-level: expected error, warn, info or debug");
@@ -121,6 +127,7 @@ static int parse_options(int argc, char **argv, struct responder *r, struct fcgi
         {"stalled-after-s", required_argument, NULL, OPT_STALLED},
         {"stats-file", required_argument, NULL, OPT_STATS},
         {"log-level", required_argument, NULL, OPT_LOG},
+        {"liveness-file", required_argument, NULL, OPT_LIVENESS},
         {"help", no_argument, NULL, OPT_HELP},
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},

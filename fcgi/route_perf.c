@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "encode.h"
+#include "ingest_liveness.h"
 #include "log.h"
 #include "poolstats.h"
 #include "ingest_stats.h"
@@ -108,6 +109,16 @@ static void perf(struct responder *r, const struct http_request *req, struct htt
     } else if (presence == READER_PRESENT) {
         json_object_object_add(body, "ingest", ingest_json(&ingest));
         ingest_stats_free(&ingest);
+    }
+    if (r->liveness_path != NULL) {
+        struct ingest_liveness *l = xmalloc(sizeof *l);
+        if (ingest_liveness_read(r->liveness_path, l, &err) == 0) {
+            json_object_object_add(body, "ingest_liveness", ingest_liveness_perf_json(l));
+        } else {
+            json_object_object_add(body, "ingest_liveness_error", encode_json_string(err));
+            free(err);
+        }
+        free(l);
     }
     http_response_json(resp, 200, body);
 }
