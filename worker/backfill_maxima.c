@@ -17,9 +17,7 @@ void backfill_maxima_release(struct backfill_maxima *m)
 {
     free(m->ids);
     free(m->max);
-    free(m->flags);
     m->ids = m->max = NULL;
-    m->flags = NULL;
     m->count = m->alloc = 0;
 }
 
@@ -31,7 +29,6 @@ static void backfill_maxima_grow(struct backfill_maxima *m)
         next = m->cap;
     m->ids = xrealloc(m->ids, next * sizeof *m->ids);
     m->max = xrealloc(m->max, next * sizeof *m->max);
-    m->flags = xrealloc(m->flags, next);
     m->alloc = next;
 }
 
@@ -54,7 +51,7 @@ int backfill_maxima_collect(struct backfill_maxima *m, sqlite3_stmt *collect, in
         if (m->count == m->alloc)
             backfill_maxima_grow(m);
         m->ids[m->count] = sqlite3_column_int64(collect, 0);
-        m->flags[m->count] = 0;
+        m->max[m->count] = BACKFILL_MAXIMA_UNSEEN;
         m->count++;
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
@@ -110,20 +107,24 @@ static void backfill_maxima_fold(sqlite3_context *ctx, int argc, sqlite3_value *
     (void)argc;
     struct backfill_maxima *m = sqlite3_user_data(ctx);
     sqlite3_result_int(ctx, 1);
+    m->folded++;
     if (sqlite3_value_type(argv[0]) != SQLITE_INTEGER)
         return;
     size_t i = backfill_maxima_find(m, sqlite3_value_int64(argv[0]));
     if (i == SIZE_MAX)
         return;
-    uint8_t flags = m->flags[i];
+    int64_t cur = m->max[i];
+    if (cur == BACKFILL_MAXIMA_MIXED)
+        return;
     if (sqlite3_value_type(argv[1]) != SQLITE_INTEGER) {
-        m->flags[i] = flags | BACKFILL_MAXIMA_SEEN | BACKFILL_MAXIMA_MIXED;
+        m->max[i] = BACKFILL_MAXIMA_MIXED;
         return;
     }
     int64_t ts = sqlite3_value_int64(argv[1]);
-    if (!(flags & BACKFILL_MAXIMA_SEEN) || ts > m->max[i])
+    if (ts <= BACKFILL_MAXIMA_MIXED)
+        m->max[i] = BACKFILL_MAXIMA_MIXED;
+    else if (ts > cur) /* UNSEEN is below every other value */
         m->max[i] = ts;
-    m->flags[i] = flags | BACKFILL_MAXIMA_SEEN;
 }
 
 static void backfill_maxima_value(sqlite3_context *ctx, int argc, sqlite3_value **argv)
@@ -133,7 +134,7 @@ static void backfill_maxima_value(sqlite3_context *ctx, int argc, sqlite3_value 
     if (sqlite3_value_type(argv[0]) != SQLITE_INTEGER)
         return; /* NULL */
     size_t i = backfill_maxima_find(m, sqlite3_value_int64(argv[0]));
-    if (i != SIZE_MAX && m->flags[i] == BACKFILL_MAXIMA_SEEN)
+    if (i != SIZE_MAX && m->max[i] != BACKFILL_MAXIMA_UNSEEN && m->max[i] != BACKFILL_MAXIMA_MIXED)
         sqlite3_result_int64(ctx, m->max[i]);
 }
 
@@ -179,15 +180,24 @@ static int backfill_maxima_one(sqlite3_stmt *stmt, int64_t a, int64_t b, int64_t
     return 0;
 }
 
-int backfill_maxima_scan(sqlite3_stmt *scan, sqlite3_stmt *next, int64_t *lo, int64_t hi,
-                         int64_t span, int64_t *rows, int *done, char **errp)
+int backfill_maxima_scan(struct backfill_maxima *m, sqlite3_stmt *scan, sqlite3_stmt *next,
+                         int64_t *lo, int64_t hi, int64_t span, int64_t *rows, int *done,
+                         char **errp)
 {
     /* Unsigned: the distance from INT64_MIN to hi does not fit an int64_t. */
     int64_t end = (uint64_t)hi - (uint64_t)*lo < (uint64_t)span ? hi : *lo + (span - 1);
-    int64_t n = 0, found = 0;
+    int64_t before = m->folded, found = 0;
     int is_null = 0;
-    if (backfill_maxima_one(scan, *lo, end, &n, &is_null, errp) != 0)
-        return -1;
+    sqlite3_reset(scan);
+    sqlite3_bind_int64(scan, 1, *lo);
+    sqlite3_bind_int64(scan, 2, end);
+    int rc = sqlite3_step(scan);
+    sqlite3_reset(scan); /* ends the statement's read transaction */
+    if (rc != SQLITE_DONE)
+        return set_error(errp, "reading observations %" PRId64 "..%" PRId64 " failed: %s", *lo,
+                         end, rc == SQLITE_ROW ? "the fold returned 0"
+                                               : sqlite3_errmsg(sqlite3_db_handle(scan)));
+    int64_t n = m->folded - before;
     *rows += n;
     *done = end >= hi;
     if (*done)

@@ -11,21 +11,23 @@
  * A window holds, for up to `cap` transmissions still at last_seen = 0 (in id
  * order), the largest INTEGER timestamp of their observations seen so far.
  * Each costs BACKFILL_MAXIMA_ROW_BYTES, so the window never takes more than
- * the memory budget it was given, whatever the data.
+ * the memory budget it was given, whatever the data. One 8-byte word a row
+ * carries both the maximum and its state, so the pass touches one place per
+ * observation:
  */
-#define BACKFILL_MAXIMA_ROW_BYTES (2 * sizeof(int64_t) + 1)
-
-/* flags[i] */
-#define BACKFILL_MAXIMA_SEEN 1  /* at least one observation */
-#define BACKFILL_MAXIMA_MIXED 2 /* one timestamp is not an INTEGER: SQL computes this row's MAX */
+#define BACKFILL_MAXIMA_ROW_BYTES (2 * sizeof(int64_t))
+#define BACKFILL_MAXIMA_UNSEEN INT64_MIN /* no observation yet */
+/* SQL computes this row's MAX: a timestamp was not an INTEGER, or was one of
+ * these two values, which a maximum cannot then be told from. */
+#define BACKFILL_MAXIMA_MIXED (INT64_MIN + 1)
 
 struct backfill_maxima {
     int64_t *ids;   /* ascending */
-    int64_t *max;   /* valid where flags has SEEN and not MIXED */
-    uint8_t *flags;
+    int64_t *max;   /* the maximum, or UNSEEN or MIXED */
     size_t count, alloc, cap;
     int dense;      /* ids[i] == ids[0] + i: found by subtraction */
     size_t hint;    /* the last row found: a packet's observations come together */
+    int64_t folded; /* observations the pass read */
 };
 
 /* An empty window of at most budget_kib KiB (at least one row). */
@@ -44,7 +46,8 @@ int backfill_maxima_collect(struct backfill_maxima *m, sqlite3_stmt *collect, in
 /*
  * Registers, on db, the two SQL functions the statements below call:
  * meshscope_backfill_fold(transmission_id, timestamp), which folds one
- * observation into the window and returns 1, and meshscope_backfill_value(id),
+ * observation into the window and returns 1 (so the scan statement returns
+ * no row and aggregates nothing), and meshscope_backfill_value(id),
  * the maximum to store for a row of the window (NULL when the pass saw no
  * observation of it, or when SQL must compute it: see BACKFILL_MAXIMA_MIXED).
  * Running the fold inside the statement spares a sqlite3_step and column
@@ -60,8 +63,8 @@ void backfill_maxima_unregister(sqlite3 *db);
  * seek to the next id, so gaps in the ids cost one statement each.
  */
 #define BACKFILL_MAXIMA_SCAN_SQL                                                      \
-    "SELECT count(meshscope_backfill_fold(transmission_id, timestamp))"               \
-    " FROM observations WHERE id BETWEEN ?1 AND ?2"
+    "SELECT 1 FROM observations WHERE id BETWEEN ?1 AND ?2"                             \
+    " AND meshscope_backfill_fold(transmission_id, timestamp) = 0"
 #define BACKFILL_MAXIMA_NEXT_SQL "SELECT MIN(id) FROM observations WHERE id BETWEEN ?1 AND ?2"
 
 /*
@@ -70,7 +73,8 @@ void backfill_maxima_unregister(sqlite3 *db);
  * short read transaction, or, when there are none, finds the next id with
  * `next`. *lo moves past them; *done is set once [*lo, hi] is exhausted.
  */
-int backfill_maxima_scan(sqlite3_stmt *scan, sqlite3_stmt *next, int64_t *lo, int64_t hi,
-                         int64_t span, int64_t *rows, int *done, char **errp);
+int backfill_maxima_scan(struct backfill_maxima *m, sqlite3_stmt *scan, sqlite3_stmt *next,
+                         int64_t *lo, int64_t hi, int64_t span, int64_t *rows, int *done,
+                         char **errp);
 
 #endif

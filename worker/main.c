@@ -98,7 +98,7 @@ static void usage(FILE *out)
           "  --yield-ms N          pause between migration batches (default 100)\n"
           "  --migration-memory-mib N\n"
           "                        memory a migration may hold for its in-memory pass\n"
-          "                        (default 16; the backfill needs 17 bytes a row)\n"
+          "                        (default 16; the backfill needs 16 bytes a row)\n"
           "  --run-once            upgrade, run pending migrations to the end, exit\n"
           "  --stats-json PATH     when migrations stop, write their batch figures to PATH\n"
           "  --log-level LEVEL     error, warn, info (default) or debug\n"

@@ -72,7 +72,7 @@ static const char backfill_next_sql[] = BACKFILL_MAXIMA_NEXT_SQL;
  */
 static const char backfill_apply_sql[] =
     "UPDATE transmissions SET last_seen = meshscope_backfill_value(id)"
-    " WHERE id BETWEEN ?1 AND ?2 AND last_seen = 0 AND meshscope_backfill_value(id) IS NOT NULL";
+    " WHERE id BETWEEN ?1 AND ?2 AND +last_seen = 0 AND meshscope_backfill_value(id) IS NOT NULL";
 static const char backfill_apply_mixed_sql[] =
     "UPDATE transmissions SET last_seen = COALESCE((SELECT MAX(timestamp) FROM observations"
     " WHERE transmission_id = ?1), last_seen) WHERE id = ?1 AND last_seen = 0";
@@ -211,7 +211,7 @@ static int backfill_apply_range(struct backfill *bf, size_t i, size_t j, int64_t
     if (backfill_step_update(bf, bf->apply, w->ids[i], w->ids[j - 1], changed, errp) != 0)
         return -1;
     for (size_t k = i; k < j; k++) {
-        if ((w->flags[k] & BACKFILL_MAXIMA_MIXED) &&
+        if (w->max[k] == BACKFILL_MAXIMA_MIXED &&
             backfill_step_update(bf, bf->apply_mixed, w->ids[k], w->ids[k], changed, errp) != 0)
             return -1;
     }
@@ -511,7 +511,7 @@ static int backfill_load(struct backfill_run *run, struct migration_result *resu
     int64_t obs_lo = INT64_MIN, rows = 0, start = monotonic_us();
     int done = 0;
     while (!done) {
-        if (backfill_maxima_scan(bf->scan, bf->next, &obs_lo, bf->obs_snapshot,
+        if (backfill_maxima_scan(&bf->window, bf->scan, bf->next, &obs_lo, bf->obs_snapshot,
                                  BACKFILL_SCAN_CHUNK, &rows, &done, errp) != 0)
             return -1;
         if (!done && backfill_scan_between(run, result, cancelled, errp) != 0)
