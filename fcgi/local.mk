@@ -3,6 +3,7 @@
 noinst_LIBRARIES += fcgi/libresponder.a
 fcgi_libresponder_a_SOURCES = \
 	fcgi/http.c fcgi/http.h \
+	fcgi/ingest_liveness.c fcgi/ingest_liveness.h \
 	fcgi/ingest_stats.c \
 	fcgi/migration_cache.c fcgi/migration_cache.h \
 	fcgi/migrations.c \
@@ -22,4 +23,4 @@ fcgi_libresponder_a_SOURCES = \
 bin_PROGRAMS += fcgi/meshscope-fcgi
 fcgi_meshscope_fcgi_SOURCES = fcgi/main.c
 fcgi_meshscope_fcgi_LDADD = fcgi/libresponder.a common/libmeshscope.a \
-	$(FCGI_LIBS) $(JSONC_LIBS) $(SQLITE3_LIBS) -lm
+	$(FCGI_LIBS) $(JSONC_LIBS) $(SQLITE3_LIBS)

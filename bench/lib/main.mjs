@@ -666,8 +666,19 @@ function notBuiltYet() {
   const nb = (what) => ({ notBuilt: what });
   figures['eta.error'] = nb('the control plane (ETA under a changing pace)');
   figures['throttle.batches'] = nb('the control plane (throttle and pause)');
-  figures['mqtt.rate'] = nb('the MQTT bridge');
-  figures['mqtt.ack_p99'] = nb('the MQTT bridge');
+}
+
+// The MQTT path (bench/mqtt.mjs, also `bench/run --mqtt` alone): broker to
+// durable rows, and the bridge's take-to-ack p99 at 500 messages/s.
+async function measureMqtt() {
+  say('7. the MQTT path (bench/mqtt.mjs)');
+  const r = await run('node', [path.join(TOP, 'bench', 'mqtt.mjs'), ...(opts.quick ? ['--quick'] : [])]);
+  const rate = r.stdout.match(/\| (\d+) msg\/s/);
+  const p99 = r.stdout.match(/\| ([0-9.]+) ms \(p50/);
+  const why = r.code !== 0 ? `bench/mqtt.mjs exited ${r.code}: ${r.stderr.trim().split('\n').pop()}` : 'no figure printed';
+  figures['mqtt.rate'] = rate ? Number(rate[1]) : na(why);
+  figures['mqtt.ack_p99'] = p99 ? Number(p99[1]) : na(why);
+  say(`   ${rate?.[1] ?? 'n/a'} msg/s, ack p99 ${p99?.[1] ?? 'n/a'} ms`);
 }
 
 // ---------------------------------------------------------------- main
@@ -700,6 +711,7 @@ async function main() {
       for (const shape of SHAPES) await measureScaling(dbs, shape, bf[shape], workDir);
     }
     notBuiltYet();
+    await measureMqtt();
   } finally {
     if (!opts.keep) rmSync(workDir, { recursive: true, force: true });
     else say(`kept ${workDir}`);

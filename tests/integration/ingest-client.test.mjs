@@ -22,7 +22,8 @@ function spawnTool(args, { input } = {}) {
   const out = { stdout: '', stderr: '' };
   child.stdout.on('data', (d) => { out.stdout += d; });
   child.stderr.on('data', (d) => { out.stderr += d; });
-  const exited = new Promise((resolve) => child.on('exit', (code) => resolve({ code, ...out })));
+  // 'close', not 'exit': only then has every byte of stdout and stderr been read.
+  const exited = new Promise((resolve) => child.on('close', (code) => resolve({ code, ...out })));
   // The tool may exit before reading its input (a missing socket): no EPIPE crash.
   child.stdin.on('error', () => {});
   child.stdin.end(input ?? '');
@@ -68,6 +69,23 @@ test('send: stdin, every line acknowledged, exits 0', async () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^sent 3000 lines: 3000 ok, 0 errors, 0 unacknowledged/);
     assert.equal(scalar(db, 'SELECT count(*) FROM observations'), 3000);
+  } finally {
+    await worker.stop();
+  }
+});
+
+test('send: a line the worker already holds (`ok duplicate`) counts as acknowledged', async () => {
+  const { db, socket } = paths('senddup');
+  const worker = await startWorker({ db, socket });
+  try {
+    const line = observation({ hash: 'dup', observer: 'again' });
+    const r = await run(['send', '--socket', socket], { input: `${line}\n${line}\n` });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    assert.match(r.stdout, /^sent 2 lines: 2 ok, 0 errors, 0 unacknowledged/);
+    // Resent later (a client retrying lines whose replies it lost): still acknowledged.
+    assert.equal((await run(['send', '--socket', socket], { input: `${line}\n` })).code, 0);
+    assert.equal(scalar(db, 'SELECT count(*) FROM observations'), 1);
   } finally {
     await worker.stop();
   }

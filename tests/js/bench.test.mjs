@@ -176,7 +176,7 @@ test('the README block is appended once, then replaced in place', () => {
   assert.match(second, /## After\n$/);
 });
 
-test('ingest load lines carry every §6 field, hex hashes, and hit legacy rows', () => {
+test('ingest load lines carry every protocol field, hex hashes, and hit legacy rows', () => {
   const lines = Array.from({ length: 20 }, (_, seq) =>
     JSON.parse(makeLine(seq, { tag: 'ffff000abc', legacyTransmissions: 71000, nowSec: 1760000000 })));
   for (const l of lines) {
