@@ -35,8 +35,8 @@ static const char backfill_count_sql[] =
  * reference statement's plan) visits the pages of a packet's observations
  * one by one, wherever they lie; on a table that does not fit the cache that
  * grows faster than the data. Instead, one sequential pass over the
- * observations, in short read transactions of BACKFILL_SCAN_CHUNK rows by
- * rowid, computes every row's maximum in memory (backfill_maxima.h), for a
+ * observations, in short read transactions of BACKFILL_SCAN_CHUNK ids
+ * each, computes every row's maximum in memory (backfill_maxima.h), for a
  * window of rows still at 0 that fits the memory budget (--migration-memory-mib);
  * more rows than fit take one more pass each window. Then short write
  * batches store the values by primary key.
