@@ -424,14 +424,6 @@ void job_control_settle(struct job_control *ctl, int job, uint64_t ticket)
     job_control_notify(ctl);
 }
 
-int job_control_pause_waiting(struct job_control *ctl, int job)
-{
-    pthread_mutex_lock(&ctl->mutex);
-    int waiting = ctl->jobs[job].paused && ctl->jobs[job].settled < ctl->jobs[job].pause_ticket;
-    pthread_mutex_unlock(&ctl->mutex);
-    return waiting;
-}
-
 void job_control_report(struct job_control *ctl, int job, const struct job_report *report)
 {
     pthread_mutex_lock(&ctl->mutex);

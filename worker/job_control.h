@@ -84,8 +84,6 @@ int job_control_paused(struct job_control *ctl, int job, uint64_t *ticket);
  * command gets its reply, and from then on the job writes no data.
  */
 void job_control_settle(struct job_control *ctl, int job, uint64_t ticket);
-/* Whether a pause of the job waits to be settled (cheap; for the middle of a batch). */
-int job_control_pause_waiting(struct job_control *ctl, int job);
 void job_control_report(struct job_control *ctl, int job, const struct job_report *report);
 /* The job pauses itself (critical WAL); stored like an operator's pause. */
 int job_control_self_pause(struct job_control *ctl, sqlite3 *db, int job, const char *reason,

@@ -242,9 +242,3 @@ int job_pace_between(void *arg, struct migration_params *params, char **errp)
     job_pace_publish(pace);
     return 0;
 }
-
-int job_pace_interrupted(void *arg)
-{
-    struct job_pace *pace = arg;
-    return pace->control != NULL && job_control_pause_waiting(pace->control, pace->job);
-}

@@ -45,7 +45,5 @@ int job_pace_report(void *pace, const struct migration_progress *progress, char 
  * settles pauses, and hands new settings back in *params.
  */
 int job_pace_between(void *pace, struct migration_params *params, char **errp);
-/* A migration_interrupt_fn: a pause is waiting for the job. */
-int job_pace_interrupted(void *pace);
 
 #endif

@@ -17,6 +17,7 @@ worker_libworkerhooks_a_SOURCES = \
 # status view. A library so the unit suites link the same code.
 noinst_LIBRARIES += worker/libmigrations.a
 worker_libmigrations_a_SOURCES = \
+	worker/backfill_maxima.c worker/backfill_maxima.h \
 	worker/batch_sizer.c worker/batch_sizer.h \
 	worker/control_client.c worker/control_client.h \
 	worker/control_command.c worker/control_command.h \

@@ -39,10 +39,3 @@ int migration_between(const struct migration_env *env, struct migration_params *
         ;
     return 0;
 }
-
-int migration_interrupted(const struct migration_env *env)
-{
-    if (env->cancel != NULL && migration_cancel_requested(env->cancel))
-        return 1;
-    return env->interrupted != NULL && env->interrupted(env->interrupted_arg);
-}

@@ -33,9 +33,6 @@ typedef int (*migration_progress_fn)(void *arg, const struct migration_progress 
  */
 typedef int (*migration_between_fn)(void *arg, struct migration_params *params, char **errp);
 
-/* Returns 1 when the runner wants the job between batches soon (a pause waits for it). */
-typedef int (*migration_interrupt_fn)(void *arg);
-
 struct migration_holds;
 
 /* What a migration's run function is given. The connection is the migration's own. */
@@ -48,8 +45,6 @@ struct migration_env {
     void *progress_arg;
     migration_between_fn between;    /* NULL: a plain (cancellable) sleep of yield_ms */
     void *between_arg;
-    migration_interrupt_fn interrupted; /* NULL: only cancellation interrupts */
-    void *interrupted_arg;
     migration_clock_fn clock; /* for the progress-log limiter; NULL: monotonic */
     void *clock_arg;
     struct migration_holds *holds; /* NULL: not recorded */
@@ -93,11 +88,5 @@ int migration_report(const struct migration_env *env, int64_t processed, int64_t
                      int final, char **errp);
 int migration_between(const struct migration_env *env, struct migration_params *params,
                       char **errp);
-/*
- * Whether the job should reach the end of its batch early: a cancellation or
- * a pause waiting for it. Work already read may still be written; a run
- * checks this only where stopping early keeps every rule of its batches.
- */
-int migration_interrupted(const struct migration_env *env);
 
 #endif
