@@ -9,4 +9,5 @@ common_libmeshscope_a_SOURCES = \
 	common/schema.c common/schema.h \
 	common/timefmt.c common/timefmt.h \
 	common/utf8.c common/utf8.h \
-	common/util.c common/util.h
+	common/util.c common/util.h \
+	common/writer_stats.h

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "util.h"
+#include "writer_stats.h"
 
 static const char schema_create_tables[] =
     "CREATE TABLE IF NOT EXISTS transmissions("
@@ -57,7 +58,17 @@ static const char schema_create_tables[] =
     " ack_latency_p50_ms REAL NOT NULL DEFAULT 0,"
     " ack_latency_p99_ms REAL NOT NULL DEFAULT 0,"
     " updated_at TEXT,"
-    " lines_duplicate INTEGER NOT NULL DEFAULT 0);";
+    " lines_duplicate INTEGER NOT NULL DEFAULT 0);"
+    /* Cumulative per-source writer figures (common/writer_stats.h). */
+    "CREATE TABLE IF NOT EXISTS " SCHEMA_WRITER_STATS_TABLE "("
+    " source TEXT PRIMARY KEY,"
+    " transactions INTEGER NOT NULL DEFAULT 0,"
+    " wait_sum_us INTEGER NOT NULL DEFAULT 0,"
+    " hold_sum_us INTEGER NOT NULL DEFAULT 0,"
+    " hold_max_us INTEGER NOT NULL DEFAULT 0,"
+    " wait_buckets TEXT, hold_buckets TEXT, updated_at TEXT,"
+    " checkpoint_at TEXT, checkpoint_log_frames INTEGER,"
+    " checkpoint_done_frames INTEGER, checkpoint_completed INTEGER);";
 
 /* Columns a legacy database, or one from an earlier meshscope, may lack; added at startup. */
 static const struct {

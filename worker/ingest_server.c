@@ -16,6 +16,7 @@
 #include "log.h"
 #include "rate_limit.h"
 #include "util.h"
+#include "writer_accounting.h"
 
 /*
  * Why one thread and poll(): SQLite admits one writer at a time, so the
@@ -480,7 +481,8 @@ static void log_db_error(struct server *srv, const char *what, const char *err)
 /* Figures with no commit to ride on (only rejected lines, the last latencies). */
 static void stats_flush_if_due(struct server *srv, int force)
 {
-    if (!stats_dirty(srv))
+    /* The writer figures of the other sources ride on this write too. */
+    if (!stats_dirty(srv) && !writer_acct_flush_due(INT64_MAX / 2))
         return;
     if (!force && clock_monotonic_ms() - srv->stats_written_ms < STATS_FLUSH_MS)
         return;
@@ -691,7 +693,7 @@ static struct timespec *poll_timeout(const struct server *srv, int accepting,
         return ts;
     }
     int64_t now_ms = clock_monotonic_ms(), wake_ms = INT64_MAX;
-    if (stats_dirty(srv))
+    if (stats_dirty(srv) || writer_acct_flush_due(INT64_MAX / 2))
         wake_ms = srv->stats_written_ms + STATS_FLUSH_MS;
     if (!accepting && srv->accept_paused_until_ms > now_ms &&
         srv->accept_paused_until_ms < wake_ms)

@@ -12,6 +12,7 @@
 #include "testhook.h"
 #include "timefmt.h"
 #include "util.h"
+#include "writer_accounting.h"
 #include "writer_demand.h"
 
 struct ingest_store {
@@ -382,8 +383,9 @@ static void tally(const struct ingest_result *results, size_t n, struct ingest_s
         d->commit_rows_max = committed;
 }
 
-static int begin_immediate(struct ingest_store *store, char **errp)
+static int begin_immediate(struct ingest_store *store, int64_t *wait_us, char **errp)
 {
+    int64_t asked = writer_acct_now_us();
     /*
      * IMMEDIATE takes the write lock up front, so busy_timeout covers the wait
      * for the migration runner's current batch; a deferred transaction would
@@ -394,6 +396,7 @@ static int begin_immediate(struct ingest_store *store, char **errp)
         writer_demand_end();
         store->demanding = 0;
     }
+    *wait_us = writer_acct_now_us() - asked;
     return rc;
 }
 
@@ -406,8 +409,10 @@ static int commit_attempt(struct ingest_store *store, const struct ingest_obs *c
                           size_t n, struct ingest_result *results,
                           const struct ingest_stats_delta *delta, char **errp)
 {
-    if (begin_immediate(store, errp) != 0)
+    int64_t wait_us = 0;
+    if (begin_immediate(store, &wait_us, errp) != 0)
         return -1;
+    int64_t held_from = writer_acct_now_us();
     for (size_t i = 0; i < n; i++) {
         if (results[i].outcome == INGEST_FAILED)
             continue;
@@ -421,10 +426,15 @@ static int commit_attempt(struct ingest_store *store, const struct ingest_obs *c
     tally(results, n, &d);
     if (write_stats(store, &d, errp) != 0)
         goto err;
+    /* A figures-only write always carries them; a group commit at most once a second. */
+    int64_t due_at = n == 0 ? INT64_MAX / 2 : clock_monotonic_ms();
+    if (writer_acct_flush_due(due_at) && writer_acct_write(store->db, errp) != 0)
+        goto err;
     if (n > 0) /* a group commit of lines, not a figures-only write */
         testhook_pause(TESTHOOK_INGEST_COMMIT);
     if (exec_sql(store, "COMMIT", errp) != 0)
         goto err;
+    writer_acct_record(WRITER_SOURCE_INGEST, wait_us, writer_acct_now_us() - held_from);
     return 0;
 
 err:

@@ -10,6 +10,7 @@ worker_meshscope_worker_LDADD = worker/libmigrations.a worker/libingest.a \
 noinst_LIBRARIES += worker/libworkerhooks.a
 worker_libworkerhooks_a_SOURCES = \
 	worker/testhook.c worker/testhook.h \
+	worker/writer_accounting.c worker/writer_accounting.h \
 	worker/writer_demand.c worker/writer_demand.h
 
 # The async migrations: runner, progress bookkeeping, one file per migration,

@@ -24,6 +24,7 @@
 #include "testhook.h"
 #include "util.h"
 #include "worker.h"
+#include "writer_accounting.h"
 
 #define WORKER_BUSY_TIMEOUT_MS 5000
 
@@ -117,6 +118,8 @@ static void usage(FILE *out)
           "                        hold jobs back while PATH exists\n"
           "  --critical-wal-mb N   pause jobs (until resumed) past N MB of WAL\n"
           "                        (default 1024; 0: off)\n"
+          "  --slow-hold-ms N      log a write transaction holding the writer over N ms,\n"
+          "                        with its source (default 200; 0: off)\n"
           "  --log-level LEVEL     error, warn, info (default) or debug\n"
           "  --help                show this help\n"
           "  --version             show the version\n",
@@ -144,7 +147,8 @@ enum {
     OPT_DB = 256, OPT_INGEST, OPT_BATCH, OPT_TARGET, OPT_YIELD, OPT_RUN_ONCE, OPT_STATS,
     OPT_LOG, OPT_HELP, OPT_VERSION, OPT_INGEST_MODE, OPT_INGEST_GROUP, OPT_INGEST_ROWS,
     OPT_INGEST_MS, OPT_INGEST_CLIENTS, OPT_INGEST_SYNC, OPT_MEMORY, OPT_CONTROL,
-    OPT_CONTROL_GROUP, OPT_THROTTLE_WAL, OPT_THROTTLE_INGEST, OPT_THROTTLE_FLAG, OPT_CRITICAL_WAL
+    OPT_CONTROL_GROUP, OPT_THROTTLE_WAL, OPT_THROTTLE_INGEST, OPT_THROTTLE_FLAG, OPT_CRITICAL_WAL,
+    OPT_SLOW_HOLD
 };
 
 static const struct option worker_options[] = {
@@ -168,6 +172,7 @@ static const struct option worker_options[] = {
     {"throttle-ingest-wait-ms", required_argument, NULL, OPT_THROTTLE_INGEST},
     {"throttle-flag-file", required_argument, NULL, OPT_THROTTLE_FLAG},
     {"critical-wal-mb", required_argument, NULL, OPT_CRITICAL_WAL},
+    {"slow-hold-ms", required_argument, NULL, OPT_SLOW_HOLD},
     {"log-level", required_argument, NULL, OPT_LOG},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -239,6 +244,14 @@ static int parse_control_option(int opt, const char *arg, struct worker_config *
         return 0;
     case OPT_CRITICAL_WAL:
         return parse_int64(arg, 0, 1000000, "--critical-wal-mb", &t->critical_wal_mb, errp);
+    case OPT_SLOW_HOLD: {
+        /* Set before any thread starts, like the test hooks. */
+        int64_t ms = 0;
+        if (parse_int64(arg, 0, 3600000, "--slow-hold-ms", &ms, errp) != 0)
+            return -1;
+        writer_acct_configure(ms);
+        return 0;
+    }
     }
     return 1;
 }

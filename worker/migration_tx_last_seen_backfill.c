@@ -15,6 +15,7 @@
 #include "rate_limit.h"
 #include "testhook.h"
 #include "util.h"
+#include "writer_accounting.h"
 #include "writer_demand.h"
 
 /*
@@ -113,6 +114,7 @@ struct backfill {
     int wal_fd;           /* the -wal file, for backfill_flush_wal; -1 when unknown */
     int wal_frames;       /* set by the WAL hook after each commit */
     int checkpoint_frames; /* WAL size after our last checkpoint */
+    char source[80];       /* writer accounting's "migration:NAME" */
 };
 
 static int64_t monotonic_us(void)
@@ -236,6 +238,7 @@ static int backfill_batch(struct backfill *bf, const struct batch_sizer *sizer, 
 
     /* IMMEDIATE takes the write lock up front, waiting in the busy handler
      * rather than failing to upgrade a read transaction halfway. */
+    int64_t asked = monotonic_us();
     if (sqlite3_exec(bf->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         return set_error(errp, "starting the batch at id %" PRId64 " failed: %s",
                          first < bf->window.count ? bf->window.ids[first] : bf->snapshot,
@@ -264,6 +267,7 @@ static int backfill_batch(struct backfill *bf, const struct batch_sizer *sizer, 
         return -1;
     }
     *hold_us = monotonic_us() - start;
+    writer_acct_record(bf->source, start - asked, *hold_us);
     bf->done = i;
     *walked = (int64_t)(i - first);
     *last = bf->window_final && bf->done == bf->window.count;
@@ -319,8 +323,11 @@ static int backfill_checkpoint(struct backfill *bf, char **errp)
                                        &done_frames);
     if (rc != SQLITE_OK && rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
         return set_error(errp, "checkpoint failed: %s", sqlite3_errmsg(bf->db));
+    int64_t took = monotonic_us() - start;
+    writer_acct_record(WRITER_SOURCE_CHECKPOINT, 0, took);
+    writer_acct_checkpoint(log_frames, done_frames, rc == SQLITE_OK && done_frames == log_frames);
     log_debug("%s: checkpoint of %d/%d WAL frames took %.1f ms", bf->env->name, done_frames,
-              log_frames, (double)(monotonic_us() - start) / 1000.0);
+              log_frames, (double)took / 1000.0);
     bf->checkpoint_frames = bf->wal_frames;
     return 0;
 }
@@ -619,6 +626,7 @@ int tx_last_seen_backfill_run(const struct migration_env *env, struct migration_
 {
     struct backfill_run run = {.env = env, .params = env->params};
     run.bf = (struct backfill){.env = env, .db = env->db, .wal_fd = -1};
+    snprintf(run.bf.source, sizeof run.bf.source, WRITER_SOURCE_MIGRATION_PREFIX "%s", env->name);
     run.start_ms = env_now_ms(env);
     run.start_us = monotonic_us();
     memset(result, 0, sizeof *result);
