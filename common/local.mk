@@ -10,4 +10,4 @@ common_libmeshscope_a_SOURCES = \
 	common/timefmt.c common/timefmt.h \
 	common/utf8.c common/utf8.h \
 	common/util.c common/util.h \
-	common/writer_stats.h
+	common/writer_stats_table.h

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "util.h"
-#include "writer_stats.h"
+#include "writer_stats_table.h"
 
 static const char schema_create_tables[] =
     "CREATE TABLE IF NOT EXISTS transmissions("
@@ -59,7 +59,7 @@ static const char schema_create_tables[] =
     " ack_latency_p99_ms REAL NOT NULL DEFAULT 0,"
     " updated_at TEXT,"
     " lines_duplicate INTEGER NOT NULL DEFAULT 0);"
-    /* Cumulative per-source writer figures (common/writer_stats.h). */
+    /* Cumulative per-source writer figures (common/writer_stats_table.h). */
     "CREATE TABLE IF NOT EXISTS " SCHEMA_WRITER_STATS_TABLE "("
     " source TEXT PRIMARY KEY,"
     " transactions INTEGER NOT NULL DEFAULT 0,"

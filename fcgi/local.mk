@@ -19,7 +19,8 @@ fcgi_libresponder_a_SOURCES = \
 	fcgi/route_perf.c \
 	fcgi/route_perf_migrations.c \
 	fcgi/route_stats.c \
-	fcgi/router.c fcgi/router.h
+	fcgi/router.c fcgi/router.h \
+	fcgi/writer_stats.c fcgi/writer_stats.h
 
 bin_PROGRAMS += fcgi/meshscope-fcgi
 fcgi_meshscope_fcgi_SOURCES = fcgi/main.c

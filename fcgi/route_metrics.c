@@ -10,6 +10,7 @@
 #include "migrations.h"
 #include "router.h"
 #include "util.h"
+#include "writer_stats.h"
 
 static const char *const class_names[POOLSTATS_CLASSES] = {"2xx", "3xx", "4xx", "5xx"};
 
@@ -270,6 +271,14 @@ static void metrics(struct responder *r, const struct http_request *req,
     } else if (presence == READER_PRESENT) {
         write_ingest(out, &ingest);
         ingest_stats_free(&ingest);
+    }
+    struct writer_stats ws;
+    if (writer_stats_read(&r->reader, &ws, &presence, &err) != 0) {
+        log_warnx("/api/metrics: %s", err);
+        free(err);
+    } else if (presence == READER_PRESENT) {
+        writer_stats_metrics(out, &ws);
+        writer_stats_free(&ws);
     }
     if (r->liveness_path != NULL) {
         struct ingest_liveness *l = xmalloc(sizeof *l);

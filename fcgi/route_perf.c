@@ -10,6 +10,7 @@
 #include "migrations.h"
 #include "router.h"
 #include "util.h"
+#include "writer_stats.h"
 
 static const char *const class_names[POOLSTATS_CLASSES] = {"2xx", "3xx", "4xx", "5xx"};
 
@@ -48,6 +49,22 @@ static struct json_object *ingest_json(const struct ingest_stats *s)
     json_object_object_add(obj, "ackLatencyP99Ms", encode_json_number(s->ack_latency_p99_ms));
     json_object_object_add(obj, "updatedAt", encode_json_string(s->updated_at));
     return obj;
+}
+
+/* The worker's per-source writer figures; absent until the worker has written them. */
+static void add_writer(struct responder *r, struct json_object *body)
+{
+    struct writer_stats ws;
+    enum reader_presence presence;
+    char *err = NULL;
+    if (writer_stats_read(&r->reader, &ws, &presence, &err) != 0) {
+        log_warnx("/api/perf: %s", err);
+        json_object_object_add(body, "writer_error", encode_json_string(err));
+        free(err);
+    } else if (presence == READER_PRESENT) {
+        json_object_object_add(body, "writer", writer_stats_json(&ws));
+        writer_stats_free(&ws);
+    }
 }
 
 static void perf(struct responder *r, const struct http_request *req, struct http_response *resp)
@@ -110,6 +127,7 @@ static void perf(struct responder *r, const struct http_request *req, struct htt
         json_object_object_add(body, "ingest", ingest_json(&ingest));
         ingest_stats_free(&ingest);
     }
+    add_writer(r, body);
     if (r->liveness_path != NULL) {
         struct ingest_liveness *l = xmalloc(sizeof *l);
         if (ingest_liveness_read(r->liveness_path, l, &err) == 0) {

@@ -5,7 +5,7 @@
 #include <sqlite3.h>
 #include <stdint.h>
 
-#include "writer_stats.h"
+#include "writer_stats_table.h"
 
 /* Sources; a migration's is "migration:" followed by its name. */
 #define WRITER_SOURCE_INGEST "ingest"

@@ -1,4 +1,4 @@
-/* writer_stats.h: the table and histogram buckets the worker's writer accounting shares with the responders. */
+/* writer_stats_table.h: the table and histogram buckets the worker's writer accounting shares with the responders. */
 #ifndef MESHSCOPE_WRITER_STATS_H
 #define MESHSCOPE_WRITER_STATS_H
 
