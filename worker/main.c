@@ -425,6 +425,11 @@ static void worker_close(struct worker *w)
 {
     control_server_stop(w->server);
     w->server = NULL;
+    char *err = NULL;
+    if (w->db != NULL && writer_acct_write_alone(w->db, &err) != 0) {
+        log_warnx("the last writer figures were not saved: %s", err);
+        free(err);
+    }
     sqlite3_close(w->db);
     job_control_free(w->control);
 }

@@ -191,6 +191,23 @@ int writer_acct_write(sqlite3 *db, char **errp)
     return 0;
 }
 
+int writer_acct_write_alone(sqlite3 *db, char **errp)
+{
+    if (!writer_acct_flush_due(INT64_MAX / 2))
+        return 0;
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return set_error(errp, "writing %s: %s", SCHEMA_WRITER_STATS_TABLE, sqlite3_errmsg(db));
+    if (writer_acct_write(db, errp) != 0) {
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        return set_error(errp, "writing %s: %s", SCHEMA_WRITER_STATS_TABLE, sqlite3_errmsg(db));
+    }
+    return 0;
+}
+
 int64_t writer_acct_hold_sum_us(const char *source)
 {
     int64_t sum = 0;

@@ -39,6 +39,9 @@ int writer_acct_flush_due(int64_t now_ms);
 /* Upserts every source's row, inside the caller's open write transaction. */
 int writer_acct_write(sqlite3 *db, char **errp);
 
+/* writer_acct_write in a transaction of its own, when anything changed (the final figures at exit). */
+int writer_acct_write_alone(sqlite3 *db, char **errp);
+
 /* The total hold recorded for `source`, in microseconds (tests). */
 int64_t writer_acct_hold_sum_us(const char *source);
 void writer_acct_reset_for_test(void);
