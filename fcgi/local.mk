@@ -18,6 +18,7 @@ fcgi_libresponder_a_SOURCES = \
 	fcgi/route_packets.c \
 	fcgi/route_perf.c \
 	fcgi/route_perf_migrations.c \
+	fcgi/route_perf_sqlite.c \
 	fcgi/route_stats.c \
 	fcgi/router.c fcgi/router.h \
 	fcgi/writer_stats.c fcgi/writer_stats.h

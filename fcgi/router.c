@@ -8,6 +8,7 @@
 static const struct route *const routes[] = {
     &route_healthz_entry,
     &route_perf_migrations_entry,
+    &route_perf_sqlite_entry,
     &route_perf_entry,
     &route_stats_entry,
     &route_packets_entry,

@@ -31,6 +31,7 @@ char *router_layout_name(void);
 extern const struct route route_healthz_entry;
 extern const struct route route_perf_entry;
 extern const struct route route_perf_migrations_entry;
+extern const struct route route_perf_sqlite_entry;
 extern const struct route route_stats_entry;
 extern const struct route route_packets_entry;
 extern const struct route route_metrics_entry;
