@@ -16,6 +16,7 @@
 #include "control_client.h"
 #include "control_server.h"
 #include "job_control.h"
+#include "job_retention.h"
 #include "migration_registry.h"
 #include "migration_rows.h"
 #include "runner_thread.h"
@@ -118,6 +119,9 @@ static void usage(FILE *out)
           "                        hold jobs back while PATH exists\n"
           "  --critical-wal-mb N   pause jobs (until resumed) past N MB of WAL\n"
           "                        (default 1024; 0: off)\n"
+          "  --retain-days N       delete observations older than N days, and transmissions\n"
+          "                        left without any (default 0: keep everything)\n"
+          "  --retain-every-min N  minutes between retention runs (default 60)\n"
           "  --slow-hold-ms N      log a write transaction holding the writer over N ms,\n"
           "                        with its source (default 200; 0: off)\n"
           "  --log-level LEVEL     error, warn, info (default) or debug\n"
@@ -132,8 +136,13 @@ static int open_database(const char *path, sqlite3 **out, char **errp)
     if (db_open(path, DB_READ_WRITE_CREATE, DB_SHARED, WORKER_BUSY_TIMEOUT_MS, &db, errp) != 0)
         return -1;
     char *err = NULL;
-    if (db_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL", "setting WAL mode",
-                &err) != 0) {
+    /*
+     * auto_vacuum first: it takes effect only on a database with no table yet,
+     * and no longer once the WAL switch has written the header. On an existing
+     * file it changes nothing (retention then cannot shrink it; see the README).
+     */
+    if (db_exec(db, "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL;"
+                " PRAGMA synchronous = NORMAL", "setting WAL mode", &err) != 0) {
         set_error(errp, "cannot use database %s: %s", path, err);
         free(err);
         sqlite3_close(db);
@@ -148,7 +157,7 @@ enum {
     OPT_LOG, OPT_HELP, OPT_VERSION, OPT_INGEST_MODE, OPT_INGEST_GROUP, OPT_INGEST_ROWS,
     OPT_INGEST_MS, OPT_INGEST_CLIENTS, OPT_INGEST_SYNC, OPT_MEMORY, OPT_CONTROL,
     OPT_CONTROL_GROUP, OPT_THROTTLE_WAL, OPT_THROTTLE_INGEST, OPT_THROTTLE_FLAG, OPT_CRITICAL_WAL,
-    OPT_SLOW_HOLD
+    OPT_SLOW_HOLD, OPT_RETAIN_DAYS, OPT_RETAIN_EVERY
 };
 
 static const struct option worker_options[] = {
@@ -173,6 +182,8 @@ static const struct option worker_options[] = {
     {"throttle-flag-file", required_argument, NULL, OPT_THROTTLE_FLAG},
     {"critical-wal-mb", required_argument, NULL, OPT_CRITICAL_WAL},
     {"slow-hold-ms", required_argument, NULL, OPT_SLOW_HOLD},
+    {"retain-days", required_argument, NULL, OPT_RETAIN_DAYS},
+    {"retain-every-min", required_argument, NULL, OPT_RETAIN_EVERY},
     {"log-level", required_argument, NULL, OPT_LOG},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -244,6 +255,10 @@ static int parse_control_option(int opt, const char *arg, struct worker_config *
         return 0;
     case OPT_CRITICAL_WAL:
         return parse_int64(arg, 0, 1000000, "--critical-wal-mb", &t->critical_wal_mb, errp);
+    case OPT_RETAIN_DAYS:
+        return parse_int64(arg, 0, 365000, "--retain-days", &config->retain_days, errp);
+    case OPT_RETAIN_EVERY:
+        return parse_int64(arg, 1, 10080, "--retain-every-min", &config->retain_every_min, errp);
     case OPT_SLOW_HOLD: {
         /* Set before any thread starts, like the test hooks. */
         int64_t ms = 0;
@@ -307,6 +322,7 @@ static int parse_options(int argc, char **argv, struct worker_config *config)
     config->memory_mib = MIGRATION_DEFAULT_MEMORY_KIB / 1024;
     ingest_config_defaults(&config->ingest);
     throttle_config_default(&config->throttle);
+    config->retain_every_min = RETENTION_DEFAULT_EVERY_MIN;
     while ((opt = getopt_long(argc, argv, "", worker_options, NULL)) != -1) {
         int rc = parse_ingest_option(opt, optarg, &config->ingest, &err);
         if (rc == 1)
@@ -416,6 +432,9 @@ static int worker_start(const struct worker_config *config, struct worker *w, ch
         .stats_path = config->stats_json,
         .control = w->control,
         .throttle = &config->throttle,
+        .retain_days = config->retain_days,
+        .retain_every_min = config->retain_every_min,
+        .run_once = config->run_once,
         .on_finished = on_migrations_finished,
     };
     return runner_start(config->db_path, &rc, &w->runner, errp);

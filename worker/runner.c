@@ -145,6 +145,17 @@ static void runner_run_one(sqlite3 *db, const struct runner_options *options,
     runner_phase(options, job, result.outcome == MIGRATION_DONE ? JOB_DONE : JOB_STOPPED);
 }
 
+int runner_run_job(sqlite3 *db, const struct runner_options *options, const struct migration *job,
+                   struct runner_summary *summary, char **errp)
+{
+    if (migration_rows_register(db, job, 1, errp) != 0)
+        return -1;
+    struct migration_stat stat = {0};
+    runner_run_one(db, options, job, summary, &stat);
+    migration_holds_release(&stat.holds);
+    return 0;
+}
+
 int runner_run_pending(sqlite3 *db, const struct runner_options *options,
                        struct runner_summary *summary, char **errp)
 {

@@ -47,4 +47,12 @@ int runner_open_connection(const char *path, sqlite3 **out, char **errp);
 int runner_run_pending(sqlite3 *db, const struct runner_options *options,
                        struct runner_summary *summary, char **errp);
 
+/*
+ * Runs one recurring job (retention) the way a migration runs: its row is
+ * registered and reset, the pacing applies, and it ends done, stopped or
+ * failed. Returns 0, or -1 when its row could not be registered.
+ */
+int runner_run_job(sqlite3 *db, const struct runner_options *options, const struct migration *job,
+                   struct runner_summary *summary, char **errp);
+
 #endif

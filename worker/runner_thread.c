@@ -5,9 +5,11 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "job_retention.h"
 #include "log.h"
 #include "util.h"
 
@@ -18,6 +20,8 @@ struct runner {
     struct runner_options options;
     struct runner_summary summary;
     atomic_int finished;
+    int64_t retain_days, retain_every_min;
+    int run_once;
     void (*on_finished)(void *arg);
     void *arg;
 };
@@ -30,6 +34,27 @@ struct runner {
  */
 #define RUNNER_THREAD_NICE 10
 
+/* After the migrations: retention at once, then every retain_every_min, one job at a time. */
+static void runner_retention(struct runner *runner)
+{
+    static const struct migration job = {RETENTION_JOB_NAME, retention_run};
+    if (runner->retain_days <= 0)
+        return;
+    while (!migration_cancel_requested(&runner->cancel)) {
+        retention_set_cutoff((int64_t)time(NULL) - runner->retain_days * 86400);
+        struct runner_summary s = {0};
+        char *err = NULL;
+        if (runner_run_job(runner->db, &runner->options, &job, &s, &err) != 0) {
+            log_error("retention: %s", err);
+            free(err);
+        }
+        runner->summary.failed += s.failed;
+        if (runner->run_once ||
+            migration_cancel_wait(&runner->cancel, runner->retain_every_min * 60000) != 0)
+            break;
+    }
+}
+
 static void *runner_main(void *arg)
 {
     struct runner *runner = arg;
@@ -41,6 +66,7 @@ static void *runner_main(void *arg)
         free(err);
         runner->summary.failed++;
     }
+    runner_retention(runner);
     sqlite3_close(runner->db);
     runner->db = NULL;
     atomic_store(&runner->finished, 1);
@@ -69,6 +95,9 @@ int runner_start(const char *path, const struct runner_config *config, struct ru
     runner->options.throttle = config->throttle;
     if (config->control != NULL)
         job_control_set_wake(config->control, &runner->cancel);
+    runner->retain_days = config->retain_days;
+    runner->retain_every_min = config->retain_every_min;
+    runner->run_once = config->run_once;
     runner->on_finished = config->on_finished;
     runner->arg = config->arg;
     atomic_init(&runner->finished, 0);

@@ -19,6 +19,8 @@ struct worker_config {
     const char *control_socket; /* NULL: no control socket */
     const char *control_group;  /* NULL: the socket is 0600 */
     struct throttle_config throttle;
+    int64_t retain_days;      /* 0: keep everything */
+    int64_t retain_every_min; /* between two retention runs */
 };
 
 #endif
