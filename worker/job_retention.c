@@ -13,7 +13,7 @@
 #include "writer_demand.h"
 
 /* Ids one DELETE statement covers; a transaction runs statements until the hold target. */
-#define RETENTION_WINDOW_IDS 2000
+#define RETENTION_WINDOW_IDS 250
 /* Under this hold a batch keeps going even when ingest waits: a batch must make progress. */
 #define RETENTION_MIN_HOLD_US 2000
 

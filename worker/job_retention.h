@@ -9,7 +9,7 @@
 #define RETENTION_JOB_NAME "retention"
 #define RETENTION_DEFAULT_EVERY_MIN 60
 /* Pages one incremental_vacuum transaction may return, and the most a run returns. */
-#define RETENTION_VACUUM_CHUNK_PAGES 256
+#define RETENTION_VACUUM_CHUNK_PAGES 64
 #define RETENTION_VACUUM_MAX_PAGES 262144
 
 /*

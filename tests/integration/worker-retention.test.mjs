@@ -1,0 +1,110 @@
+// Retention: --retain-days deletes old observations, then old transmissions
+// left without any, in batches under the hold target; the result equals the
+// reference deletion row for row (mixed timestamp types included), survives
+// kill -9 at seeded moments, and a new database gives its free pages back.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { tempDir, waitFor } from '../lib/stack.mjs';
+import { WORKER, sqlite } from '../lib/backfill.mjs';
+
+const DAY = 86400;
+const RETAIN_DAYS = 30;
+
+// A database the worker created (auto_vacuum INCREMENTAL), filled with
+// `n` transmissions of 4 observations each: old, recent, and timestamps stored
+// as REAL, as numeric TEXT (converted by the INTEGER affinity) and as TEXT that
+// stays TEXT (sorts above every number, so the reference keeps it).
+function filled(dir, name, n) {
+  const db = path.join(dir, name);
+  const made = spawnSync(WORKER, ['--db', db, '--run-once'], { encoding: 'utf8' });
+  assert.equal(made.status, 0, made.stderr);
+  const now = Math.floor(Date.now() / 1000);
+  const old = now - 100 * DAY, recent = now - DAY;
+  sqlite(db, `
+    WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < ${n})
+      INSERT INTO transmissions(id, hash, raw_hex, first_seen, last_seen)
+        SELECT i, printf('h%08d', i), hex(randomblob(40)), CASE WHEN i % 3 = 0 THEN ${recent} ELSE ${old} END, 0 FROM k;
+    WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < ${n * 4})
+      INSERT INTO observations(transmission_id, observer, path_json, timestamp)
+        SELECT (i - 1) / 4 + 1, 'obs', hex(randomblob(30)), CASE i % 8
+          WHEN 0 THEN ${recent} WHEN 1 THEN ${old} + 0.5 WHEN 2 THEN '${old}'
+          WHEN 3 THEN '2020-01-01T00:00:00Z' WHEN 4 THEN ${recent} + 0.25
+          ELSE ${old} + i END FROM k;`);
+  return db;
+}
+
+function referenceOf(db, dir) {
+  const ref = path.join(dir, 'reference.db');
+  sqlite(db, 'PRAGMA wal_checkpoint(TRUNCATE);');
+  copyFileSync(db, ref);
+  const cutoff = Math.floor(Date.now() / 1000) - RETAIN_DAYS * DAY;
+  sqlite(ref, `DELETE FROM observations WHERE timestamp < ${cutoff};
+    DELETE FROM transmissions WHERE first_seen < ${cutoff}
+      AND NOT EXISTS (SELECT 1 FROM observations o WHERE o.transmission_id = transmissions.id);`);
+  return ref;
+}
+
+function differing(db, ref) {
+  return Number(sqlite(db, `ATTACH '${ref}' AS ref;
+    SELECT (SELECT count(*) FROM (SELECT * FROM main.observations EXCEPT SELECT * FROM ref.observations))
+         + (SELECT count(*) FROM (SELECT * FROM ref.observations EXCEPT SELECT * FROM main.observations))
+         + (SELECT count(*) FROM (SELECT * FROM main.transmissions EXCEPT SELECT * FROM ref.transmissions))
+         + (SELECT count(*) FROM (SELECT * FROM ref.transmissions EXCEPT SELECT * FROM main.transmissions));`));
+}
+
+function runOnce(db, args = []) {
+  return spawnSync(WORKER, ['--db', db, '--run-once', '--retain-days', String(RETAIN_DAYS), ...args],
+    { encoding: 'utf8' });
+}
+
+test('a run equals the reference deletion row for row, holds stay under the target, the freelist goes back', async (t) => {
+  const dir = tempDir('meshscope-retention-');
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const db = filled(dir, 'r.db', 20000);
+  const ref = referenceOf(db, dir);
+  const deletedObs = Number(sqlite(db, 'SELECT count(*) FROM observations')) -
+    Number(sqlite(ref, 'SELECT count(*) FROM observations'));
+  assert.ok(deletedObs > 10000, `${deletedObs} observations to delete`);
+  assert.equal(sqlite(db, 'PRAGMA auto_vacuum'), '2', 'a new database is INCREMENTAL');
+
+  const run = runOnce(db, ['--target-batch-ms', '5']);
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stderr, /retention: deleted \d+ observations/);
+  assert.equal(differing(db, ref), 0);
+  assert.equal(sqlite(db, 'PRAGMA integrity_check'), 'ok');
+  const [holdMax, batches] = sqlite(db, "SELECT hold_max_us, transactions FROM _writer_stats WHERE source = 'retention'").split('|').map(Number);
+  assert.ok(batches > 5, `${batches} retention transactions`);
+  console.log(`retention: ${batches} transactions, longest hold ${holdMax / 1000} ms`);
+  assert.ok(holdMax < 200000, `longest retention hold ${holdMax / 1000} ms`);
+  assert.equal(sqlite(db, 'PRAGMA freelist_count'), '0', 'free pages returned');
+  assert.ok(Number(sqlite(ref, 'PRAGMA freelist_count')) > 0, 'the plain DELETE leaves a freelist');
+  assert.equal(sqlite(db, "SELECT status FROM _async_migrations WHERE name = 'retention'"), 'done');
+});
+
+test('kill -9 at seeded moments, then a completed run equals the reference', async (t) => {
+  const dir = tempDir('meshscope-retention-');
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const db = filled(dir, 'k.db', 20000);
+  const ref = referenceOf(db, dir);
+  let seed = 14;
+  const next = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648; };
+  for (let k = 0; k < 5; k++) {
+    const child = spawn(WORKER, ['--db', db, '--retain-days', String(RETAIN_DAYS), '--target-batch-ms', '5',
+      '--yield-ms', '5'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let log = '';
+    child.stderr.on('data', (d) => { log += d; });
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    await waitFor(() => /schema ready/.test(log), { what: 'the worker to start' });
+    await new Promise((resolve) => setTimeout(resolve, Math.floor(next() * 400)));
+    child.kill('SIGKILL');
+    await exited;
+    assert.equal(sqlite(db, 'PRAGMA integrity_check'), 'ok', `after kill ${k}`);
+  }
+  const run = runOnce(db);
+  assert.equal(run.status, 0, run.stderr);
+  assert.equal(differing(db, ref), 0);
+  assert.equal(sqlite(db, 'PRAGMA integrity_check'), 'ok');
+});
