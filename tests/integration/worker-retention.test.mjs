@@ -108,3 +108,31 @@ test('kill -9 at seeded moments, then a completed run equals the reference', asy
   assert.equal(differing(db, ref), 0);
   assert.equal(sqlite(db, 'PRAGMA integrity_check'), 'ok');
 });
+
+test('with ingest writing new rows meanwhile, the old rows still equal the reference and new ones all stay', async (t) => {
+  const { startWorker, exchange, observation } = await import('../lib/ingest.mjs');
+  const dir = tempDir('meshscope-retention-');
+  const db = filled(dir, 'i.db', 20000);
+  const ref = referenceOf(db, dir);
+  const socket = path.join(dir, 'ingest.sock');
+  const worker = await startWorker({ db, socket,
+    args: ['--retain-days', String(RETAIN_DAYS), '--target-batch-ms', '5', '--yield-ms', '5'] });
+  t.after(async () => { await worker.stop(); rmSync(dir, { recursive: true, force: true }); });
+  const now = Math.floor(Date.now() / 1000);
+  let sent = 0;
+  await waitFor(async () => {
+    const lines = [];
+    for (let i = 0; i < 20; i++) lines.push(observation({ hash: `new${sent + i}`, timestamp: now }));
+    const replies = await exchange(socket, lines);
+    sent += replies.length;
+    return sqlite(db, "SELECT status FROM _async_migrations WHERE name = 'retention'") === 'done' && sent > 0;
+  }, { timeoutMs: 60000, intervalMs: 1, what: `the retention run (log: ${worker.log()})` });
+  await worker.stop();
+  assert.equal(Number(sqlite(db, "SELECT count(*) FROM transmissions WHERE hash LIKE 'new%'")), sent);
+  assert.equal(Number(sqlite(db, `ATTACH '${ref}' AS ref;
+    SELECT (SELECT count(*) FROM (SELECT * FROM main.observations WHERE id <= 80000 EXCEPT SELECT * FROM ref.observations))
+         + (SELECT count(*) FROM (SELECT * FROM ref.observations EXCEPT SELECT * FROM main.observations WHERE id <= 80000))
+         + (SELECT count(*) FROM (SELECT * FROM main.transmissions WHERE id <= 20000 EXCEPT SELECT * FROM ref.transmissions))
+         + (SELECT count(*) FROM (SELECT * FROM ref.transmissions EXCEPT SELECT * FROM main.transmissions WHERE id <= 20000));`)), 0);
+  assert.equal(sqlite(db, 'PRAGMA integrity_check'), 'ok');
+});
