@@ -17,6 +17,10 @@ static int db_configure(sqlite3 *db, enum db_access access, int busy_timeout_ms,
     sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist_wal);
     if (db_exec(db, "PRAGMA foreign_keys = OFF", "configuring connection", errp) != 0)
         return -1;
+    /* Whichever writer resets the WAL cuts the file back to 64 MiB, not left at its peak. */
+    if (access != DB_READ_ONLY &&
+        db_exec(db, "PRAGMA journal_size_limit = 67108864", "configuring connection", errp) != 0)
+        return -1;
     /* READONLY is the guarantee; query_only also refuses statements that would fail at commit. */
     if (access == DB_READ_ONLY &&
         db_exec(db, "PRAGMA query_only = 1", "configuring connection", errp) != 0)

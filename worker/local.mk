@@ -39,7 +39,8 @@ worker_libmigrations_a_SOURCES = \
 	worker/runner_thread.c worker/runner_thread.h \
 	worker/status.c worker/status.h \
 	worker/throttle.c worker/throttle.h \
-	worker/unix_listener.c worker/unix_listener.h
+	worker/unix_listener.c worker/unix_listener.h \
+	worker/wal_housekeeping.c worker/wal_housekeeping.h
 
 # Live ingest (docs/ingest.md), a library so the unit suites link the same code.
 noinst_LIBRARIES += worker/libingest.a

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 #include <sys/resource.h>
@@ -11,6 +12,7 @@
 
 #include "job_retention.h"
 #include "log.h"
+#include "wal_housekeeping.h"
 #include "util.h"
 
 struct runner {
@@ -34,23 +36,49 @@ struct runner {
  */
 #define RUNNER_THREAD_NICE 10
 
-/* After the migrations: retention at once, then every retain_every_min, one job at a time. */
-static void runner_retention(struct runner *runner)
+static void runner_retention_once(struct runner *runner)
 {
     static const struct migration job = {RETENTION_JOB_NAME, retention_run};
-    if (runner->retain_days <= 0)
+    retention_set_cutoff((int64_t)time(NULL) - runner->retain_days * 86400);
+    struct runner_summary s = {0};
+    char *err = NULL;
+    if (runner_run_job(runner->db, &runner->options, &job, &s, &err) != 0) {
+        log_error("retention: %s", err);
+        free(err);
+    }
+    runner->summary.failed += s.failed;
+}
+
+/*
+ * After the migrations, the recurring jobs, one at a time on this thread:
+ * retention at once and then every retain_every_min, and between its runs
+ * the WAL housekeeping every few seconds.
+ */
+static void runner_scheduler(struct runner *runner)
+{
+    int64_t wal_mb = runner->options.throttle ? runner->options.throttle->wal_mb : 0;
+    if (runner->run_once) {
+        if (runner->retain_days > 0)
+            runner_retention_once(runner);
         return;
+    }
+    if (runner->retain_days <= 0 && wal_mb <= 0)
+        return;
+    int64_t next_retention = runner->retain_days > 0 ? clock_monotonic_ms() : INT64_MAX;
     while (!migration_cancel_requested(&runner->cancel)) {
-        retention_set_cutoff((int64_t)time(NULL) - runner->retain_days * 86400);
-        struct runner_summary s = {0};
+        if (clock_monotonic_ms() >= next_retention) {
+            runner_retention_once(runner);
+            next_retention = clock_monotonic_ms() + runner->retain_every_min * 60000;
+        }
         char *err = NULL;
-        if (runner_run_job(runner->db, &runner->options, &job, &s, &err) != 0) {
-            log_error("retention: %s", err);
+        if (wal_housekeeping_step(runner->db, wal_mb, &err) < 0) {
+            log_warnx("WAL housekeeping: %s", err);
             free(err);
         }
-        runner->summary.failed += s.failed;
-        if (runner->run_once ||
-            migration_cancel_wait(&runner->cancel, runner->retain_every_min * 60000) != 0)
+        int64_t wait = next_retention - clock_monotonic_ms();
+        if (wait > WAL_HOUSEKEEPING_EVERY_MS || wait < 0)
+            wait = WAL_HOUSEKEEPING_EVERY_MS;
+        if (migration_cancel_wait(&runner->cancel, wait) != 0)
             break;
     }
 }
@@ -66,7 +94,7 @@ static void *runner_main(void *arg)
         free(err);
         runner->summary.failed++;
     }
-    runner_retention(runner);
+    runner_scheduler(runner);
     sqlite3_close(runner->db);
     runner->db = NULL;
     atomic_store(&runner->finished, 1);
