@@ -237,6 +237,27 @@ static void error_records_failed_with_ended_at_and_error(void **state)
     assert_int_equal(summary.done, 1);
 }
 
+/* Two migrations, the first failing: the second completes, and the failed one runs again next start. */
+static void failed_migration_reruns_at_the_next_start(void **state)
+{
+    struct test_db *t = *state;
+    fake.fail = 1;
+    fake.reports = 1;
+    struct runner_options options = fake_options(fake_registry, 2);
+    struct runner_summary summary;
+    char *err = NULL;
+    assert_int_equal(runner_run_pending(t->db, &options, &summary, &err), 0);
+    assert_int_equal(summary.failed, 1);
+    assert_int_equal(query_named(t->db, "fake_b", "status = 'done'"), 1);
+    fake.fail = 0;
+    assert_int_equal(runner_run_pending(t->db, &options, &summary, &err), 0);
+    assert_int_equal(summary.failed, 0);
+    assert_int_equal(summary.done, 1);
+    assert_int_equal(summary.skipped, 1);
+    assert_int_equal(query_named(t->db, "fake_a", "status = 'done' AND error IS NULL"), 1);
+    assert_int_equal(fake_b_calls, 1);
+}
+
 static void cancelled_migration_stays_pending_with_terminal_progress(void **state)
 {
     struct test_db *t = *state;
@@ -718,6 +739,7 @@ int main(void)
         DB_TEST(rerun_resets_progress_and_start),
         DB_TEST(success_records_done_and_ended_at),
         DB_TEST(error_records_failed_with_ended_at_and_error),
+        DB_TEST(failed_migration_reruns_at_the_next_start),
         DB_TEST(cancelled_migration_stays_pending_with_terminal_progress),
         DB_TEST(rerun_starts_with_a_fresh_write_limiter),
         DB_TEST(bookkeeping_row_missing_fails_the_migration),
