@@ -6,6 +6,7 @@
 #
 #   deploy/setup-users.sh [--state-dir DIR] [--run-dir DIR] [--log-dir DIR]
 #                         [--db-name NAME] [--web-group GROUP] [--no-tmpfiles]
+#                         [--print-tmpfiles]
 #
 # What it sets up (defaults match deploy/supervisor-meshscope.conf):
 #   user meshscope      owns the database; runs the worker, the only writer
@@ -46,10 +47,18 @@ while [ $# -gt 0 ]; do
     --db-name) db_name=$2; shift 2 ;;
     --web-group) web_group=$2; shift 2 ;;
     --no-tmpfiles) tmpfiles=no; shift ;;
+    --print-tmpfiles) tmpfiles=print; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "setup-users: unknown argument $1 (try --help)" >&2; exit 2 ;;
   esac
 done
+# The runtime directories as tmpfiles.d lines; --print-tmpfiles (no root needed)
+# is how the Debian package ships the same file in /usr/lib/tmpfiles.d.
+tmpfiles_lines() {
+  printf 'd %s 0755 %s %s -\nd %s/pool 0700 %s %s -\n' "$run_dir" "$user" "$user" \
+    "$run_dir" "$ro_user" "$ro_user"
+}
+[ "$tmpfiles" != print ] || { tmpfiles_lines; exit 0; }
 [ "$(id -u)" -eq 0 ] || { echo "setup-users: run as root" >&2; exit 1; }
 
 nologin=/usr/sbin/nologin
@@ -102,8 +111,7 @@ for f in "$state_dir"/*.db "$state_dir"/*.db-wal "$state_dir"/*.db-shm "$state_d
 done
 
 if [ "$tmpfiles" = yes ] && [ -d /etc/tmpfiles.d ]; then
-  printf 'd %s 0755 %s %s -\nd %s/pool 0700 %s %s -\n' "$run_dir" "$user" "$user" \
-    "$run_dir" "$ro_user" "$ro_user" >/etc/tmpfiles.d/meshscope.conf
+  tmpfiles_lines >/etc/tmpfiles.d/meshscope.conf
 fi
 
 echo "setup-users: $user owns $state_dir; $ro_user (groups: $(id -Gn "$ro_user")) reads it;" \
