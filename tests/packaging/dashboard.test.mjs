@@ -1,0 +1,144 @@
+// The Grafana dashboard (packaging/grafana/) and the alert rules against the
+// real thing: a real Prometheus (Debian's) scrapes the real stack (nginx, the
+// pool, the worker with live ingest from the demo feeder) through
+// /api/metrics, and every panel's query runs through Prometheus's HTTP API.
+// Each must succeed and return at least one finite sample, unless its metric
+// is listed in CONDITIONAL with the reason the test cannot produce it.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { startStack, freePort, tempDir, waitFor } from '../lib/stack.mjs';
+import { DASHBOARD, RULES, alertRules, metricNames } from './lib.mjs';
+
+// Metrics that exist only in conditions this test does not create, with why.
+const CONDITIONAL = {
+  // Named by the control-plane work (pause, throttle, recent rate), which the
+  // responders do not publish yet on this branch's base.
+  meshscope_async_migration_paused: 'not published yet (control plane pending)',
+  meshscope_async_migration_throttled: 'not published yet (control plane pending)',
+  meshscope_async_migration_throttled_seconds_total: 'not published yet (control plane pending)',
+  meshscope_async_migration_recent_rate: 'not published yet (control plane pending)',
+};
+
+const dashboard = JSON.parse(readFileSync(DASHBOARD, 'utf8'));
+let dir, stack, prometheus, promUrl, promLog = '';
+
+function targets() {
+  return dashboard.panels.filter((p) => p.type !== 'row')
+    .flatMap((p) => p.targets.map((t) => ({ panel: p.title, expr: t.expr })));
+}
+
+// What Grafana would send for "All instances" and a short rate window.
+function concrete(expr) {
+  return expr.replaceAll('$instance', '.*').replaceAll('$__rate_interval', '30s');
+}
+
+async function query(expr) {
+  const res = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(expr)}`);
+  const body = await res.json();
+  if (body.status !== 'success') throw new Error(`${expr}: ${body.errorType}: ${body.error}`);
+  return body.data.result;
+}
+
+const finite = (result) => result.some((r) => Number.isFinite(Number(r.value[1])));
+
+before(async () => {
+  dir = tempDir('meshscope-prometheus-');
+  stack = await startStack({ feedRate: 20 });
+  const port = await freePort();
+  promUrl = `http://127.0.0.1:${port}`;
+  const config = path.join(dir, 'prometheus.yml');
+  writeFileSync(config, JSON.stringify({
+    global: { scrape_interval: '1s', evaluation_interval: '1s' },
+    rule_files: [RULES],
+    scrape_configs: [{ job_name: 'meshscope', metrics_path: '/api/metrics',
+      static_configs: [{ targets: [`127.0.0.1:${stack.port}`] }] }],
+  }));
+  prometheus = spawn('prometheus', [`--config.file=${config}`, `--storage.tsdb.path=${path.join(dir, 'data')}`,
+    `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  prometheus.stdout.on('data', (d) => { promLog += d; });
+  prometheus.stderr.on('data', (d) => { promLog += d; });
+  // Data for rate() over 30 s: a healthy target with at least 10 scrapes, and
+  // ingest having stored lines between them.
+  await waitFor(async () => {
+    const r = await query('count_over_time(up{job="meshscope"}[1m]) >= 10 and up{job="meshscope"} == 1');
+    const ingest = await query('rate(meshscope_ingest_lines_accepted_total[30s]) > 0');
+    return r.length === 1 && ingest.length === 1;
+  }, { timeoutMs: 60000, intervalMs: 500, what: `Prometheus to have scraped the stack\n${promLog}` });
+});
+
+after(async () => {
+  if (prometheus && prometheus.exitCode === null) {
+    prometheus.kill('SIGTERM');
+    await new Promise((r) => prometheus.on('exit', r));
+  }
+  if (stack) await stack.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+test('the dashboard is importable: unique ids, a datasource variable, every panel on the grid', () => {
+  assert.equal(dashboard.uid, 'meshscope');
+  assert.ok(dashboard.schemaVersion >= 36);
+  const vars = Object.fromEntries(dashboard.templating.list.map((v) => [v.name, v]));
+  assert.equal(vars.datasource.type, 'datasource');
+  assert.equal(vars.datasource.query, 'prometheus');
+  const ids = dashboard.panels.map((p) => p.id);
+  assert.equal(new Set(ids).size, ids.length, 'panel ids are unique');
+  for (const p of dashboard.panels) {
+    const g = p.gridPos;
+    assert.ok(g && g.w > 0 && g.h > 0 && g.x + g.w <= 24, `${p.title}: gridPos`);
+    if (p.type === 'row') continue;
+    assert.equal(p.datasource.uid, '${datasource}', `${p.title}: datasource is the variable`);
+    assert.ok(p.targets.length > 0, `${p.title}: has queries`);
+    const refs = p.targets.map((t) => t.refId);
+    assert.equal(new Set(refs).size, refs.length, `${p.title}: refIds unique`);
+  }
+});
+
+test('every panel query returns data from Prometheus scraping the real stack', async (t) => {
+  const failures = [];
+  for (const { panel, expr } of targets()) {
+    const names = [...metricNames(expr)];
+    const skip = names.find((n) => CONDITIONAL[n]);
+    let result;
+    try {
+      result = await query(concrete(expr));
+    } catch (err) {
+      failures.push(`${panel}: ${err.message}`);
+      continue;
+    }
+    if (skip) {
+      t.diagnostic(`skipped ${panel}: ${expr}: ${CONDITIONAL[skip]}`);
+      continue;
+    }
+    if (!finite(result)) failures.push(`${panel}: ${expr} returned no finite sample (${JSON.stringify(result)})`);
+  }
+  assert.deepEqual(failures, []);
+});
+
+test('every metric the alert rules use is one the stack publishes', async () => {
+  const published = new Set((await query('group by (__name__) ({job="meshscope"})'))
+    .map((r) => r.metric.__name__));
+  const missing = [];
+  for (const [alert, rule] of Object.entries(alertRules())) {
+    for (const name of metricNames(rule.expr)) {
+      if (!published.has(name) && !CONDITIONAL[name]) missing.push(`${alert}: ${name}`);
+    }
+  }
+  assert.deepEqual(missing, []);
+});
+
+test('Prometheus evaluates every alert rule without error, and none fires on a healthy stack', async () => {
+  const rules = await waitFor(async () => {
+    const res = await (await fetch(`${promUrl}/api/v1/rules`)).json();
+    const all = res.data.groups.flatMap((g) => g.rules);
+    return all.every((r) => r.lastEvaluation && !r.lastEvaluation.startsWith('0001')) && all;
+  }, { what: 'every rule to have been evaluated' });
+  assert.equal(rules.length, Object.keys(alertRules()).length);
+  for (const r of rules) {
+    assert.equal(r.health, 'ok', `${r.name}: ${r.lastError}`);
+    assert.notEqual(r.state, 'firing', `${r.name} fires on a healthy stack`);
+  }
+});
