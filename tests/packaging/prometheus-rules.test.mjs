@@ -94,6 +94,48 @@ const CASES = [
     series: [[sel('meshscope_ingest_lines_accepted_total'), '0x440']],
     evals: [{ at: '425m', fires: [] }],
   },
+  {
+    // time() in promtool counts seconds from 0, so a timestamp that grows by 60
+    // a minute is "now". a goes quiet at 5m; b keeps receiving.
+    alert: 'MeshscopeIngestSourceSilent',
+    series: [
+      [sel('meshscope_mqtt_source_last_receipt_timestamp_seconds', { source: 'a' }), '0+60x5 300x20'],
+      [sel('meshscope_mqtt_source_last_receipt_timestamp_seconds', { source: 'b' }), '0+60x25'],
+    ],
+    evals: [{ at: '12m', fires: [] }, { at: '20m', fires: [{ ...SITE, source: 'a' }] }],
+  },
+  {
+    alert: 'MeshscopeIngestSourceDisconnected',
+    series: [[sel('meshscope_mqtt_source_connected', { source: 'a' }), '1 1 0x10'],
+      [sel('meshscope_mqtt_source_connected', { source: 'b' }), '1 0 0 1x9']],
+    evals: [{ at: '5m', fires: [] }, { at: '9m', fires: [{ ...SITE, source: 'a' }] }],
+  },
+  {
+    // a: receipts fresh, nothing stored since 5m. b: both stop (silent, not
+    // stuck). c: both fresh.
+    alert: 'MeshscopeIngestWritePathStuck',
+    series: [
+      [sel('meshscope_mqtt_source_last_receipt_timestamp_seconds', { source: 'a' }), '0+60x25'],
+      [sel('meshscope_mqtt_source_last_stored_timestamp_seconds', { source: 'a' }), '0+60x5 300x20'],
+      [sel('meshscope_mqtt_source_last_receipt_timestamp_seconds', { source: 'b' }), '0+60x5 300x20'],
+      [sel('meshscope_mqtt_source_last_stored_timestamp_seconds', { source: 'b' }), '0+60x5 300x20'],
+      [sel('meshscope_mqtt_source_last_receipt_timestamp_seconds', { source: 'c' }), '0+60x25'],
+      [sel('meshscope_mqtt_source_last_stored_timestamp_seconds', { source: 'c' }), '0+60x25'],
+    ],
+    evals: [{ at: '12m', fires: [] }, { at: '20m', fires: [{ ...SITE, source: 'a' }] }],
+  },
+  {
+    // a: 10 messages a second, 2 of them bad; b: 10 a second, 1 bad a minute.
+    alert: 'MeshscopeMqttBadMessagesHigh',
+    series: [
+      [sel('meshscope_mqtt_messages_total', { source: 'a', result: 'received' }), '0+600x30'],
+      [sel('meshscope_mqtt_bad_messages_total', { source: 'a', reason: 'not JSON' }), '0+60x30'],
+      [sel('meshscope_mqtt_bad_messages_total', { source: 'a', reason: 'bad hex' }), '0+60x30'],
+      [sel('meshscope_mqtt_messages_total', { source: 'b', result: 'received' }), '0+600x30'],
+      [sel('meshscope_mqtt_bad_messages_total', { source: 'b', reason: 'bad hex' }), '0+1x30'],
+    ],
+    evals: [{ at: '8m', fires: [] }, { at: '20m', fires: [{ ...SITE, source: 'a' }] }],
+  },
 ];
 
 function expand(template, labels) {
