@@ -9,4 +9,4 @@ grafanadashboarddir = $(pkgdatadir)/grafana
 dist_grafanadashboard_DATA = packaging/grafana/meshscope-dashboard.json
 
 dist_noinst_SCRIPTS += scripts/package
-EXTRA_DIST += debian packaging/systemd tests/packaging
+EXTRA_DIST += debian packaging/systemd packaging/grafana/dashboard.mjs tests/packaging
