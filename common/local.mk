@@ -7,8 +7,6 @@ common_libmeshscope_a_SOURCES = \
 	common/migration_info.c common/migration_info.h \
 	common/rate_limit.c common/rate_limit.h \
 	common/schema.c common/schema.h \
-	common/testhook.c common/testhook.h \
 	common/timefmt.c common/timefmt.h \
 	common/utf8.c common/utf8.h \
-	common/util.c common/util.h \
-	common/writer_demand.c common/writer_demand.h
+	common/util.c common/util.h

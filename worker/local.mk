@@ -3,17 +3,31 @@ bin_PROGRAMS += worker/meshscope-worker
 worker_meshscope_worker_SOURCES = \
 	worker/main.c worker/worker.h
 worker_meshscope_worker_LDADD = worker/libmigrations.a worker/libingest.a \
-	common/libmeshscope.a $(SQLITE3_LIBS) $(JSONC_LIBS) -lm
+	worker/libworkerhooks.a common/libmeshscope.a $(SQLITE3_LIBS) $(JSONC_LIBS) -lm
+
+# What the worker's two writers (migrations and ingest) share: ingest's
+# announcement that it waits for the writer, and the test-only pauses.
+noinst_LIBRARIES += worker/libworkerhooks.a
+worker_libworkerhooks_a_SOURCES = \
+	worker/testhook.c worker/testhook.h \
+	worker/writer_demand.c worker/writer_demand.h
 
 # The async migrations: runner, progress bookkeeping, one file per migration,
 # and the status view. A library so the unit suites link the same code.
 noinst_LIBRARIES += worker/libmigrations.a
 worker_libmigrations_a_SOURCES = \
-	worker/migration.h \
-	worker/runner.c \
-	worker/progress.c \
-	worker/status.c \
-	worker/migration_tx_last_seen_backfill.c
+	worker/batch_sizer.c worker/batch_sizer.h \
+	worker/migration.c worker/migration.h \
+	worker/migration_cancel.c worker/migration_cancel.h \
+	worker/migration_params.c worker/migration_params.h \
+	worker/migration_registry.c worker/migration_registry.h \
+	worker/migration_rows.c worker/migration_rows.h \
+	worker/migration_stats.c worker/migration_stats.h \
+	worker/migration_tx_last_seen_backfill.c worker/migration_tx_last_seen_backfill.h \
+	worker/progress.c worker/progress.h \
+	worker/runner.c worker/runner.h \
+	worker/runner_thread.c worker/runner_thread.h \
+	worker/status.c worker/status.h
 
 # Live ingest (design §6), a library so the unit suites link the same code.
 noinst_LIBRARIES += worker/libingest.a
@@ -32,5 +46,5 @@ worker_meshscope_ingest_SOURCES = \
 	worker/ingest_tool.c \
 	worker/ingest_send.c \
 	worker/ingest_feed.c
-worker_meshscope_ingest_LDADD = worker/libingest.a common/libmeshscope.a \
+worker_meshscope_ingest_LDADD = worker/libingest.a worker/libworkerhooks.a common/libmeshscope.a \
 	$(SQLITE3_LIBS) $(JSONC_LIBS) -lm

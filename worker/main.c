@@ -13,8 +13,11 @@
 #include "db.h"
 #include "config.h"
 #include "log.h"
-#include "migration.h"
+#include "migration_registry.h"
+#include "migration_rows.h"
+#include "runner_thread.h"
 #include "schema.h"
+#include "status.h"
 #include "testhook.h"
 #include "util.h"
 #include "worker.h"
@@ -118,30 +121,115 @@ static int open_database(const char *path, sqlite3 **out, char **errp)
     return 0;
 }
 
+enum {
+    OPT_DB = 256, OPT_INGEST, OPT_BATCH, OPT_TARGET, OPT_YIELD, OPT_RUN_ONCE, OPT_STATS,
+    OPT_LOG, OPT_HELP, OPT_VERSION, OPT_INGEST_MODE, OPT_INGEST_GROUP, OPT_INGEST_ROWS,
+    OPT_INGEST_MS, OPT_INGEST_CLIENTS, OPT_INGEST_SYNC
+};
+
+static const struct option worker_options[] = {
+    {"db", required_argument, NULL, OPT_DB},
+    {"ingest-socket", required_argument, NULL, OPT_INGEST},
+    {"ingest-socket-mode", required_argument, NULL, OPT_INGEST_MODE},
+    {"ingest-socket-group", required_argument, NULL, OPT_INGEST_GROUP},
+    {"ingest-batch-rows", required_argument, NULL, OPT_INGEST_ROWS},
+    {"ingest-batch-ms", required_argument, NULL, OPT_INGEST_MS},
+    {"ingest-max-clients", required_argument, NULL, OPT_INGEST_CLIENTS},
+    {"ingest-synchronous", required_argument, NULL, OPT_INGEST_SYNC},
+    {"batch-size", required_argument, NULL, OPT_BATCH},
+    {"target-batch-ms", required_argument, NULL, OPT_TARGET},
+    {"yield-ms", required_argument, NULL, OPT_YIELD},
+    {"run-once", no_argument, NULL, OPT_RUN_ONCE},
+    {"stats-json", required_argument, NULL, OPT_STATS},
+    {"log-level", required_argument, NULL, OPT_LOG},
+    {"help", no_argument, NULL, OPT_HELP},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
+/* The --ingest-* options; returns 0, -1 with *errp set, or 1 when opt is not one of them. */
+static int parse_ingest_option(int opt, const char *arg, struct ingest_config *ingest,
+                               char **errp)
+{
+    int64_t n = 0;
+    switch (opt) {
+    case OPT_INGEST:
+        ingest->socket_path = arg;
+        return 0;
+    case OPT_INGEST_MODE: {
+        char *end = NULL;
+        long mode = strtol(arg, &end, 8);
+        if (*arg == '\0' || *end != '\0' || mode < 0 || mode > 0777)
+            return set_error(errp, "--ingest-socket-mode: expected an octal mode such as 0660");
+        ingest->socket_mode = (mode_t)mode;
+        return 0;
+    }
+    case OPT_INGEST_GROUP:
+        ingest->socket_group = arg;
+        return 0;
+    case OPT_INGEST_ROWS:
+        if (parse_int64(arg, 1, 100000, "--ingest-batch-rows", &n, errp))
+            return -1;
+        ingest->batch_rows = (int)n;
+        return 0;
+    case OPT_INGEST_MS:
+        if (parse_int64(arg, 0, 60000, "--ingest-batch-ms", &n, errp))
+            return -1;
+        ingest->batch_ms = (int)n;
+        return 0;
+    case OPT_INGEST_CLIENTS:
+        if (parse_int64(arg, 1, 10000, "--ingest-max-clients", &n, errp))
+            return -1;
+        ingest->max_clients = (int)n;
+        return 0;
+    case OPT_INGEST_SYNC:
+        if (strcmp(arg, "full") != 0 && strcmp(arg, "normal") != 0)
+            return set_error(errp, "--ingest-synchronous: expected full or normal");
+        ingest->durable = strcmp(arg, "full") == 0;
+        return 0;
+    }
+    return 1;
+}
+
+/* The migration and general options; same returns as parse_ingest_option. */
+static int parse_worker_option(int opt, const char *arg, struct worker_config *config,
+                               enum log_level *level, char **errp)
+{
+    switch (opt) {
+    case OPT_DB:
+        config->db_path = arg;
+        return 0;
+    case OPT_BATCH:
+        return parse_int64(arg, 1, MIGRATION_MAX_BATCH_SIZE, "--batch-size",
+                           &config->batch_size, errp);
+    case OPT_TARGET:
+        return parse_int64(arg, 1, MIGRATION_MAX_TARGET_BATCH_MS, "--target-batch-ms",
+                           &config->target_batch_ms, errp);
+    case OPT_YIELD:
+        return parse_int64(arg, 0, MIGRATION_MAX_YIELD_MS, "--yield-ms", &config->yield_ms,
+                           errp);
+    case OPT_RUN_ONCE:
+        config->run_once = 1;
+        return 0;
+    case OPT_STATS:
+        config->stats_json = arg;
+        return 0;
+    case OPT_LOG:
+        if (log_level_parse(arg, level) != 0)
+            return set_error(errp, "--log-level: expected error, warn, info or debug");
+        return 0;
+    case OPT_HELP:
+        usage(stdout);
+        exit(0);
+    case OPT_VERSION:
+        printf("meshscope-worker %s\n", PACKAGE_VERSION);
+        exit(0);
+    }
+    return 1;
+}
+
 static int parse_options(int argc, char **argv, struct worker_config *config)
 {
-    enum { OPT_DB = 256, OPT_INGEST, OPT_BATCH, OPT_TARGET, OPT_YIELD, OPT_RUN_ONCE, OPT_STATS,
-           OPT_LOG, OPT_HELP, OPT_VERSION, OPT_INGEST_MODE, OPT_INGEST_GROUP, OPT_INGEST_ROWS,
-           OPT_INGEST_MS, OPT_INGEST_CLIENTS, OPT_INGEST_SYNC };
-    static const struct option options[] = {
-        {"db", required_argument, NULL, OPT_DB},
-        {"ingest-socket", required_argument, NULL, OPT_INGEST},
-        {"ingest-socket-mode", required_argument, NULL, OPT_INGEST_MODE},
-        {"ingest-socket-group", required_argument, NULL, OPT_INGEST_GROUP},
-        {"ingest-batch-rows", required_argument, NULL, OPT_INGEST_ROWS},
-        {"ingest-batch-ms", required_argument, NULL, OPT_INGEST_MS},
-        {"ingest-max-clients", required_argument, NULL, OPT_INGEST_CLIENTS},
-        {"ingest-synchronous", required_argument, NULL, OPT_INGEST_SYNC},
-        {"batch-size", required_argument, NULL, OPT_BATCH},
-        {"target-batch-ms", required_argument, NULL, OPT_TARGET},
-        {"yield-ms", required_argument, NULL, OPT_YIELD},
-        {"run-once", no_argument, NULL, OPT_RUN_ONCE},
-        {"stats-json", required_argument, NULL, OPT_STATS},
-        {"log-level", required_argument, NULL, OPT_LOG},
-        {"help", no_argument, NULL, OPT_HELP},
-        {"version", no_argument, NULL, OPT_VERSION},
-        {NULL, 0, NULL, 0},
-    };
     enum log_level level = LOG_LEVEL_INFO;
     char *err = NULL;
     int opt;
@@ -149,87 +237,16 @@ static int parse_options(int argc, char **argv, struct worker_config *config)
     config->yield_ms = MIGRATION_DEFAULT_YIELD_MS;
     config->target_batch_ms = MIGRATION_DEFAULT_TARGET_BATCH_MS;
     ingest_config_defaults(&config->ingest);
-    int64_t n = 0;
-    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        switch (opt) {
-        case OPT_DB:
-            config->db_path = optarg;
-            break;
-        case OPT_INGEST:
-            config->ingest.socket_path = optarg;
-            break;
-        case OPT_INGEST_MODE: {
-            char *end = NULL;
-            long mode = strtol(optarg, &end, 8);
-            if (*optarg == '\0' || *end != '\0' || mode < 0 || mode > 0777) {
-                err = xasprintf("--ingest-socket-mode: expected an octal mode such as 0660");
-                goto bad;
-            }
-            config->ingest.socket_mode = (mode_t)mode;
-            break;
-        }
-        case OPT_INGEST_GROUP:
-            config->ingest.socket_group = optarg;
-            break;
-        case OPT_INGEST_ROWS:
-            if (parse_int64(optarg, 1, 100000, "--ingest-batch-rows", &n, &err))
-                goto bad;
-            config->ingest.batch_rows = (int)n;
-            break;
-        case OPT_INGEST_MS:
-            if (parse_int64(optarg, 0, 60000, "--ingest-batch-ms", &n, &err))
-                goto bad;
-            config->ingest.batch_ms = (int)n;
-            break;
-        case OPT_INGEST_CLIENTS:
-            if (parse_int64(optarg, 1, 10000, "--ingest-max-clients", &n, &err))
-                goto bad;
-            config->ingest.max_clients = (int)n;
-            break;
-        case OPT_INGEST_SYNC:
-            if (strcmp(optarg, "full") != 0 && strcmp(optarg, "normal") != 0) {
-                err = xasprintf("--ingest-synchronous: expected full or normal");
-                goto bad;
-            }
-            config->ingest.durable = strcmp(optarg, "full") == 0;
-            break;
-        case OPT_BATCH:
-            if (parse_int64(optarg, 1, MIGRATION_MAX_BATCH_SIZE, "--batch-size",
-                            &config->batch_size, &err))
-                goto bad;
-            break;
-        case OPT_TARGET:
-            if (parse_int64(optarg, 1, MIGRATION_MAX_TARGET_BATCH_MS, "--target-batch-ms",
-                            &config->target_batch_ms, &err))
-                goto bad;
-            break;
-        case OPT_YIELD:
-            if (parse_int64(optarg, 0, MIGRATION_MAX_YIELD_MS, "--yield-ms", &config->yield_ms,
-                            &err))
-                goto bad;
-            break;
-        case OPT_RUN_ONCE:
-            config->run_once = 1;
-            break;
-        case OPT_STATS:
-            config->stats_json = optarg;
-            break;
-        case OPT_LOG:
-            if (log_level_parse(optarg, &level) != 0) {
-                err = xasprintf("--log-level: expected error, warn, info or debug");
-                goto bad;
-            }
-            break;
-        case OPT_HELP:
-            usage(stdout);
-            exit(0);
-        case OPT_VERSION:
-            printf("meshscope-worker %s\n", PACKAGE_VERSION);
-            exit(0);
-        default:
+    while ((opt = getopt_long(argc, argv, "", worker_options, NULL)) != -1) {
+        int rc = parse_ingest_option(opt, optarg, &config->ingest, &err);
+        if (rc == 1)
+            rc = parse_worker_option(opt, optarg, config, &level, &err);
+        if (rc == 1) {
             usage(stderr);
             return -1;
         }
+        if (rc != 0)
+            goto bad;
     }
     if (optind < argc) {
         err = xasprintf("unexpected argument '%s'", argv[optind]);
@@ -249,6 +266,77 @@ bad:
     return -1;
 }
 
+/*
+ * Blocks the stop signals in every thread (those started later inherit the
+ * mask): one that arrives early stays pending for the stop watch. SIGUSR1
+ * is unblocked only inside the main thread's waits, via *wait_mask.
+ */
+static void block_stop_signals(sigset_t *wait_mask)
+{
+    sigset_t stop_signals, previous;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &stop_signals, &previous);
+    *wait_mask = previous;
+    sigaddset(wait_mask, SIGTERM);
+    sigaddset(wait_mask, SIGINT);
+    sigdelset(wait_mask, SIGUSR1);
+    struct sigaction sa = {0};
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on_wake_signal;
+    sigaction(SIGUSR1, &sa, NULL);
+    main_thread = pthread_self();
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/*
+ * Upgrades the schema and starts the migration thread. Registration is one
+ * short write, so readers see pending_async from the start; the migrations
+ * themselves run in their own thread and connection, beside ingest rather
+ * than before it.
+ */
+static int worker_start(const struct worker_config *config, sqlite3 **db,
+                        struct runner **runner, char **errp)
+{
+    if (open_database(config->db_path, db, errp) != 0 || schema_upgrade(*db, errp) != 0)
+        return -1;
+    log_info("schema ready in %s (meshscope %s, sqlite %s)", config->db_path, PACKAGE_VERSION,
+             sqlite3_libversion());
+    struct migration_params params;
+    migration_params_default(&params);
+    params.adaptive = config->batch_size == 0;
+    params.batch_size = config->batch_size;
+    params.target_batch_ms = config->target_batch_ms;
+    params.yield_ms = config->yield_ms;
+    if (migration_rows_register(*db, migration_registry, migration_registry_len, errp) != 0)
+        return -1;
+    return runner_start(config->db_path, &params, config->stats_json, on_migrations_finished,
+                        NULL, runner, errp);
+}
+
+/*
+ * --run-once waits for the migrations; the daemon waits for SIGTERM, serving
+ * ingest on this thread (and its own connection) when a socket is given.
+ */
+static int worker_serve(const struct worker_config *config, struct runner *runner,
+                        const sigset_t *wait_mask)
+{
+    char *err = NULL;
+    if (!config->run_once && config->ingest.socket_path != NULL) {
+        if (ingest_serve(&config->ingest, &stop_requested, wait_mask, &err) != 0) {
+            log_error("%s", err);
+            free(err);
+            return 1;
+        }
+        return 0;
+    }
+    while (!stop_requested && !(config->run_once && runner_finished(runner)))
+        sigsuspend(wait_mask);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct worker_config config = {0};
@@ -257,57 +345,18 @@ int main(int argc, char **argv)
         return status_main(argc - 1, argv + 1);
     if (parse_options(argc, argv, &config) != 0)
         return 2;
-    char *hook_err = NULL;
-    if (testhook_init(&hook_err) != 0) {
-        fprintf(stderr, "meshscope-worker: %s\n", hook_err);
-        free(hook_err);
+    char *err = NULL;
+    if (testhook_init(&err) != 0) {
+        fprintf(stderr, "meshscope-worker: %s\n", err);
+        free(err);
         return 2;
     }
-
-    /* Block the stop signals in every thread (those started later inherit the
-     * mask): one that arrives early stays pending for the stop watch. SIGUSR1
-     * is unblocked only inside the main thread's waits, via wait_mask. */
-    sigset_t stop_signals, previous, wait_mask;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGTERM);
-    sigaddset(&stop_signals, SIGINT);
-    sigaddset(&stop_signals, SIGUSR1);
-    sigprocmask(SIG_BLOCK, &stop_signals, &previous);
-    wait_mask = previous;
-    sigaddset(&wait_mask, SIGTERM);
-    sigaddset(&wait_mask, SIGINT);
-    sigdelset(&wait_mask, SIGUSR1);
-    struct sigaction sa = {0};
-    sigemptyset(&sa.sa_mask);
-    sa.sa_handler = on_wake_signal;
-    sigaction(SIGUSR1, &sa, NULL);
-    main_thread = pthread_self();
-    signal(SIGPIPE, SIG_IGN);
+    sigset_t wait_mask;
+    block_stop_signals(&wait_mask);
 
     sqlite3 *db = NULL;
-    char *err = NULL;
-    if (open_database(config.db_path, &db, &err) != 0 || schema_upgrade(db, &err) != 0) {
-        log_error("startup failed: %s", err);
-        free(err);
-        sqlite3_close(db);
-        return 1;
-    }
-    log_info("schema ready in %s (meshscope %s, sqlite %s)", config.db_path, PACKAGE_VERSION,
-             sqlite3_libversion());
-
-    /* Registration is one short write, so readers see pending_async from the
-     * start; the migrations themselves run in their own thread and connection,
-     * beside ingest rather than before it. */
-    struct migration_params params;
-    migration_params_default(&params);
-    params.adaptive = config.batch_size == 0;
-    params.batch_size = config.batch_size;
-    params.target_batch_ms = config.target_batch_ms;
-    params.yield_ms = config.yield_ms;
     struct runner *runner = NULL;
-    if (runner_register(db, migration_registry, migration_registry_len, &err) != 0 ||
-        (runner = runner_start(config.db_path, &params, config.stats_json, on_migrations_finished,
-                               NULL, &err)) == NULL) {
+    if (worker_start(&config, &db, &runner, &err) != 0) {
         log_error("startup failed: %s", err);
         free(err);
         sqlite3_close(db);
@@ -325,20 +374,7 @@ int main(int argc, char **argv)
         sqlite3_close(db);
         return 1;
     }
-
-    /* --run-once waits for the migrations; the daemon waits for SIGTERM, serving
-     * ingest on this thread (and its own connection) when a socket is given. */
-    int status = 0;
-    if (!config.run_once && config.ingest.socket_path != NULL) {
-        if (ingest_serve(&config.ingest, &stop_requested, &wait_mask, &err) != 0) {
-            log_error("%s", err);
-            free(err);
-            status = 1;
-        }
-    } else {
-        while (!stop_requested && !(config.run_once && runner_finished(runner)))
-            sigsuspend(&wait_mask);
-    }
+    int status = worker_serve(&config, runner, &wait_mask);
     /* sigwait() is a cancellation point; the watch touches the runner only before it returns. */
     pthread_cancel(watch.thread);
     pthread_join(watch.thread, NULL);

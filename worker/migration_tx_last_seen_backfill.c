@@ -1,4 +1,6 @@
 /* migration_tx_last_seen_backfill.c: tx_last_seen_backfill_v1, last_seen in short batches. */
+#include "migration_tx_last_seen_backfill.h"
+
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -6,8 +8,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "batch_sizer.h"
 #include "log.h"
-#include "migration.h"
+#include "migration_stats.h"
+#include "rate_limit.h"
 #include "testhook.h"
 #include "util.h"
 #include "writer_demand.h"
@@ -30,7 +34,8 @@ static const char backfill_count_sql[] =
  * next batch starts at hi + 1 whatever the batch did, so rows whose last_seen
  * stays 0 (orphans, a MAX(timestamp) of 0) can never be picked again: the loop
  * ends after at most (candidates / batch_size + 1) batches on any data. An id
- * range is also portable to SQLite builds without UPDATE ... LIMIT (§9).
+ * range is also portable to SQLite builds without UPDATE ... LIMIT (see
+ * docs/architecture.md).
  */
 static const char backfill_boundary_sql[] =
     "SELECT id FROM transmissions WHERE last_seen = 0 AND id BETWEEN ?1 AND ?2"
@@ -44,11 +49,11 @@ static const char backfill_boundary_sql[] =
  * holds SQLite's single writer for a small fraction of the batch.
  *
  * The value is the reference statement's, so each row ends up exactly as the
- * one-statement UPDATE of §3 would leave it. "last_seen = 0" is checked again
- * inside the write transaction: the only other writer is live ingest, which
- * sets last_seen to the maximum over all of a row's observations whenever it
- * adds one (§6, timestamps > 0), so a row still at 0 has gained no
- * observation since it was read, and a row ingest filled is left with
+ * one-statement UPDATE of docs/database.md would leave it. "last_seen = 0" is
+ * checked again inside the write transaction: the only other writer is live
+ * ingest, which sets last_seen to the maximum over all of a row's
+ * observations whenever it adds one (docs/ingest.md, timestamps > 0), so a
+ * row still at 0 has gained no observation since it was read, and a row ingest filled is left with
  * ingest's value. EXISTS keeps orphans out, so sqlite3_changes64() counts
  * exactly the rows rows_total promised; the reference leaves them at 0 too.
  */
@@ -412,32 +417,8 @@ static void backfill_release(struct backfill *bf, int hooked)
     bf->wal_fd = -1;
 }
 
-static void backfill_sleep(const struct migration_env *env, int64_t ms)
-{
-    if (ms <= 0)
-        return;
-    if (env->cancel != NULL) {
-        migration_cancel_wait(env->cancel, ms);
-        return;
-    }
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-}
-
-static int backfill_report(const struct migration_env *env, int64_t processed, int64_t total,
-                           int final, char **errp)
-{
-    if (env->progress == NULL)
-        return 0;
-    struct migration_progress progress = {processed, total, final};
-    if (env->progress(env->progress_arg, &progress, errp) != 0) {
-        if (errp != NULL && *errp == NULL)
-            set_error(errp, "progress report failed");
-        return -1;
-    }
-    return 0;
-}
+/* Progress lines in the log at most this often. */
+#define BACKFILL_LOG_INTERVAL_MS 10000
 
 static void backfill_log_policy(const struct migration_env *env, int64_t total, int empty,
                                 int64_t snapshot)
@@ -472,15 +453,15 @@ static void backfill_log_progress(const struct migration_env *env, int64_t proce
                  env->name, processed, total, pct);
 }
 
-static void backfill_log_end(const struct migration_env *env, const struct migration_result *r,
-                             const char *how)
+static void backfill_log_end(const struct migration_env *env,
+                             const struct migration_params *params,
+                             const struct migration_result *r, const char *how)
 {
     char policy[96];
-    if (env->params.adaptive)
-        snprintf(policy, sizeof policy, "target %" PRId64 " ms", env->params.target_batch_ms);
+    if (params->adaptive)
+        snprintf(policy, sizeof policy, "target %" PRId64 " ms", params->target_batch_ms);
     else
-        snprintf(policy, sizeof policy, "fixed batches of %" PRId64 " rows",
-                 env->params.batch_size);
+        snprintf(policy, sizeof policy, "fixed batches of %" PRId64 " rows", params->batch_size);
     char taken[96] = "";
     if (r->taken_by_ingest > 0)
         snprintf(taken, sizeof taken, "; %" PRId64 " counted rows were filled by ingest first",
@@ -492,109 +473,167 @@ static void backfill_log_end(const struct migration_env *env, const struct migra
              (double)r->wall_ms / 1000.0, taken);
 }
 
+/* The state of one run across its batches. */
+struct backfill_run {
+    const struct migration_env *env;
+    struct backfill bf;
+    struct migration_params params; /* the env's, as retuned between batches */
+    struct batch_sizer sizer;
+    struct rate_limiter log_limit;
+    int64_t start_ms, start_us;
+    int64_t lo;                     /* the first id of the next batch */
+    int reported;                   /* a report was made; its counts are below */
+    int64_t reported_processed, reported_total;
+};
+
+static int backfill_prepare(struct backfill *bf, char **errp)
+{
+    if (sqlite3_prepare_v2(bf->db, backfill_boundary_sql, -1, &bf->boundary, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(bf->db, backfill_read_sql, -1, &bf->read, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(bf->db, backfill_apply_sql, -1, &bf->apply, NULL) != SQLITE_OK)
+        return set_error(errp, "preparing the batch statements failed: %s",
+                         sqlite3_errmsg(bf->db));
+    sqlite3_wal_hook(bf->db, backfill_wal_hook, bf);
+    return 0;
+}
+
+/* Reports the counts now committed; also the terminal report, made only when they are new. */
+static int backfill_report(struct backfill_run *run, const struct migration_result *result,
+                           int final, char **errp)
+{
+    if (final && run->reported && run->reported_processed == result->processed &&
+        run->reported_total == result->total)
+        return 0;
+    run->reported = 1;
+    run->reported_processed = result->processed;
+    run->reported_total = result->total;
+    return migration_report(run->env, result->processed, result->total, final, errp);
+}
+
+static void backfill_account(struct backfill_run *run, struct migration_result *result,
+                             int64_t first, int64_t walked, int64_t changed, int64_t hold_us)
+{
+    const struct migration_env *env = run->env;
+    result->batches++;
+    result->hold_total_us += hold_us;
+    if (env->holds != NULL)
+        migration_holds_add(env->holds, hold_us);
+    if (hold_us > result->max_hold_us)
+        result->max_hold_us = hold_us;
+    log_debug("%s: batch %" PRId64 ": from id %" PRId64 ", %" PRId64 " of %" PRId64
+              " candidates walked, %" PRId64 " updated, held %.1f ms",
+              env->name, result->batches, first, walked, run->sizer.size, changed,
+              (double)hold_us / 1000.0);
+    result->processed += changed;
+    /* Only a row given an observation by hand after the count (ingest fills
+     * rows itself) can push past the denominator; never report more done
+     * than there is to do. */
+    if (result->processed > result->total)
+        result->total = result->processed;
+}
+
+/* One batch and what follows it: the report, the WAL flush, the checkpoint, the log line. */
+static int backfill_step(struct backfill_run *run, struct migration_result *result, int *last,
+                         char **errp)
+{
+    int64_t first = run->lo, walked = 0, changed = 0, hold_us = 0;
+    if (backfill_batch(&run->bf, &run->sizer, &run->lo, &walked, &changed, last, &hold_us,
+                       errp) != 0)
+        return -1;
+    backfill_account(run, result, first, walked, changed, hold_us);
+    if (changed > 0 && backfill_report(run, result, 0, errp) != 0)
+        return -1;
+    backfill_flush_wal(&run->bf);
+    if (backfill_checkpoint(&run->bf, errp) != 0)
+        return -1;
+    if (!*last)
+        batch_sizer_observe(&run->sizer, walked, hold_us);
+    int64_t now_ms = env_now_ms(run->env);
+    if (rate_limiter_allow(&run->log_limit, now_ms, NULL))
+        backfill_log_progress(run->env, result->processed, result->total,
+                              now_ms - run->start_ms);
+    return 0;
+}
+
+/* Between batches: the yield (and whatever the runner does there), then any new parameters. */
+static int backfill_between(struct backfill_run *run, struct migration_result *result,
+                            char **errp)
+{
+    struct migration_params before = run->params;
+    int64_t start = monotonic_us();
+    int rc = migration_between(run->env, &run->params, errp);
+    result->yield_us += monotonic_us() - start;
+    if (rc == 0 && memcmp(&before, &run->params, sizeof before) != 0)
+        batch_sizer_retune(&run->sizer, &run->params);
+    return rc;
+}
+
+static int backfill_loop(struct backfill_run *run, struct migration_result *result, char **errp)
+{
+    const struct migration_env *env = run->env;
+    run->lo = INT64_MIN;
+    for (;;) {
+        if (env->cancel != NULL && migration_cancel_requested(env->cancel)) {
+            result->outcome = MIGRATION_CANCELLED;
+            return 0;
+        }
+        int last = 0;
+        if (backfill_step(run, result, &last, errp) != 0)
+            return -1;
+        if (last) {
+            result->outcome = MIGRATION_DONE;
+            return 0;
+        }
+        if (backfill_between(run, result, errp) != 0)
+            return -1;
+    }
+}
+
+static void backfill_log_failure(const struct migration_env *env,
+                                 const struct migration_result *result)
+{
+    log_warnx("%s: failed after %" PRId64 "/%" PRId64 " rows in %" PRId64
+              " batches, longest batch hold %.1f ms",
+              env->name, result->processed, result->total, result->batches,
+              (double)result->max_hold_us / 1000.0);
+}
+
 /*
- * Progress calls trail the committed work by one non-empty batch: the counts
- * after a batch are reported only once a later batch has changed them again
- * (or as the terminal call). So no two calls carry the same counts, none
- * follows an empty batch, and the terminal call, whether the run completed or
- * was cancelled, carries counts never reported before. Every call happens
- * between transactions, with the writer released, and never over-reports.
+ * Reports come right after each batch that changed rows commits, with the
+ * counts then committed, so the row never lags its commits; the terminal
+ * report follows only when its counts are new (a completed run may lower the
+ * total, see below). Every report is made between transactions, with the
+ * writer released, and never over-reports.
  */
 int tx_last_seen_backfill_run(const struct migration_env *env, struct migration_result *result,
                               char **errp)
 {
-    struct backfill bf = {.env = env, .db = env->db, .wal_fd = -1};
-    int64_t start_ms = env_now_ms(env);
-    int64_t start_us = monotonic_us();
+    struct backfill_run run = {.env = env, .params = env->params};
+    run.bf = (struct backfill){.env = env, .db = env->db, .wal_fd = -1};
+    run.start_ms = env_now_ms(env);
+    run.start_us = monotonic_us();
     memset(result, 0, sizeof *result);
     result->outcome = MIGRATION_FAILED;
-
-    char *err = NULL;
     if (migration_params_validate(&env->params, errp) != 0)
         return -1;
 
-    int empty = 0, hooked = 0;
-    int64_t total = 0;
-    if (backfill_snapshot(&bf, &empty, &total, &err) != 0)
-        goto fail;
-    result->total = total;
-    backfill_log_policy(env, total, empty, bf.snapshot);
-
-    if (!empty) {
-        if (sqlite3_prepare_v2(bf.db, backfill_boundary_sql, -1, &bf.boundary, NULL) !=
-                SQLITE_OK ||
-            sqlite3_prepare_v2(bf.db, backfill_read_sql, -1, &bf.read, NULL) != SQLITE_OK ||
-            sqlite3_prepare_v2(bf.db, backfill_apply_sql, -1, &bf.apply, NULL) != SQLITE_OK) {
-            set_error(&err, "preparing the batch statements failed: %s",
-                      sqlite3_errmsg(bf.db));
-            goto fail;
-        }
-        sqlite3_wal_hook(bf.db, backfill_wal_hook, &bf);
-        hooked = 1;
-    }
-
-    struct batch_sizer sizer;
-    batch_sizer_init(&sizer, &env->params);
-    struct rate_limiter log_limit;
-    rate_limiter_init(&log_limit, MIGRATION_PROGRESS_LOG_INTERVAL_MS);
-    log_limit.used = 1; /* the first progress line comes one interval after the start line */
-    log_limit.last_ms = start_ms;
-
-    int64_t lo = INT64_MIN;
-    int have_unreported = 0;
-    int64_t unreported_processed = 0, unreported_total = 0;
-    while (!empty) {
-        if (env->cancel != NULL && migration_cancel_requested(env->cancel)) {
-            result->outcome = MIGRATION_CANCELLED;
-            break;
-        }
-        int64_t first = lo, walked = 0, changed = 0, hold_us = 0;
-        int last = 0;
-        if (backfill_batch(&bf, &sizer, &lo, &walked, &changed, &last, &hold_us, &err) != 0)
-            goto fail;
-        backfill_flush_wal(&bf);
-        if (backfill_checkpoint(&bf, &err) != 0)
-            goto fail;
-        result->batches++;
-        result->hold_total_us += hold_us;
-        if (env->holds != NULL)
-            migration_holds_add(env->holds, hold_us);
-        if (hold_us > result->max_hold_us)
-            result->max_hold_us = hold_us;
-        log_debug("%s: batch %" PRId64 ": from id %" PRId64 ", %" PRId64 " of %" PRId64
-                  " candidates walked, %" PRId64 " updated, held %.1f ms",
-                  env->name, result->batches, first, walked, sizer.size, changed,
-                  (double)hold_us / 1000.0);
-        if (!last)
-            batch_sizer_observe(&sizer, walked, hold_us);
-
-        if (changed > 0) {
-            if (have_unreported &&
-                backfill_report(env, unreported_processed, unreported_total, 0, &err) != 0)
-                goto fail;
-            result->processed += changed;
-            /* Only a row given an observation by hand after the count (ingest
-             * fills rows itself) can push past the denominator; never report
-             * more done than there is to do. */
-            if (result->processed > result->total)
-                result->total = result->processed;
-            have_unreported = 1;
-            unreported_processed = result->processed;
-            unreported_total = result->total;
-        }
-        int64_t now_ms = env_now_ms(env);
-        if (rate_limiter_allow(&log_limit, now_ms, NULL))
-            backfill_log_progress(env, result->processed, result->total, now_ms - start_ms);
-        if (last) {
-            result->outcome = MIGRATION_DONE;
-            break;
-        }
-        int64_t yield_start = monotonic_us();
-        backfill_sleep(env, env->params.yield_ms);
-        result->yield_us += monotonic_us() - yield_start;
-    }
-    if (empty)
+    int empty = 0, hooked = 0, rc = -1;
+    if (backfill_snapshot(&run.bf, &empty, &result->total, errp) != 0)
+        goto out;
+    backfill_log_policy(env, result->total, empty, run.bf.snapshot);
+    batch_sizer_init(&run.sizer, &run.params);
+    rate_limiter_init(&run.log_limit, BACKFILL_LOG_INTERVAL_MS);
+    run.log_limit.used = 1; /* the first progress line comes one interval after the start line */
+    run.log_limit.last_ms = run.start_ms;
+    if (empty) {
         result->outcome = MIGRATION_DONE;
+    } else {
+        if (backfill_prepare(&run.bf, errp) != 0)
+            goto out;
+        hooked = 1;
+        if (backfill_loop(&run, result, errp) != 0)
+            goto out;
+    }
     /*
      * Rows that live ingest brought up to date before the backfill reached
      * them no longer needed this migration. A finished run reports the rows
@@ -605,75 +644,19 @@ int tx_last_seen_backfill_run(const struct migration_env *env, struct migration_
         result->taken_by_ingest = result->total - result->processed;
         result->total = result->processed;
     }
+    result->wall_ms = (monotonic_us() - run.start_us) / 1000;
+    if (backfill_report(&run, result, 1, errp) != 0)
+        goto out;
+    backfill_log_end(env, &run.params, result,
+                     result->outcome == MIGRATION_DONE ? "done" : "cancelled");
+    rc = 0;
 
-    result->wall_ms = (monotonic_us() - start_us) / 1000;
-    if (backfill_report(env, result->processed, result->total, 1, &err) != 0)
-        goto fail;
-    backfill_log_end(env, result, result->outcome == MIGRATION_DONE ? "done" : "cancelled");
-    backfill_release(&bf, hooked);
-    return 0;
-
-fail:
-    result->outcome = MIGRATION_FAILED;
-    result->wall_ms = (monotonic_us() - start_us) / 1000;
-    log_warnx("%s: failed after %" PRId64 "/%" PRId64 " rows in %" PRId64
-             " batches, longest batch hold %.1f ms",
-             env->name, result->processed, result->total, result->batches,
-             (double)result->max_hold_us / 1000.0);
-    backfill_release(&bf, hooked);
-    if (errp != NULL)
-        *errp = err;
-    else
-        free(err);
-    return -1;
-}
-
-void batch_sizer_init(struct batch_sizer *sizer, const struct migration_params *params)
-{
-    sizer->adaptive = params->adaptive;
-    sizer->target_us = params->target_batch_ms * 1000;
-    sizer->size = params->adaptive ? BATCH_SIZER_FIRST : params->batch_size;
-    sizer->rows_per_sec = 0.0;
-}
-
-int64_t batch_sizer_chunk(const struct batch_sizer *sizer)
-{
-    if (!sizer->adaptive)
-        return sizer->size;
-    int64_t chunk = sizer->size / BATCH_SIZER_CHUNKS;
-    return chunk < BATCH_SIZER_FLOOR ? BATCH_SIZER_FLOOR : chunk;
-}
-
-int batch_sizer_continue(const struct batch_sizer *sizer, int64_t elapsed_us, int64_t rows_done,
-                         int64_t next_rows)
-{
-    if (!sizer->adaptive || rows_done <= 0)
-        return 1;
-    double predicted = (double)elapsed_us * (1.0 + (double)next_rows / (double)rows_done);
-    return predicted <= (double)sizer->target_us * BATCH_SIZER_DEADLINE;
-}
-
-void batch_sizer_observe(struct batch_sizer *sizer, int64_t rows, int64_t hold_us)
-{
-    if (!sizer->adaptive || rows <= 0)
-        return;
-    if (hold_us < 1)
-        hold_us = 1;
-    double rate = (double)rows * 1e6 / (double)hold_us;
-    if (sizer->rows_per_sec <= 0.0)
-        sizer->rows_per_sec = rate;
-    else if (hold_us > sizer->target_us && rate < sizer->rows_per_sec)
-        sizer->rows_per_sec = rate; /* over target: believe the slow sample at once */
-    else
-        sizer->rows_per_sec = 0.3 * rate + 0.7 * sizer->rows_per_sec;
-
-    double want = sizer->rows_per_sec * (double)sizer->target_us * BATCH_SIZER_AIM / 1e6;
-    double cap = (double)sizer->size * BATCH_SIZER_GROWTH;
-    if (want > cap)
-        want = cap;
-    if (want > MIGRATION_MAX_BATCH_SIZE)
-        want = MIGRATION_MAX_BATCH_SIZE;
-    if (want < BATCH_SIZER_FLOOR)
-        want = BATCH_SIZER_FLOOR;
-    sizer->size = (int64_t)want;
+out:
+    if (rc != 0) {
+        result->outcome = MIGRATION_FAILED;
+        result->wall_ms = (monotonic_us() - run.start_us) / 1000;
+        backfill_log_failure(env, result);
+    }
+    backfill_release(&run.bf, hooked);
+    return rc;
 }

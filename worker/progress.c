@@ -1,17 +1,23 @@
-/* progress.c: rate-limited progress rows in _async_migrations, and the rate limiter. */
+/* progress.c: rate-limited progress rows in _async_migrations, with held-back writes and a heartbeat. */
+#include "progress.h"
+
 #include <inttypes.h>
 #include <time.h>
 
 #include "log.h"
-#include "migration.h"
 #include "schema.h"
 #include "timefmt.h"
 #include "util.h"
 
-int64_t migration_clock_monotonic(void *arg)
+static int64_t progress_clock_monotonic(void *arg)
 {
     (void)arg;
     return clock_monotonic_ms();
+}
+
+static int64_t progress_now(const struct progress_writer *writer)
+{
+    return writer->clock(writer->clock_arg);
 }
 
 void progress_writer_init(struct progress_writer *writer, sqlite3 *db, const char *name,
@@ -20,11 +26,13 @@ void progress_writer_init(struct progress_writer *writer, sqlite3 *db, const cha
     *writer = (struct progress_writer){
         .db = db,
         .name = name,
-        .clock = clock ? clock : migration_clock_monotonic,
+        .clock = clock ? clock : progress_clock_monotonic,
         .clock_arg = clock_arg,
     };
-    rate_limiter_init(&writer->write_limit, MIGRATION_PROGRESS_WRITE_INTERVAL_MS);
-    rate_limiter_init(&writer->error_log_limit, MIGRATION_ERROR_LOG_INTERVAL_MS);
+    rate_limiter_init(&writer->write_limit, PROGRESS_WRITE_INTERVAL_MS);
+    rate_limiter_init(&writer->error_log_limit, PROGRESS_ERROR_LOG_INTERVAL_MS);
+    /* The runner's reset wrote the row just before: the heartbeat counts from there. */
+    writer->last_write_ms = progress_now(writer);
 }
 
 static int progress_write(struct progress_writer *writer, const struct migration_progress *p,
@@ -56,39 +64,82 @@ static int progress_write(struct progress_writer *writer, const struct migration
     return 0;
 }
 
+/*
+ * An intermediate row is advisory: the next write carries the counts anyway,
+ * so the migration goes on. The failure is still logged; repeats are counted
+ * rather than dropped, and reported with the next log line.
+ */
+static void progress_log_failure(struct progress_writer *writer, int64_t now, const char *err)
+{
+    int64_t held_back = 0;
+    if (!rate_limiter_allow(&writer->error_log_limit, now, &held_back))
+        return;
+    writer->errors_logged++;
+    if (held_back > 0)
+        log_warnx("%s: progress write failed: %s (%" PRId64 " more failed since the last report)",
+                  writer->name, err, held_back);
+    else
+        log_warnx("%s: progress write failed: %s", writer->name, err);
+}
+
+/* Writes writer->last now; a terminal report's failure is returned, others are logged. */
+static int progress_flush(struct progress_writer *writer, int64_t now, char **errp)
+{
+    char *err = NULL;
+    writer->last_write_ms = now;
+    if (progress_write(writer, &writer->last, &err) == 0) {
+        writer->writes++;
+        writer->held = 0;
+        return 0;
+    }
+    writer->write_errors++;
+    if (writer->last.final) {
+        set_error(errp, "final progress write failed: %s", err);
+        free(err);
+        return -1;
+    }
+    /* Still held: the next tick tries again once the limiter lets it. */
+    progress_log_failure(writer, now, err);
+    free(err);
+    return 0;
+}
+
 int progress_writer_report(void *arg, const struct migration_progress *progress, char **errp)
 {
     struct progress_writer *writer = arg;
     if (writer->observer != NULL && writer->observer(writer->observer_arg, progress, errp) != 0)
         return -1;
 
-    int64_t now = writer->clock(writer->clock_arg);
+    int64_t now = progress_now(writer);
+    writer->last = *progress;
+    writer->held = 1;
     if (!progress->final && !rate_limiter_allow(&writer->write_limit, now, NULL))
         return 0;
-    char *err = NULL;
-    if (progress_write(writer, progress, &err) == 0) {
-        writer->writes++;
-        return 0;
-    }
-    writer->write_errors++;
-    if (progress->final) {
-        set_error(errp, "final progress write failed: %s", err);
-        free(err);
-        return -1;
-    }
-    /* An intermediate row is advisory: the next write carries the counts
-     * anyway, so the migration goes on. The failure is still logged; repeats
-     * are counted rather than dropped, and reported with the next log line. */
-    int64_t held_back = 0;
-    if (rate_limiter_allow(&writer->error_log_limit, now, &held_back)) {
-        writer->errors_logged++;
-        if (held_back > 0)
-            log_warnx("%s: progress write failed: %s (%" PRId64
-                     " more failed since the last report)",
-                     writer->name, err, held_back);
-        else
-            log_warnx("%s: progress write failed: %s", writer->name, err);
-    }
-    free(err);
-    return 0;
+    return progress_flush(writer, now, errp);
+}
+
+int64_t progress_writer_due_in(const struct progress_writer *writer)
+{
+    int64_t now = progress_now(writer);
+    int64_t due = writer->last_write_ms + PROGRESS_HEARTBEAT_MS;
+    if (writer->held && writer->write_limit.used)
+        due = writer->write_limit.last_ms + writer->write_limit.interval_ms < due
+                  ? writer->write_limit.last_ms + writer->write_limit.interval_ms
+                  : due;
+    else if (writer->held)
+        due = now;
+    return due > now ? due - now : 0;
+}
+
+void progress_writer_tick(struct progress_writer *writer)
+{
+    int64_t now = progress_now(writer);
+    int heartbeat = now - writer->last_write_ms >= PROGRESS_HEARTBEAT_MS ||
+                    now < writer->last_write_ms;
+    if (!writer->held && !heartbeat)
+        return;
+    /* The heartbeat goes through the limiter too, so it never adds a second write in a second. */
+    if (!rate_limiter_allow(&writer->write_limit, now, NULL))
+        return;
+    progress_flush(writer, now, NULL);
 }

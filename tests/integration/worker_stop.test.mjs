@@ -1,4 +1,4 @@
-// SIGTERM in each phase of the worker's writing life (design §3, §6): inside a
+// SIGTERM in each phase of the worker's writing life (docs/database.md, docs/ingest.md): inside a
 // backfill batch, inside the yield between batches, and inside an ingest group
 // commit. MESHSCOPE_TEST_PAUSE holds the worker at the named point with the
 // write lock taken, and the worker's own log timestamps (same wall clock as

@@ -1,4 +1,4 @@
-/* test_backfill.c: tx_last_seen_backfill_v1 on real SQLite files, against the contract of §3. */
+/* test_backfill.c: tx_last_seen_backfill_v1 on real SQLite files, against the migration rules of docs/database.md. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,7 +13,9 @@
 #include <sqlite3.h>
 
 #include "log.h"
+#include "batch_sizer.h"
 #include "migration.h"
+#include "migration_tx_last_seen_backfill.h"
 #include "util.h"
 #include "worker_testlib.h"
 #include "writer_demand.h"
@@ -62,20 +64,27 @@ static int64_t filled_rows(sqlite3 *db)
     return test_query_int(db, "SELECT count(*) FROM transmissions WHERE last_seen != 0");
 }
 
-/* Every call carries new counts, only the last is final, and none over-reports. */
+/*
+ * Every call carries new counts, none over-reports, and only the last may be
+ * final: a terminal call comes only when its counts differ from the last
+ * report (a completed run may lower its total to the rows it wrote).
+ */
 static void assert_progress_contract(const struct recorder *r)
 {
     assert_true(r->count >= 1);
     for (int i = 0; i < r->count; i++) {
-        assert_int_equal(r->calls[i].final, i == r->count - 1);
+        if (r->calls[i].final)
+            assert_int_equal(i, r->count - 1);
         if (i > 0)
-            assert_true(r->calls[i].processed > r->calls[i - 1].processed);
+            assert_true(r->calls[i].processed > r->calls[i - 1].processed ||
+                        (r->calls[i].final && r->calls[i].total != r->calls[i - 1].total));
         if (r->db != NULL)
             assert_true(r->calls[i].processed <= r->filled_at_call[i]);
     }
 }
 
-static void progress_calls_trail_batches_and_end_with_one_terminal_call(void **state)
+/* Progress is never a batch behind: each call carries exactly what has been committed. */
+static void progress_is_reported_right_after_each_batch_commits(void **state)
 {
     struct test_db *t = *state;
     test_seed(t->db, 1, 12000, 2);
@@ -86,12 +95,48 @@ static void progress_calls_trail_batches_and_end_with_one_terminal_call(void **s
 
     assert_int_equal(tx_last_seen_backfill_run(&env, &result, &err), 0);
     assert_int_equal(result.outcome, MIGRATION_DONE);
-    assert_true(r.count >= 3);
+    assert_int_equal(r.count, 3);
+    static const int64_t want[] = {5000, 10000, 12000};
+    for (int i = 0; i < r.count; i++) {
+        assert_int_equal(r.calls[i].processed, want[i]);
+        assert_int_equal(r.calls[i].processed, r.filled_at_call[i]);
+        assert_int_equal(r.calls[i].total, 12000);
+        /* The last batch's report already carries the final counts: no terminal call. */
+        assert_false(r.calls[i].final);
+    }
     assert_progress_contract(&r);
-    const struct migration_progress *last = &r.calls[r.count - 1];
-    assert_int_equal(last->processed, 12000);
-    assert_int_equal(last->total, 12000);
-    assert_int_equal(filled_rows(t->db), 12000);
+}
+
+/* A done run whose total shrinks (ingest filled rows first) still tells its callback. */
+static int fill_rows_by_hand_at_first_call(struct recorder *r, const struct migration_progress *p,
+                                           char **errp)
+{
+    (void)errp;
+    if (r->count == 1 && !p->final)
+        test_exec(r->db, "UPDATE transmissions SET last_seen = 1 WHERE id > 11000");
+    return 0;
+}
+
+static void terminal_call_comes_when_the_final_counts_are_new(void **state)
+{
+    struct test_db *t = *state;
+    test_seed(t->db, 1, 12000, 2);
+    struct recorder r = {.db = t->db, .hook = fill_rows_by_hand_at_first_call};
+    struct migration_env env = fixed_env(t->db, 5000, &r);
+    struct migration_result result;
+    char *err = NULL;
+
+    assert_int_equal(tx_last_seen_backfill_run(&env, &result, &err), 0);
+    assert_int_equal(result.outcome, MIGRATION_DONE);
+    assert_int_equal(result.processed, 11000);
+    assert_int_equal(result.total, 11000);
+    assert_int_equal(r.count, 4);
+    assert_int_equal(r.calls[2].processed, 11000);
+    assert_int_equal(r.calls[2].total, 12000);
+    assert_true(r.calls[3].final);
+    assert_int_equal(r.calls[3].processed, 11000);
+    assert_int_equal(r.calls[3].total, 11000);
+    assert_progress_contract(&r);
 }
 
 static void no_progress_call_follows_an_empty_batch(void **state)
@@ -209,12 +254,14 @@ static void cancellation_mid_loop_returns_cancelled_with_partial_commits(void **
     assert_int_equal(tx_last_seen_backfill_run(&env, &result, &err), 0);
     migration_cancel_destroy(&cancel);
     assert_int_equal(result.outcome, MIGRATION_CANCELLED);
-    /* The first call (after batch 2) reports batch 1; the cancel lands before batch 3. */
-    assert_int_equal(result.processed, 2000);
+    /* The first call comes right after batch 1; the cancel lands before batch 2. */
+    assert_int_equal(result.processed, 1000);
     assert_int_equal(result.total, 12000);
-    assert_int_equal(filled_rows(t->db), 2000);
+    assert_int_equal(filled_rows(t->db), 1000);
     assert_progress_contract(&r);
-    assert_int_equal(r.calls[r.count - 1].processed, 2000);
+    /* The terminal counts equal that report, so there is no terminal call. */
+    assert_int_equal(r.count, 1);
+    assert_int_equal(r.calls[0].processed, 1000);
 }
 
 struct run_thread {
@@ -261,8 +308,9 @@ static void cancellation_cuts_a_yield_short(void **state)
     assert_int_equal(rt.result.outcome, MIGRATION_CANCELLED);
     assert_int_equal(rt.result.processed, 1000);
     assert_true(rt.result.wall_ms < rt.env.params.yield_ms);
+    /* The batch's report; the terminal one would repeat its counts and is left out. */
     assert_int_equal(r.count, 1);
-    assert_true(r.calls[0].final);
+    assert_false(r.calls[0].final);
 }
 
 static int insert_rows_at_each_call(struct recorder *r, const struct migration_progress *p,
@@ -325,7 +373,7 @@ static void orphans_and_zero_maxima_are_skipped_and_the_loop_ends(void **state)
 }
 
 /*
- * Live ingest between batches, as worker/ingest_store.c does it (design §6):
+ * Live ingest between batches, as worker/ingest_store.c does it (docs/ingest.md):
  * insert the observation, then a row still at 0 gets the maximum over all its
  * observations and a filled row MAX(last_seen, timestamp); new transmissions
  * start at their one timestamp.
@@ -500,10 +548,11 @@ static void closed_database_fails_the_run_with_partial_counts(void **state)
 
     assert_int_equal(tx_last_seen_backfill_run(&env, &result, &err), -1);
     assert_int_equal(result.outcome, MIGRATION_FAILED);
-    assert_int_equal(result.processed, 2000);
+    /* The first call comes right after batch 1; batch 2 finds the handle closed. */
+    assert_int_equal(result.processed, 1000);
     assert_non_null(strstr(err, "misuse"));
     free(err);
-    assert_int_equal(filled_rows(t->db), 2000);
+    assert_int_equal(filled_rows(t->db), 1000);
 }
 
 static void snapshot_error_propagates(void **state)
@@ -891,8 +940,9 @@ int main(void)
     log_init("test", LOG_LEVEL_ERROR);
     const struct CMUnitTest tests[] = {
 #define DB_TEST(fn) cmocka_unit_test_setup_teardown(fn, test_db_setup, test_db_teardown)
-        DB_TEST(progress_calls_trail_batches_and_end_with_one_terminal_call),
         DB_TEST(no_progress_call_follows_an_empty_batch),
+        DB_TEST(progress_is_reported_right_after_each_batch_commits),
+        DB_TEST(terminal_call_comes_when_the_final_counts_are_new),
         DB_TEST(writer_is_released_at_every_progress_call),
         DB_TEST(writer_probe_catches_a_one_transaction_backfill),
         DB_TEST(cancellation_mid_loop_returns_cancelled_with_partial_commits),

@@ -15,6 +15,11 @@
 
 #include "log.h"
 #include "migration.h"
+#include "migration_rows.h"
+#include "migration_tx_last_seen_backfill.h"
+#include "progress.h"
+#include "runner.h"
+#include "runner_thread.h"
 #include "util.h"
 #include "worker_testlib.h"
 
@@ -138,7 +143,7 @@ static void register_writes_pending_async_at_once(void **state)
     test_exec(t->db, "INSERT INTO _async_migrations(name, status, rows_processed)"
                      " VALUES ('fake_b', 'done', 7)");
     char *err = NULL;
-    assert_int_equal(runner_register(t->db, fake_registry, 2, &err), 0);
+    assert_int_equal(migration_rows_register(t->db, fake_registry, 2, &err), 0);
     assert_int_equal(query_named(t->db, "fake_a", "status = 'pending_async'"), 1);
     assert_int_equal(query_named(t->db, "fake_a", "started_at IS NOT NULL"), 1);
     /* An existing row is left as it is. */
@@ -267,11 +272,12 @@ static void rerun_starts_with_a_fresh_write_limiter(void **state)
     fake.cancel = 1;
     fake.reports = 1;
     assert_int_equal(runner_run_pending(t->db, &options, &summary, &err), 0);
-    assert_int_equal(test_query_int(t->db, "SELECT count(*) FROM writes"), 2);
+    /* The report, the terminal report, and the runner's terminal row write of the stop. */
+    assert_int_equal(test_query_int(t->db, "SELECT count(*) FROM writes"), 3);
     /* Same instant: a limiter carried over would refuse the re-run's first write. */
     fake.cancel = 0;
     assert_int_equal(runner_run_pending(t->db, &options, &summary, &err), 0);
-    assert_int_equal(test_query_int(t->db, "SELECT count(*) FROM writes"), 4);
+    assert_int_equal(test_query_int(t->db, "SELECT count(*) FROM writes"), 5);
 }
 
 static int delete_row_at_first_report(void *arg, const struct migration_progress *p,
@@ -333,13 +339,13 @@ struct advance_clock {
     sqlite3 *db;
 };
 
-/* Advances the fake clock at every report, and lets the terminal write through. */
+/* Advances the fake clock at every report, and lets the last batch's write through. */
 static int advance_and_heal(void *arg, const struct migration_progress *p, char **errp)
 {
     (void)errp;
     struct advance_clock *a = arg;
     a->clock->now_ms += a->step_ms;
-    if (p->final)
+    if (p->processed == p->total)
         test_exec(a->db, "DROP TRIGGER refuse_progress");
     return 0;
 }
@@ -349,7 +355,7 @@ static void intermediate_progress_write_failure_is_logged_and_the_run_goes_on(vo
     struct test_db *t = *state;
     test_seed(t->db, 1, 5000, 1);
     char *err = NULL;
-    assert_int_equal(runner_register(t->db, backfill_registry, 1, &err), 0);
+    assert_int_equal(migration_rows_register(t->db, backfill_registry, 1, &err), 0);
     test_exec(t->db, failing_progress_trigger);
     struct fake_clock clock = {0};
     struct advance_clock advance = {&clock, 2000, t->db};
@@ -380,8 +386,28 @@ static void intermediate_progress_write_failure_is_logged_and_the_run_goes_on(vo
 static void final_progress_write_failure_fails_the_migration(void **state)
 {
     struct test_db *t = *state;
-    test_seed(t->db, 1, 3000, 1);
     test_exec(t->db, failing_progress_trigger);
+    fake.reports = 1;
+    struct runner_options options = fake_options(fake_registry, 1);
+    struct runner_summary summary;
+    char *err = NULL;
+    assert_int_equal(runner_run_pending(t->db, &options, &summary, &err), 0);
+    assert_int_equal(summary.failed, 1);
+    assert_int_equal(summary.done, 0);
+    assert_int_equal(query_named(t->db, "fake_a",
+                                 "status = 'failed' AND ended_at IS NOT NULL"
+                                 " AND error LIKE '%final progress write failed%disk on fire%'"),
+                     1);
+}
+
+/* The terminal row write happens even when no terminal report does, and its failure counts. */
+static void terminal_row_write_failure_fails_the_migration(void **state)
+{
+    struct test_db *t = *state;
+    test_seed(t->db, 1, 3000, 1);
+    test_exec(t->db, "CREATE TRIGGER refuse_done BEFORE UPDATE ON _async_migrations"
+                     " WHEN NEW.status = 'done'"
+                     " BEGIN SELECT RAISE(ABORT, 'disk on fire'); END");
     struct runner_options options = fake_options(backfill_registry, 1);
     struct runner_summary summary;
     char *err = NULL;
@@ -390,7 +416,8 @@ static void final_progress_write_failure_fails_the_migration(void **state)
     assert_int_equal(summary.done, 0);
     assert_int_equal(query_named(t->db, TX_LAST_SEEN_BACKFILL_NAME,
                                  "status = 'failed' AND ended_at IS NOT NULL"
-                                 " AND error LIKE '%final progress write failed%disk on fire%'"),
+                                 " AND rows_processed = 3000"
+                                 " AND error LIKE '%recording done failed%disk on fire%'"),
                      1);
 }
 
@@ -423,7 +450,7 @@ static void progress_rows_are_written_at_most_once_a_second(void **state)
 {
     struct test_db *t = *state;
     char *err = NULL;
-    assert_int_equal(runner_register(t->db, fake_registry, 1, &err), 0);
+    assert_int_equal(migration_rows_register(t->db, fake_registry, 1, &err), 0);
     test_exec(t->db, "CREATE TABLE writes(at INTEGER);"
                      "CREATE TRIGGER count_writes AFTER UPDATE OF last_update_at"
                      " ON _async_migrations BEGIN INSERT INTO writes VALUES (1); END");
@@ -445,11 +472,92 @@ static void progress_rows_are_written_at_most_once_a_second(void **state)
     assert_int_equal(writer.writes, 4);
 }
 
+/* A report the limit holds back is written by the first tick after its second has passed. */
+static void held_back_report_is_written_once_its_second_has_passed(void **state)
+{
+    struct test_db *t = *state;
+    char *err = NULL;
+    assert_int_equal(migration_rows_register(t->db, fake_registry, 1, &err), 0);
+    struct fake_clock clock = {0};
+    struct progress_writer writer;
+    progress_writer_init(&writer, t->db, "fake_a", fake_clock_now, &clock);
+    struct migration_progress first = {10, 20, 0}, second = {20, 20, 0};
+    assert_int_equal(progress_writer_report(&writer, &first, &err), 0);
+    clock.now_ms = 100;
+    assert_int_equal(progress_writer_report(&writer, &second, &err), 0);
+    assert_int_equal(query_named(t->db, "fake_a", "rows_processed"), 10);
+    assert_int_equal(progress_writer_due_in(&writer), 900);
+    clock.now_ms = 999;
+    progress_writer_tick(&writer);
+    assert_int_equal(query_named(t->db, "fake_a", "rows_processed"), 10);
+    clock.now_ms = 1000;
+    assert_int_equal(progress_writer_due_in(&writer), 0);
+    progress_writer_tick(&writer);
+    assert_int_equal(query_named(t->db, "fake_a", "rows_processed"), 20);
+    assert_int_equal(writer.writes, 2);
+    /* Nothing held any more: the next due is the heartbeat. */
+    assert_int_equal(progress_writer_due_in(&writer), PROGRESS_HEARTBEAT_MS);
+}
+
+/* With no new counts the row is still rewritten every PROGRESS_HEARTBEAT_MS, and no more often. */
+static void heartbeat_rewrites_the_row_while_counts_stand_still(void **state)
+{
+    struct test_db *t = *state;
+    char *err = NULL;
+    assert_int_equal(migration_rows_register(t->db, fake_registry, 1, &err), 0);
+    test_exec(t->db, "CREATE TABLE writes(at INTEGER);"
+                     "CREATE TRIGGER count_writes AFTER UPDATE OF last_update_at"
+                     " ON _async_migrations BEGIN INSERT INTO writes VALUES (1); END");
+    struct fake_clock clock = {0};
+    struct progress_writer writer;
+    progress_writer_init(&writer, t->db, "fake_a", fake_clock_now, &clock);
+    struct migration_progress p = {7, 50, 0};
+    assert_int_equal(progress_writer_report(&writer, &p, &err), 0);
+    for (clock.now_ms = 0; clock.now_ms <= 3 * PROGRESS_HEARTBEAT_MS; clock.now_ms += 100)
+        progress_writer_tick(&writer);
+    /* The report, then one heartbeat at each of 5 s, 10 s and 15 s. */
+    assert_int_equal(test_query_int(t->db, "SELECT count(*) FROM writes"), 4);
+    assert_int_equal(query_named(t->db, "fake_a", "rows_processed"), 7);
+    assert_int_equal(query_named(t->db, "fake_a", "last_update_at IS NOT NULL"), 1);
+}
+
+/* A migration that reports twice at once and then yields; the row is checked before it returns. */
+static int64_t seen_after_yield;
+static int yield_after_two_reports(const struct migration_env *env,
+                                   struct migration_result *result, char **errp)
+{
+    memset(result, 0, sizeof *result);
+    result->total = 20;
+    if (migration_report(env, 10, 20, 0, errp) != 0 || migration_report(env, 20, 20, 0, errp))
+        return -1;
+    struct migration_params params = env->params;
+    params.yield_ms = PROGRESS_WRITE_INTERVAL_MS + 300;
+    if (migration_between(env, &params, errp) != 0)
+        return -1;
+    seen_after_yield = query_named(env->db, env->name, "rows_processed");
+    result->processed = 20;
+    result->outcome = MIGRATION_DONE;
+    return 0;
+}
+
+static void held_back_report_is_written_during_the_yield(void **state)
+{
+    struct test_db *t = *state;
+    static const struct migration registry[] = {{"yielder", yield_after_two_reports}};
+    struct runner_options options = fake_options(registry, 1);
+    struct runner_summary summary;
+    char *err = NULL;
+    seen_after_yield = -1;
+    assert_int_equal(runner_run_pending(t->db, &options, &summary, &err), 0);
+    assert_int_equal(summary.done, 1);
+    assert_int_equal(seen_after_yield, 20);
+}
+
 static void progress_write_errors_are_logged_once_a_minute_and_never_silenced(void **state)
 {
     struct test_db *t = *state;
     char *err = NULL;
-    assert_int_equal(runner_register(t->db, fake_registry, 1, &err), 0);
+    assert_int_equal(migration_rows_register(t->db, fake_registry, 1, &err), 0);
     test_exec(t->db, failing_progress_trigger);
     struct fake_clock clock = {0};
     struct progress_writer writer;
@@ -506,7 +614,8 @@ static void runner_thread_runs_pending_migrations_to_done(void **state)
     params.yield_ms = 0;
     struct finished_flag flag = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
     char *err = NULL;
-    struct runner *runner = runner_start(t->path, &params, NULL, mark_finished, &flag, &err);
+    struct runner *runner = NULL;
+    assert_int_equal(runner_start(t->path, &params, NULL, mark_finished, &flag, &runner, &err), 0);
     assert_non_null(runner);
     pthread_mutex_lock(&flag.mutex);
     while (!flag.finished)
@@ -533,7 +642,8 @@ static void runner_thread_stops_at_once_and_leaves_pending_async(void **state)
     params.batch_size = 100;
     params.yield_ms = 600000;
     char *err = NULL;
-    struct runner *runner = runner_start(t->path, &params, NULL, NULL, NULL, &err);
+    struct runner *runner = NULL;
+    assert_int_equal(runner_start(t->path, &params, NULL, NULL, NULL, &runner, &err), 0);
     assert_non_null(runner);
     await_filled_rows(t->path);
     int64_t start = clock_monotonic_ms();
@@ -591,7 +701,9 @@ static void runner_start_rejects_bad_parameters(void **state)
     migration_params_default(&params);
     params.yield_ms = -1;
     char *err = NULL;
-    assert_null(runner_start(t->path, &params, NULL, NULL, NULL, &err));
+    struct runner *runner = (struct runner *)&params; /* must be reset to NULL */
+    assert_int_equal(runner_start(t->path, &params, NULL, NULL, NULL, &runner, &err), -1);
+    assert_null(runner);
     assert_non_null(strstr(err, "yield"));
     free(err);
 }
@@ -612,8 +724,12 @@ int main(void)
         DB_TEST(reset_of_a_missing_row_is_an_error),
         DB_TEST(intermediate_progress_write_failure_is_logged_and_the_run_goes_on),
         DB_TEST(final_progress_write_failure_fails_the_migration),
+        DB_TEST(terminal_row_write_failure_fails_the_migration),
         cmocka_unit_test(rate_limiter_allows_one_event_per_interval),
         DB_TEST(progress_rows_are_written_at_most_once_a_second),
+        DB_TEST(held_back_report_is_written_once_its_second_has_passed),
+        DB_TEST(heartbeat_rewrites_the_row_while_counts_stand_still),
+        DB_TEST(held_back_report_is_written_during_the_yield),
         DB_TEST(progress_write_errors_are_logged_once_a_minute_and_never_silenced),
         DB_TEST(runner_thread_runs_pending_migrations_to_done),
         DB_TEST(runner_thread_stops_at_once_and_leaves_pending_async),

@@ -15,7 +15,7 @@
 #include <sqlite3.h>
 
 #include "log.h"
-#include "migration.h"
+#include "status.h"
 #include "util.h"
 #include "worker_testlib.h"
 
@@ -170,6 +170,36 @@ static void unparseable_times_give_zeros_and_a_message(void **state)
     free(text);
 }
 
+/* The CLI prints the API's object: its state, stall flag and error message, beside the stored status. */
+static void json_carries_the_api_object_beside_the_stored_status(void **state)
+{
+    struct test_db *t = *state;
+    test_exec(t->db, "INSERT INTO _async_migrations(name, status, started_at, ended_at, error,"
+                     " rows_processed, rows_total, last_update_at) VALUES"
+                     " ('a_quiet', 'pending_async', datetime('now', '-3600 seconds'), NULL, NULL,"
+                     "  10, 20, strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-600 seconds')),"
+                     " ('b_failed', 'failed', '2026-01-01 00:00:00', '2026-01-01 00:00:10',"
+                     "  'disk on fire', 1, 2, NULL),"
+                     " ('c_odd', 'paused?', '2026-01-01 00:00:00', NULL, 'stale', 0, 0, NULL)");
+    json_object *doc = status_json(t);
+    assert_int_equal(json_object_array_length(doc), 3);
+    json_object *quiet = json_object_array_get_idx(doc, 0);
+    assert_string_equal(json_object_get_string(field(quiet, "status")), "pending_async");
+    assert_string_equal(json_object_get_string(field(quiet, "state")), "running");
+    assert_true(json_object_get_boolean(field(quiet, "stalled")));
+    json_object *failed = json_object_array_get_idx(doc, 1);
+    assert_string_equal(json_object_get_string(field(failed, "state")), "failed");
+    assert_false(json_object_get_boolean(field(failed, "stalled")));
+    assert_string_equal(json_object_get_string(field(failed, "errorMessage")), "disk on fire");
+    assert_string_equal(json_object_get_string(field(failed, "endedAt")), "2026-01-01T00:00:10Z");
+    /* An unknown stored status is never running, and its stale error is not an errorMessage. */
+    json_object *odd = json_object_array_get_idx(doc, 2);
+    assert_string_equal(json_object_get_string(field(odd, "state")), "unknown");
+    assert_string_equal(json_object_get_string(field(odd, "error")), "stale");
+    assert_false(json_object_object_get_ex(odd, "errorMessage", NULL));
+    json_object_put(doc);
+}
+
 static void missing_database_fails_without_creating_one(void **state)
 {
     struct test_db *t = *state;
@@ -193,6 +223,7 @@ int main(void)
         DB_TEST(legacy_table_without_progress_columns_is_read),
         DB_TEST(missing_table_is_an_empty_list),
         DB_TEST(unparseable_times_give_zeros_and_a_message),
+        DB_TEST(json_carries_the_api_object_beside_the_stored_status),
         DB_TEST(missing_database_fails_without_creating_one),
 #undef DB_TEST
     };

@@ -16,7 +16,10 @@
 #include "ingest.h"
 #include "log.h"
 #include "schema.h"
-#include "migration.h"
+#include "migration_rows.h"
+#include "migration_tx_last_seen_backfill.h"
+#include "progress.h"
+#include "runner.h"
 #include "util.h"
 #include "worker_testlib.h"
 
@@ -102,7 +105,7 @@ static int setup(void **state)
     test_exec(db, "UPDATE transmissions SET last_seen = (SELECT MAX(timestamp) FROM observations"
                   " WHERE transmission_id = transmissions.id) WHERE id <= 10");
     char *err = NULL;
-    if (runner_register(db, backfill_registry, 1, &err) != 0)
+    if (migration_rows_register(db, backfill_registry, 1, &err) != 0)
         fail_msg("register: %s", err);
     /* A start time in the past, so the re-run's reset always rewrites the row: SQLite
      * skips writing a row that an UPDATE leaves byte for byte the same, and would make
@@ -189,7 +192,7 @@ static void shim_fails_the_nth_write_once_or_persistently(void **state)
 static int64_t stepping_clock(void *arg)
 {
     int64_t *now = arg;
-    *now += MIGRATION_PROGRESS_WRITE_INTERVAL_MS + 100;
+    *now += PROGRESS_WRITE_INTERVAL_MS + 100;
     return *now;
 }
 

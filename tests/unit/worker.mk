@@ -1,5 +1,5 @@
 # Unit suites for worker/ (cmocka, real SQLite files).
-WORKER_TEST_LIBS = worker/libmigrations.a $(TEST_LIBS) -lm
+WORKER_TEST_LIBS = worker/libmigrations.a worker/libworkerhooks.a $(TEST_LIBS) -lm
 WORKER_TESTLIB = tests/unit/worker_testlib.c tests/unit/worker_testlib.h
 
 check_PROGRAMS += tests/unit/test_backfill
@@ -20,9 +20,15 @@ tests_unit_test_status_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/worker
 tests_unit_test_status_LDADD = $(WORKER_TEST_LIBS)
 TESTS += tests/unit/test_status
 
+check_PROGRAMS += tests/unit/test_testhook
+tests_unit_test_testhook_SOURCES = tests/unit/test_testhook.c
+tests_unit_test_testhook_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/worker
+tests_unit_test_testhook_LDADD = worker/libworkerhooks.a $(TEST_LIBS)
+TESTS += tests/unit/test_testhook
+
 # Live ingest (worker/libingest.a): the line protocol, the store, the figures.
 INGEST_TEST_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/worker
-INGEST_TEST_LIBS = worker/libingest.a $(TEST_LIBS) -lm
+INGEST_TEST_LIBS = worker/libingest.a worker/libworkerhooks.a $(TEST_LIBS) -lm
 
 check_PROGRAMS += tests/unit/test_ingest_parse
 tests_unit_test_ingest_parse_SOURCES = tests/unit/test_ingest_parse.c
@@ -48,5 +54,6 @@ check_PROGRAMS += tests/unit/test_storage_faults
 tests_unit_test_storage_faults_SOURCES = tests/unit/test_storage_faults.c \
 	tests/unit/faultvfs.c tests/unit/faultvfs.h $(WORKER_TESTLIB)
 tests_unit_test_storage_faults_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/worker
-tests_unit_test_storage_faults_LDADD = worker/libmigrations.a worker/libingest.a $(TEST_LIBS) -lm
+tests_unit_test_storage_faults_LDADD = worker/libmigrations.a worker/libingest.a \
+	worker/libworkerhooks.a $(TEST_LIBS) -lm
 TESTS += tests/unit/test_storage_faults

@@ -32,7 +32,7 @@ void test_seed(sqlite3 *db, int64_t first, int64_t count, int observations_each)
 
 /*
  * Copies the database to `<dir>/<name>` with VACUUM INTO and applies the
- * one-statement reference UPDATE of design §3 to the copy. Returns the copy's path (heap).
+ * one-statement reference UPDATE (docs/database.md) to the copy. Returns the copy's path (heap).
  */
 char *test_reference_copy(struct test_db *t, const char *name);
 /* Counts rows of transmissions that differ in (id, last_seen) between main and the copy. */

@@ -1,0 +1,139 @@
+/* migration_rows.c: every statement the runner runs on _async_migrations, each bound and checked. */
+#include "migration_rows.h"
+
+#include "schema.h"
+#include "util.h"
+
+#define RFC3339_NOW "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
+
+/* Runs one bound statement to completion; *changes gets sqlite3_changes64. */
+static int rows_exec(sqlite3 *db, const char *sql, const char *name, const char *text,
+                     const struct migration_result *counts, int64_t *changes, char **errp)
+{
+    sqlite3_stmt *stmt = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK)
+        return set_error(errp, "%s", sqlite3_errmsg(db));
+    sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+    if (text != NULL)
+        sqlite3_bind_text(stmt, 2, text, -1, SQLITE_STATIC);
+    if (counts != NULL) {
+        sqlite3_bind_int64(stmt, 3, counts->processed);
+        sqlite3_bind_int64(stmt, 4, counts->total);
+    }
+    int rc = sqlite3_step(stmt);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        set_error(errp, "%s", sqlite3_errmsg(db));
+        sqlite3_finalize(stmt);
+        return -1;
+    }
+    if (changes != NULL)
+        *changes = sqlite3_changes64(db);
+    sqlite3_finalize(stmt);
+    return 0;
+}
+
+/* rows_exec of an UPDATE that must match the row; errors start with `what`. */
+static int rows_update(sqlite3 *db, const char *sql, const char *name,
+                       const struct migration_result *counts, const char *what, char **errp)
+{
+    int64_t changes = 0;
+    char *err = NULL;
+    if (rows_exec(db, sql, name, NULL, counts, &changes, &err) != 0) {
+        set_error(errp, "%s failed: %s", what, err);
+        free(err);
+        return -1;
+    }
+    if (changes == 0)
+        return set_error(errp, "%s failed: bookkeeping row missing", what);
+    return 0;
+}
+
+int migration_rows_register(sqlite3 *db, const struct migration *registry, size_t registry_len,
+                            char **errp)
+{
+    static const char sql[] = "INSERT INTO " SCHEMA_MIGRATIONS_TABLE "(name, status)"
+                              " VALUES (?1, '" MIGRATION_STATUS_PENDING "')"
+                              " ON CONFLICT(name) DO NOTHING";
+    char *err = NULL;
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return set_error(errp, "registering migrations: %s", sqlite3_errmsg(db));
+    for (size_t i = 0; i < registry_len; i++) {
+        if (rows_exec(db, sql, registry[i].name, NULL, NULL, NULL, &err) != 0) {
+            set_error(errp, "registering migration %s: %s", registry[i].name, err);
+            free(err);
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+            return -1;
+        }
+    }
+    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        set_error(errp, "registering migrations: %s", sqlite3_errmsg(db));
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+int migration_rows_read_status(sqlite3 *db, const char *name, char **status, char **errp)
+{
+    static const char sql[] = "SELECT status FROM " SCHEMA_MIGRATIONS_TABLE " WHERE name = ?1";
+    sqlite3_stmt *stmt = NULL;
+    *status = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK)
+        return set_error(errp, "reading the status of %s: %s", name, sqlite3_errmsg(db));
+    sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        const unsigned char *text = sqlite3_column_text(stmt, 0);
+        *status = xstrdup(text ? (const char *)text : "");
+    } else if (rc != SQLITE_DONE) {
+        set_error(errp, "reading the status of %s: %s", name, sqlite3_errmsg(db));
+        sqlite3_finalize(stmt);
+        return -1;
+    }
+    sqlite3_finalize(stmt);
+    return 0;
+}
+
+int migration_rows_reset(sqlite3 *db, const char *name, char **errp)
+{
+    static const char sql[] = "UPDATE " SCHEMA_MIGRATIONS_TABLE
+                              " SET status = '" MIGRATION_STATUS_PENDING "',"
+                              " started_at = datetime('now'), ended_at = NULL, error = NULL,"
+                              " rows_processed = 0, rows_total = 0, last_update_at = NULL"
+                              " WHERE name = ?1";
+    return rows_update(db, sql, name, NULL, "resetting progress", errp);
+}
+
+int migration_rows_mark_done(sqlite3 *db, const char *name, const struct migration_result *result,
+                             char **errp)
+{
+    static const char sql[] = "UPDATE " SCHEMA_MIGRATIONS_TABLE
+                              " SET status = '" MIGRATION_STATUS_DONE "',"
+                              " ended_at = datetime('now'), error = NULL,"
+                              " rows_processed = ?3, rows_total = ?4,"
+                              " last_update_at = " RFC3339_NOW " WHERE name = ?1";
+    return rows_update(db, sql, name, result, "recording done", errp);
+}
+
+int migration_rows_mark_stopped(sqlite3 *db, const char *name,
+                                const struct migration_result *result, char **errp)
+{
+    static const char sql[] = "UPDATE " SCHEMA_MIGRATIONS_TABLE
+                              " SET rows_processed = ?3, rows_total = ?4,"
+                              " last_update_at = " RFC3339_NOW " WHERE name = ?1";
+    return rows_update(db, sql, name, result, "recording the stop", errp);
+}
+
+int migration_rows_mark_failed(sqlite3 *db, const char *name, const char *error,
+                               const struct migration_result *result, char **errp)
+{
+    static const char sql[] =
+        "INSERT INTO " SCHEMA_MIGRATIONS_TABLE
+        "(name, status, ended_at, error, rows_processed, rows_total, last_update_at)"
+        " VALUES (?1, '" MIGRATION_STATUS_FAILED "', datetime('now'), ?2, ?3, ?4, " RFC3339_NOW ")"
+        " ON CONFLICT(name) DO UPDATE SET status = excluded.status,"
+        " ended_at = excluded.ended_at, error = excluded.error,"
+        " rows_processed = excluded.rows_processed, rows_total = excluded.rows_total,"
+        " last_update_at = excluded.last_update_at";
+    return rows_exec(db, sql, name, error, result, NULL, errp);
+}

@@ -1,0 +1,46 @@
+/* runner.h: one pass over the registered migrations: run each one not done and record how it ended. */
+#ifndef MESHSCOPE_RUNNER_H
+#define MESHSCOPE_RUNNER_H
+
+#include <stddef.h>
+
+#include <sqlite3.h>
+
+#include "migration.h"
+
+/* What one pass of the runner did. */
+struct runner_summary {
+    int done;      /* completed in this pass */
+    int skipped;   /* already done before it */
+    int failed;
+    int cancelled; /* stopped by a cancellation request; left pending_async */
+};
+
+/* Test seams of runner_run_pending; runner_options_default gives the production values. */
+struct runner_options {
+    const struct migration *registry;
+    size_t registry_len;
+    struct migration_params params;
+    struct migration_cancel *cancel;
+    migration_clock_fn clock;
+    void *clock_arg;
+    migration_progress_fn observer; /* sees every progress report before it is written */
+    void *observer_arg;
+    const char *stats_path; /* NULL: no stats file */
+};
+void runner_options_default(struct runner_options *options);
+
+/* Opens a read-write connection configured for a migration (busy timeout, no FK checks). */
+int runner_open_connection(const char *path, sqlite3 **out, char **errp);
+
+/*
+ * Runs, in the calling thread, every registered migration whose row is not
+ * done: resets its progress and start time, runs it, then records done,
+ * stopped or failed with the final counts. Stops at the first cancelled
+ * migration. Returns 0, or -1 when the bookkeeping itself could not be read
+ * (the summary still counts what ran).
+ */
+int runner_run_pending(sqlite3 *db, const struct runner_options *options,
+                       struct runner_summary *summary, char **errp);
+
+#endif
