@@ -18,6 +18,16 @@ const unit = (name) => parseIni(readFileSync(path.join(UNITS, name), 'utf8'));
 const supervisor = () => parseIni(readFileSync(path.join(TOP, 'deploy', 'supervisor-meshscope.conf'),
   'utf8'), /^\s*;/);
 const packaged = (text) => text.split('/usr/local/').join('/usr/');
+// A program the supervisord file ships commented out (the MQTT bridge), as it
+// reads once uncommented.
+function commentedProgram(name) {
+  const text = readFileSync(path.join(TOP, 'deploy', 'supervisor-meshscope.conf'), 'utf8');
+  const start = text.indexOf(`;[program:${name}]`);
+  if (start < 0) return undefined;
+  const block = text.slice(start).split('\n').filter((l) => l.startsWith(';'))
+    .map((l) => l.slice(1)).join('\n');
+  return parseIni(block.split(/\n(?=\[)/)[0])[`program:${name}`];
+}
 // Where each program is found in the build tree, by installed name.
 const BUILT = { 'meshscope-worker': 'worker', 'meshscope-fcgi': 'fcgi', 'meshscope-mqtt': 'mqtt' };
 
@@ -63,7 +73,8 @@ test('systemd-analyze verify accepts every unit with no warning', () => {
   const root = makeRoot('root');
   const names = verifyTargets();
   assert.ok(names.includes('meshscope-worker.service') && names.includes('meshscope-fcgi.socket') &&
-    names.includes('meshscope-fcgi@1.service'), `units found: ${names}`);
+    names.includes('meshscope-fcgi@1.service') && names.includes('meshscope-mqtt.service'),
+  `units found: ${names}`);
   for (const name of names) {
     const r = verify(root, name);
     assert.equal(r.status, 0, `${name}: ${r.stderr}${r.stdout}`);
@@ -99,6 +110,13 @@ test('the units run what the supervisord file runs, as the same users, on the sa
   assert.equal(parseInt(socket.SocketMode[0], 8), parseInt(fcgiProgram.socket_mode[0], 8));
   assert.deepEqual(socket.Accept, ['no'], 'one listening socket shared by the pool');
 
+  const mqtt = unit('meshscope-mqtt.service').Service;
+  const mqttProgram = commentedProgram('meshscope-mqtt');
+  assert.ok(mqttProgram, 'the supervisord file has a meshscope-mqtt program');
+  assert.deepEqual(mqtt.ExecStart, [packaged(mqttProgram.command[0])]);
+  assert.equal(optionValue(mqtt.ExecStart[0], '--ingest-socket'), optionValue(worker.ExecStart[0], '--ingest-socket'),
+    'the bridge writes to the worker\'s ingest socket');
+
   const site = readFileSync(path.join(TOP, 'nginx', 'meshscope-site.conf'), 'utf8');
   assert.ok(site.includes(`server unix:${socket.ListenStream[0]};`), 'nginx connects to the socket unit');
 });
@@ -125,6 +143,18 @@ test('each service is hardened and may write only where it must', () => {
   if (control) wanted.add(path.dirname(control));
   assert.deepEqual(new Set(worker.ReadWritePaths.join(' ').split(/\s+/)), wanted);
 
+  // The bridge: a transient user in the ingest group, writing only the
+  // runtime directory that holds its liveness file.
+  const mqtt = unit('meshscope-mqtt.service').Service;
+  assert.deepEqual(mqtt.ProtectSystem, ['strict']);
+  assert.deepEqual(mqtt.NoNewPrivileges, ['yes']);
+  assert.deepEqual(mqtt.CapabilityBoundingSet, ['']);
+  assert.deepEqual(mqtt.DynamicUser, ['yes']);
+  assert.deepEqual(mqtt.SupplementaryGroups, ['meshscope-ingest']);
+  assert.equal(mqtt.ReadWritePaths, undefined);
+  assert.deepEqual(mqtt.RuntimeDirectory.map((d) => `/run/${d}`),
+    [path.dirname(optionValue(mqtt.ExecStart[0], '--liveness-file'))]);
+
   const poolExec = pool.ExecStart[0];
   assert.deepEqual(pool.ReadWritePaths, [path.dirname(optionValue(poolExec, '--stats-file'))],
     'the responders write only their shared statistics');
@@ -134,7 +164,7 @@ test('each service is hardened and may write only where it must', () => {
 
 test('systemd-analyze security rates every service SAFE (exposure under 2.0)', () => {
   const root = makeRoot('root-security');
-  for (const name of ['meshscope-worker.service', 'meshscope-fcgi@1.service']) {
+  for (const name of ['meshscope-worker.service', 'meshscope-fcgi@1.service', 'meshscope-mqtt.service']) {
     const r = run('systemd-analyze', ['security', '--offline=yes', `--root=${root}`, name]);
     const m = r.stdout.match(/Overall exposure level for \S+: ([\d.]+)/);
     assert.ok(m, `${name}: ${r.stdout}${r.stderr}`);
