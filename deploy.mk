@@ -15,7 +15,7 @@ dist_supervisorconf_DATA = \
 	deploy/supervisor-meshscope.conf
 
 EXTRA_DIST += \
-	README.md \
+	README.md docs \
 	package.json package-lock.json \
 	.ci/run
 

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
 #include <sqlite3.h>
 
 #include "db.h"
@@ -17,16 +18,38 @@
 /* The worker's connection settings (worker/main.c), so the reference pays the same costs. */
 #define BENCH_BUSY_TIMEOUT_MS 5000
 
-/* Design §3: the statement the chunked backfill must equal, and must not be much slower than. */
+/*
+ * The one-statement backfill that the chunked one must equal in result and
+ * not trail by much in time (docs/benchmark.md, docs/database.md).
+ */
 static const char benchtool_reference_sql[] =
     "UPDATE transmissions SET last_seen = COALESCE((SELECT MAX(timestamp) FROM observations"
     " WHERE transmission_id = transmissions.id), last_seen) WHERE last_seen = 0";
 
+/* Sub-millisecond: lock waits are fractions of a millisecond, which clock_monotonic_ms() rounds away. */
 static double now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* A duration in milliseconds, serialized with three decimals as bench/lib expects. */
+static struct json_object *json_ms(double ms)
+{
+    char text[64];
+    snprintf(text, sizeof text, "%.3f", ms);
+    return json_object_new_double_s(ms, text);
+}
+
+/* Writes obj as one line of plain JSON and frees it. */
+static int json_put_line(FILE *out, struct json_object *obj)
+{
+    int rc = fprintf(out, "%s\n",
+                     json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
+                                                             JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(obj);
+    return rc < 0 ? -1 : 0;
 }
 
 static int open_like_worker(const char *path, sqlite3 **out, char **errp)
@@ -73,9 +96,12 @@ static int benchtool_reference(const char *path, char **errp)
     sqlite3_finalize(stmt);
     if (sqlite3_close(db) != SQLITE_OK)
         return set_error(errp, "closing %s failed", path);
-    printf("{\"upgrade_ms\":%.3f,\"update_ms\":%.3f,\"rows\":%lld,\"sqlite\":\"%s\"}\n",
-           t1 - t0, t3 - t2, (long long)rows, sqlite3_libversion());
-    return 0;
+    struct json_object *obj = json_object_new_object();
+    json_object_object_add(obj, "upgrade_ms", json_ms(t1 - t0));
+    json_object_object_add(obj, "update_ms", json_ms(t3 - t2));
+    json_object_object_add(obj, "rows", json_object_new_int64(rows));
+    json_object_object_add(obj, "sqlite", json_object_new_string(sqlite3_libversion()));
+    return json_put_line(stdout, obj);
 err:
     sqlite3_finalize(stmt);
     sqlite3_close(db);
@@ -109,8 +135,12 @@ static int benchtool_exec(const char *out_path, char **argv, char **errp)
     FILE *out = fopen(out_path, "w");
     if (out == NULL)
         return set_error(errp, "cannot write %s: %s", out_path, strerror(errno));
-    fprintf(out, "{\"exit\":%d,\"wall_ms\":%.3f,\"maxrss_kb\":%ld}\n", code, wall, ru.ru_maxrss);
-    if (fclose(out) != 0)
+    struct json_object *obj = json_object_new_object();
+    json_object_object_add(obj, "exit", json_object_new_int(code));
+    json_object_object_add(obj, "wall_ms", json_ms(wall));
+    json_object_object_add(obj, "maxrss_kb", json_object_new_int64(ru.ru_maxrss));
+    int written = json_put_line(out, obj);
+    if (fclose(out) != 0 || written != 0)
         return set_error(errp, "writing %s: %s", out_path, strerror(errno));
     return 0;
 }
@@ -143,11 +173,9 @@ static int benchtool_writer_probe(const char *path, int64_t interval_ms, int64_t
                                   char **errp)
 {
     sqlite3 *db = NULL;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
-        set_error(errp, "cannot open %s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
-        sqlite3_close(db);
+    if (db_open(path, DB_READ_WRITE, DB_ONE_THREAD, BENCH_BUSY_TIMEOUT_MS, &db, errp) != 0)
         return -1;
-    }
+    /* Replaces the busy timeout db_open set, with the fine-grained retry above. */
     sqlite3_busy_handler(db, probe_busy_handler, NULL);
     struct sigaction sa = {0};
     sa.sa_handler = on_probe_signal;
@@ -180,13 +208,14 @@ static int benchtool_writer_probe(const char *path, int64_t interval_ms, int64_t
             next = now_ms(); /* a long wait: restart the schedule rather than burst */
         }
     }
-    printf("{\"failures\":%zu,\"waits_ms\":[", failures);
+    struct json_object *obj = json_object_new_object(), *list = json_object_new_array();
+    json_object_object_add(obj, "failures", json_object_new_int64((int64_t)failures));
     for (size_t i = 0; i < n; i++)
-        printf("%s%.3f", i ? "," : "", waits[i]);
-    printf("]}\n");
+        json_object_array_add(list, json_ms(waits[i]));
+    json_object_object_add(obj, "waits_ms", list);
     free(waits);
     sqlite3_close(db);
-    return 0;
+    return json_put_line(stdout, obj);
 }
 
 static void usage(FILE *out)

@@ -1,7 +1,7 @@
 # bench/: the benchmark (bench/run, `make bench`) and its C helper.
 noinst_PROGRAMS += bench/benchtool
 bench_benchtool_SOURCES = bench/benchtool.c
-bench_benchtool_LDADD = common/libmeshscope.a $(SQLITE3_LIBS)
+bench_benchtool_LDADD = common/libmeshscope.a $(SQLITE3_LIBS) $(JSONC_LIBS)
 
 dist_noinst_SCRIPTS += bench/run
 EXTRA_DIST += \
@@ -11,7 +11,7 @@ EXTRA_DIST += \
 	bench/lib/report.mjs \
 	bench/results/latest.md
 
-# Measures the §8 targets on this machine; see README "Benchmark".
+# Measures the targets of docs/benchmark.md on this machine.
 bench: all
 	$(top_srcdir)/bench/run $(BENCH_ARGS)
 .PHONY: bench

@@ -22,4 +22,4 @@ fcgi_libresponder_a_SOURCES = \
 bin_PROGRAMS += fcgi/meshscope-fcgi
 fcgi_meshscope_fcgi_SOURCES = fcgi/main.c
 fcgi_meshscope_fcgi_LDADD = fcgi/libresponder.a common/libmeshscope.a \
-	$(FCGI_LIBS) $(JSONC_LIBS) $(SQLITE3_LIBS) -lm
+	$(FCGI_LIBS) $(JSONC_LIBS) $(SQLITE3_LIBS)

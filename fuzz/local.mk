@@ -26,10 +26,10 @@ fuzz-libs:
 fuzz/fuzz_request: $(srcdir)/fuzz/fuzz_request.c fuzz-libs
 	@mkdir -p fuzz
 	$(AM_V_CCLD)$(FUZZ_CC) -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer $(FUZZ_SANITIZE) \
-	  -std=c11 -D_GNU_SOURCE -I$(top_srcdir)/common -I$(top_srcdir)/fcgi -I$(FUZZ_BUILDDIR) \
+	  -std=c11 -include $(FUZZ_BUILDDIR)/config.h -I$(top_srcdir)/common -I$(top_srcdir)/fcgi -I$(FUZZ_BUILDDIR) \
 	  $(SQLITE3_CFLAGS) $(JSONC_CFLAGS) -o $@ $(srcdir)/fuzz/fuzz_request.c \
 	  $(FUZZ_BUILDDIR)/fcgi/libresponder.a $(FUZZ_BUILDDIR)/common/libmeshscope.a \
-	  $(SQLITE3_LIBS) $(JSONC_LIBS) -lm
+	  $(SQLITE3_LIBS) $(JSONC_LIBS) $(LIBS)
 
 fuzz: fuzz/fuzz_request
 	@mkdir -p fuzz/corpus-work

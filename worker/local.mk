@@ -3,7 +3,7 @@ bin_PROGRAMS += worker/meshscope-worker
 worker_meshscope_worker_SOURCES = \
 	worker/main.c worker/worker.h
 worker_meshscope_worker_LDADD = worker/libmigrations.a worker/libingest.a \
-	worker/libworkerhooks.a common/libmeshscope.a $(SQLITE3_LIBS) $(JSONC_LIBS) -lm
+	worker/libworkerhooks.a common/libmeshscope.a $(SQLITE3_LIBS) $(JSONC_LIBS)
 
 # What the worker's two writers (migrations and ingest) share: ingest's
 # announcement that it waits for the writer, and the test-only pauses.
@@ -29,22 +29,11 @@ worker_libmigrations_a_SOURCES = \
 	worker/runner_thread.c worker/runner_thread.h \
 	worker/status.c worker/status.h
 
-# Live ingest (design §6), a library so the unit suites link the same code.
+# Live ingest (docs/ingest.md), a library so the unit suites link the same code.
 noinst_LIBRARIES += worker/libingest.a
 worker_libingest_a_SOURCES = \
 	worker/ingest.h \
-	worker/ingest_tool.h \
-	worker/ingest_feedgen.c \
 	worker/ingest_parse.c \
 	worker/ingest_server.c \
 	worker/ingest_stats.c \
 	worker/ingest_store.c
-
-# meshscope-ingest: the operators' client (send) and the demo feeder (feed).
-bin_PROGRAMS += worker/meshscope-ingest
-worker_meshscope_ingest_SOURCES = \
-	worker/ingest_tool.c \
-	worker/ingest_send.c \
-	worker/ingest_feed.c
-worker_meshscope_ingest_LDADD = worker/libingest.a worker/libworkerhooks.a common/libmeshscope.a \
-	$(SQLITE3_LIBS) $(JSONC_LIBS) -lm

@@ -4,28 +4,26 @@
  *
  * Like warmup-banner.js it is a classic script whose pure helpers load in a
  * bare `vm` sandbox (for the unit tests); the DOM part runs only where a
- * document exists. It uses the banner's formatters, so it loads after
- * warmup-banner.js. Every server-supplied string reaches the DOM as text. */
+ * document exists. It uses the banner's shared helpers (isObject,
+ * formatCount, formatHms, el, getJson), so it loads after warmup-banner.js.
+ * Every server-supplied string reaches the DOM as text. */
 (function () {
   'use strict';
 
   var REFRESH_MS = 5000;
   var REFRESH_BUSY_MS = 2000;
   var PACKETS_PAGE_SIZE = 25;
-  var FETCH_TIMEOUT_MS = 10000;
 
-  function isObject(v) {
-    return v !== null && typeof v === 'object' && !Array.isArray(v);
-  }
+  var shared = window.__warmupBanner;
+  var isObject = shared.isObject;
 
   function finiteNumber(v) {
     return typeof v === 'number' && isFinite(v) ? v : null;
   }
 
+  /* A count with thousands separators; a dash when it is not one. */
   function formatCount(v) {
-    var n = finiteNumber(v);
-    if (n === null || n < 0) return '\u2014';
-    return String(Math.round(n)).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+    return shared.formatCount(v, '\u2014');
   }
 
   function pad2(n) {
@@ -48,10 +46,10 @@
   function formatDuration(sec) {
     var n = finiteNumber(sec);
     if (n === null || n < 0) return '\u2014';
-    return window.__warmupBanner.formatHms(Math.round(n));
+    return shared.formatHms(Math.round(n));
   }
 
-  /* The API's database timestamps (either §2 format) shown as they are, in UTC. */
+  /* The API's database timestamps (either format, docs/database.md) shown as they are, in UTC. */
   function formatDbTime(s) {
     if (typeof s !== 'string' || s === '') return '\u2014';
     var m = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})/.exec(s);
@@ -62,9 +60,6 @@
     ['transmissions', 'Transmissions', 'count'],
     ['observations', 'Observations', 'count'],
     ['newestLastSeen', 'Newest packet seen', 'time'],
-    ['lastSeen', 'Newest packet seen', 'time'],
-    ['newest_last_seen', 'Newest packet seen', 'time'],
-    ['maxLastSeen', 'Newest packet seen', 'time'],
   ];
 
   /* The totals cards, in a fixed order: the known fields first, then any
@@ -73,14 +68,11 @@
     if (!isObject(stats)) return [];
     var cards = [];
     var seen = Object.create(null);
-    var timeShown = false;
     STAT_LABELS.forEach(function (entry) {
       var key = entry[0];
       if (!(key in stats)) return;
       seen[key] = true;
       if (entry[2] === 'time') {
-        if (timeShown) return;
-        timeShown = true;
         cards.push({ key: key, label: entry[1], value: formatUnixTime(stats[key]), kind: 'time' });
       } else {
         cards.push({ key: key, label: entry[1], value: formatCount(stats[key]) });
@@ -96,13 +88,7 @@
 
   /* The rows and the cursor of an /api/packets answer. */
   function packetsFromBody(body) {
-    var rows = [];
-    if (Array.isArray(body)) rows = body;
-    else if (isObject(body)) {
-      rows = Array.isArray(body.packets) ? body.packets
-        : Array.isArray(body.transmissions) ? body.transmissions
-          : Array.isArray(body.items) ? body.items : [];
-    }
+    var rows = isObject(body) && Array.isArray(body.packets) ? body.packets : [];
     var next = isObject(body) ? body.next : null;
     if (typeof next === 'string' && /^[0-9]+$/.test(next)) next = Number(next);
     if (finiteNumber(next) === null || next <= 0) next = null;
@@ -133,10 +119,9 @@
     ];
   }
 
-  /* pending_async is the raw table value an older responder may pass through. */
-  var STATUS_LABELS = { running: 'running', pending_async: 'running', done: 'done', failed: 'failed' };
+  var STATUS_LABELS = { running: 'running', done: 'done', failed: 'failed' };
 
-  /* What the migrations panel shows for one migration info object (§4). */
+  /* What the migrations panel shows for one migration info object (docs/api.md). */
   function migrationView(m) {
     var status = STATUS_LABELS[m.status] || 'unknown';
     var done = finiteNumber(m.rowsProcessed);
@@ -187,31 +172,8 @@
   /* ---- Browser part. ---- */
   if (typeof document === 'undefined' || !document || typeof window === 'undefined') return;
 
-  function el(tag, className, text) {
-    var e = document.createElement(tag);
-    if (className) e.className = className;
-    if (text !== undefined) e.textContent = text;
-    return e;
-  }
-
-  /* GET a JSON endpoint; resolves { status, body } or rejects on network error. */
-  function getJson(url) {
-    var controller = typeof AbortController === 'function' ? new AbortController() : null;
-    var timer = controller ? window.setTimeout(function () { controller.abort(); }, FETCH_TIMEOUT_MS) : null;
-    return window.fetch(url, {
-      cache: 'no-store',
-      headers: { Accept: 'application/json' },
-      signal: controller ? controller.signal : undefined,
-    }).then(function (res) {
-      return res.json().then(function (body) {
-        return { status: res.status, body: body };
-      }, function () {
-        return { status: res.status, body: null };
-      });
-    }).finally(function () {
-      if (timer !== null) window.clearTimeout(timer);
-    });
-  }
+  var el = shared.el;
+  var getJson = shared.getJson;
 
   function problemText(result) {
     if (!result) return 'Cannot reach meshscope; retrying';
@@ -384,7 +346,7 @@
     renderPager();
     return getJson(packetsUrl(PACKETS_PAGE_SIZE, before)).then(function (r) {
       if (token !== paging.token) return; /* a newer load superseded this one */
-      if (r.status === 200 && (isObject(r.body) || Array.isArray(r.body))) {
+      if (r.status === 200 && isObject(r.body)) {
         var data = packetsFromBody(r.body);
         paging.next = data.next;
         renderPackets(data.rows);

@@ -1,11 +1,15 @@
 /* warmup-banner.js: the warm-up banner every page shows while the system is
- * not in steady state (design §7): migration progress, failed migrations and
- * "starting up", from polling /api/healthz.
+ * not in steady state (docs/browser.md): migration progress, failed
+ * migrations and "starting up", from polling /api/healthz.
  *
  * It is a classic script, not a module, so that it also loads in a plain `vm`
  * sandbox holding only window, module, console and Date: the pure functions
  * below need nothing else, and the browser part (mount, polling, DOM) runs
- * only when a `document` exists. */
+ * only when a `document` exists.
+ *
+ * It is also the site's one shared script: every page loads it with a single
+ * tag, so the helpers the dashboard needs too (isObject, formatCount, el,
+ * getJson) live here, exported, and app.js uses them rather than copies. */
 (function () {
   'use strict';
 
@@ -25,18 +29,59 @@
     return v !== null && typeof v === 'object' && !Array.isArray(v);
   }
 
-  /* A count of rows from a server field: finite and >= 0, else 0. Numeric
-   * strings are accepted; fractions are rounded. */
-  function toCount(v) {
+  /* A count from a server field: finite and >= 0, rounded; null otherwise.
+   * Numeric strings are accepted. */
+  function countOf(v) {
     var n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
-    if (typeof n !== 'number' || !isFinite(n) || n < 0) return 0;
+    if (typeof n !== 'number' || !isFinite(n) || n < 0) return null;
     return Math.round(n);
   }
 
-  /* en-US thousands separators (12,000), without relying on Intl. */
-  function formatCount(v) {
-    var s = String(toCount(v));
-    return s.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  /* A count of rows from a server field, 0 when it is not one. */
+  function toCount(v) {
+    var n = countOf(v);
+    return n === null ? 0 : n;
+  }
+
+  /* en-US thousands separators (12,000), without relying on Intl. What is not
+   * a count shows as `unknown`, or as 0 when no `unknown` is given (the
+   * banner's rule; the dashboard passes a dash). */
+  function formatCount(v, unknown) {
+    var n = countOf(v);
+    if (n === null) return unknown === undefined ? '0' : unknown;
+    return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  }
+
+  /* An element with a class and text content (text, never HTML). Touches the
+   * document only when called. */
+  function el(tag, className, text) {
+    var e = document.createElement(tag);
+    if (className) e.className = className;
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+
+  /* GETs a JSON endpoint, abandoned after FETCH_TIMEOUT_MS. Resolves
+   * { status, body, json } (json false, body null when the answer was not
+   * JSON); rejects on a network error or the timeout. */
+  function getJson(url) {
+    var controller = typeof AbortController === 'function' ? new AbortController() : null;
+    var timer = controller ? window.setTimeout(function () { controller.abort(); }, FETCH_TIMEOUT_MS) : null;
+    return new Promise(function (resolve) {
+      resolve(window.fetch(url, {
+        cache: 'no-store',
+        headers: { Accept: 'application/json' },
+        signal: controller ? controller.signal : undefined,
+      }));
+    }).then(function (res) {
+      return res.json().then(function (body) {
+        return { status: res.status, body: body, json: true };
+      }, function () {
+        return { status: res.status, body: null, json: false };
+      });
+    }).finally(function () {
+      if (timer !== null) window.clearTimeout(timer);
+    });
   }
 
   /* Rows done as a percentage of the total, clamped to 0..100; 0 when the
@@ -52,15 +97,13 @@
   }
 
   /* An ETA in seconds, or null when unknown. The API reports 0 for "unknown"
-   * (design §4), so zero, negative, NaN, infinite and non-numbers are all
+   * (docs/api.md), so zero, negative, NaN, infinite and non-numbers are all
    * unknown and the ETA part of the line is left out. */
   function etaSeconds(v) {
     if (typeof v !== 'number' || !isFinite(v) || v <= 0) return null;
     return v;
   }
 
-  /* ETA rounded to whole seconds: "2s", "1m 5s", "2h 3m 4s"; "<1s" when a
-   * known ETA rounds down to zero. null when unknown. */
   /* Whole seconds as "1h 2m 5s" / "2m 5s" / "5s" (the dashboard uses it too). */
   function formatHms(s) {
     var h = Math.floor(s / 3600);
@@ -71,6 +114,8 @@
     return sec + 's';
   }
 
+  /* ETA rounded to whole seconds: "2s", "1m 5s", "2h 3m 4s"; "<1s" when a
+   * known ETA rounds down to zero. null when unknown. */
   function formatEta(v) {
     var eta = etaSeconds(v);
     if (eta === null) return null;
@@ -88,7 +133,7 @@
   var TIMESTAMP_RE = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})?$/i;
 
   /* Milliseconds since the epoch for a timestamp in either format the
-   * database writes (design §2): "YYYY-MM-DD HH:MM:SS" (datetime('now'), UTC)
+   * database writes (docs/database.md): "YYYY-MM-DD HH:MM:SS" (datetime('now'), UTC)
    * or RFC 3339 "YYYY-MM-DDTHH:MM:SSZ" (with an offset accepted too). NaN for
    * anything else, including impossible dates. */
   function parseTimestamp(s) {
@@ -119,9 +164,8 @@
     return typeof m.name === 'string' && m.name !== '' ? m.name : '(unnamed)';
   }
 
-  /* `pending_async` is the raw table value; an older responder may pass it through. */
   function isRunning(m) {
-    return m.status === 'running' || m.status === 'pending_async';
+    return m.status === 'running';
   }
 
   function migrationsOf(healthz) {
@@ -294,6 +338,9 @@
     formatRate: formatRate,
     progressPercent: progressPercent,
     parseTimestamp: parseTimestamp,
+    isObject: isObject,
+    el: el,
+    getJson: getJson,
   };
 
   if (typeof window !== 'undefined' && window) window.__warmupBanner = api;
@@ -303,13 +350,6 @@
   if (typeof document === 'undefined' || !document || typeof window === 'undefined') return;
 
   var state = { healthz: null, loadStatus: undefined, timer: null, root: null };
-
-  function el(tag, className, text) {
-    var e = document.createElement(tag);
-    if (className) e.className = className;
-    if (text !== undefined) e.textContent = text;
-    return e;
-  }
 
   function ensureRoot() {
     if (state.root && state.root.isConnected) return state.root;
@@ -401,10 +441,7 @@
 
   function poll() {
     state.timer = null;
-    var controller = typeof AbortController === 'function' ? new AbortController() : null;
-    var abortTimer = controller ? window.setTimeout(function () { controller.abort(); }, FETCH_TIMEOUT_MS) : null;
     var done = function () {
-      if (abortTimer !== null) window.clearTimeout(abortTimer);
       try {
         render();
       } catch (e) {
@@ -416,26 +453,14 @@
       } catch (e) { /* keep the idle pace */ }
       schedule(delay);
     };
-    var request;
-    try {
-      request = window.fetch('/api/healthz', {
-        cache: 'no-store',
-        headers: { Accept: 'application/json' },
-        signal: controller ? controller.signal : undefined,
-      });
-    } catch (e) {
-      state.loadStatus = 'error';
-      done();
-      return;
-    }
-    request.then(function (res) {
-      return res.json().then(function (body) {
-        state.loadStatus = res.status;
-        state.healthz = isObject(body) ? body : null;
-      }, function () {
+    getJson('/api/healthz').then(function (r) {
+      if (r.json) {
+        state.loadStatus = r.status;
+        state.healthz = isObject(r.body) ? r.body : null;
+      } else {
         /* Not JSON (an nginx error page, say): keep the last known body. */
-        state.loadStatus = res.status === 200 ? 'error' : res.status;
-      });
+        state.loadStatus = r.status === 200 ? 'error' : r.status;
+      }
     }, function () {
       state.loadStatus = 'error';
     }).then(done, done);

@@ -1,6 +1,6 @@
 // ingest-load.mjs: offers NDJSON observations to the worker's ingest socket at
-// a fixed rate and times each acknowledgement (design §6: one reply line per
-// input line, in order, sent only after the commit).
+// a fixed rate and times each acknowledgement (docs/ingest.md: one reply line
+// per input line, in order, sent only after the commit).
 //
 //   node bench/lib/ingest-load.mjs --socket PATH --rate N --duration-ms N
 //                                  [--legacy-transmissions N] [--tag TEXT]
@@ -10,7 +10,7 @@ import net from 'node:net';
 import { parseArgs } from 'node:util';
 
 // Same hash scheme as scripts/gen-demo-db, so some lines land on legacy rows
-// the backfill may not have reached yet (last_seen = 0), as §6 requires.
+// the backfill may not have reached yet (last_seen = 0), which ingest must fill inline.
 function legacyHash(i) {
   const h = Number((BigInt(i) * 2654435761n) % 4294967296n);
   return i.toString(16).padStart(8, '0') + h.toString(16).padStart(8, '0');

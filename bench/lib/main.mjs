@@ -1,5 +1,5 @@
 // main.mjs: the benchmark run behind bench/run. Measures, in one run, every
-// figure design §8 sets a target on, next to the baseline it is a ratio of,
+// figure docs/benchmark.md sets a target on, next to the baseline it is a ratio of,
 // and writes the table (see report.mjs). Progress goes to stderr, the table to
 // stdout.
 import { spawn, execFileSync } from 'node:child_process';

@@ -1,8 +1,8 @@
-// report.mjs: turns the benchmark's figures into the table of design §8
-// targets (met / missed), the results file and the README's Benchmark section.
+// report.mjs: turns the benchmark's figures into the table of the targets in
+// docs/benchmark.md (met / missed), the results file and the README's Benchmark section.
 
 // Every row of the table, in order. `target` is present only for the figures
-// §8 sets a bound on; the rest are the context those ratios are made from.
+// docs/benchmark.md sets a bound on; the rest are the context those ratios are made from.
 export const ROWS = [
   { section: '1. Backfill efficiency (1×)' },
   { key: 'backfill.reference_ms', label: 'one-statement reference UPDATE', unit: 'ms' },
@@ -127,7 +127,7 @@ export function buildRows(figures) {
 }
 
 export function renderTable(rows) {
-  const out = ['| figure | value | target (§8) | verdict |', '|---|---:|---|---|'];
+  const out = ['| figure | value | target | verdict |', '|---|---:|---|---|'];
   for (const r of rows) {
     if (r.section) out.push(`| **${r.section}** | | | |`);
     else out.push(`| ${r.label} | ${r.value} | ${r.target} | ${r.verdict} |`);

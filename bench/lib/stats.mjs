@@ -79,7 +79,7 @@ export function parseProcStatus(text) {
 
 // The worker's `--stats-json` file: per migration, its rows, batches, wall
 // time, time spent yielding and each batch's writer hold. Work time is wall
-// minus yields (design §8 compares it with the one-statement reference).
+// minus yields, the figure docs/benchmark.md compares with the one-statement reference.
 export function parseWorkerStats(text, name = 'tx_last_seen_backfill_v1') {
   let doc;
   try {

@@ -27,7 +27,7 @@ async function bannerProgress(page) {
   }, BACKFILL);
   if (text === null) return null;
   const m = text.match(/^Migration (\S+): ([\d,]+) \/ ([\d,]+) rows( \(ETA [^)]+\))?$/);
-  assert.ok(m, `running line has the §7 format: ${JSON.stringify(text)}`);
+  assert.ok(m, `running line has the banner's format: ${JSON.stringify(text)}`);
   return { text, done: Number(m[2].replace(/,/g, '')), total: Number(m[3].replace(/,/g, '')) };
 }
 

@@ -1,5 +1,5 @@
 // The dashboard's pure helpers (www/app.js), loaded like the banner in a bare
-// vm sandbox: formatting, the §4 field mapping and keyset paging.
+// vm sandbox: formatting, the API's field mapping (docs/api.md) and keyset paging.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -28,6 +28,13 @@ const DASH = '\u2014';
 test('loads without a document and exposes one object on window and module.exports', () => {
   assert.equal(window.__meshscopeApp, A);
   assert.equal(typeof A.statsCards, 'function');
+});
+
+test('counts use the banner\'s formatter, with a dash where the banner shows 0', () => {
+  const cases = [[0, '0'], [71000, '71,000'], [12.6, '13'], ['4200', '4,200'],
+    [-5, DASH], [NaN, DASH], [Infinity, DASH], [null, DASH], [undefined, DASH], ['lots', DASH]];
+  for (const [input, want] of cases) assert.equal(A.formatCount(input), want, String(input));
+  assert.equal(window.__warmupBanner.formatCount(-5), '0');
 });
 
 test('unix times show as UTC; 0 and nonsense show a dash', () => {
@@ -65,6 +72,8 @@ test('stats cards: known totals first, then any other number the responder adds'
     { key: 'newestLastSeen', label: 'Newest packet seen', value: DASH, kind: 'time' },
   ]);
   for (const odd of [null, undefined, [], 'x', 5]) assert.deepEqual(plain(A.statsCards(odd)), []);
+  // Only newestLastSeen is a time: other spellings are plain numbers, as any field the responder adds.
+  assert.deepEqual(plain(A.statsCards({ maxLastSeen: 5 })), [{ key: 'maxLastSeen', label: 'Max last seen', value: '5' }]);
 });
 
 test('packets: rows and the next cursor from an answer, odd cursors mean no older page', () => {
@@ -77,8 +86,10 @@ test('packets: rows and the next cursor from an answer, odd cursors mean no olde
     [{ packets: [row], next: 0 }, 1, null],
     [{ packets: [row], next: -3 }, 1, null],
     [{ packets: [row], next: 'abc' }, 1, null],
-    [{ transmissions: [row], next: 9 }, 1, 9],
-    [[row], 1, null],
+    // Only `packets` holds rows: no responder sends another key or a bare array.
+    [{ transmissions: [row], next: 9 }, 0, 9],
+    [{ items: [row] }, 0, null],
+    [[row], 0, null],
     [null, 0, null],
   ];
   for (const [body, rows, next] of cases) {
@@ -94,7 +105,7 @@ test('packets: the first page has no before, older pages page back with before=n
   assert.equal(A.packetsUrl(25, 70975), '/api/packets?limit=25&before=70975');
 });
 
-test('a packet row shows the §4 fields, with a note where last_seen is not backfilled yet', () => {
+test('a packet row shows the /api/packets fields, with a note where last_seen is not backfilled yet', () => {
   assert.deepEqual(plain(A.packetRow({ id: 71000, hash: '00deadbeef', payloadType: 4, firstSeen: 1760000000,
     lastSeen: 1760000060, observations: 1234 })),
   ['71000', '00deadbeef', '4', '2025-10-09 08:53:20 UTC', '2025-10-09 08:54:20 UTC', '1,234']);
@@ -124,7 +135,7 @@ test('migrations panel: running ones show rate and ETA, finished ones their dura
   const failed = A.migrationView({ name: 'c', status: 'failed', elapsedSec: 4 });
   assert.equal(failed.error, 'unknown error');
   assert.equal(A.migrationView({ name: 'c', status: 'failed', errorMessage: '<b>x</b>' }).error, '<b>x</b>');
-  assert.equal(A.migrationView({ name: 'd', status: 'pending_async' }).status, 'running');
+  assert.equal(A.migrationView({ name: 'd', status: 'pending_async' }).status, 'unknown', 'the raw table value is never sent');
   assert.equal(A.migrationView({ name: 'e', status: 'weird' }).status, 'unknown');
   assert.equal(A.migrationView({ status: 'running', rowsProcessed: 9, rowsTotal: 3 }).percent, 100);
   assert.equal(A.migrationView({ status: 'running', rowsProcessed: 9, rowsTotal: 0 }).percent, 0);

@@ -103,7 +103,7 @@ test('verdicts: bounds are inclusive, a missing figure misses, no target no verd
   for (const [value, target, want] of cases) assert.equal(verdict(value, target), want, `${value} ${target}`);
 });
 
-test('every §8 target has a row, and the table marks each met or missed', () => {
+test('every benchmark target has a row, and the table marks each met or missed', () => {
   const targeted = ROWS.filter((r) => r.target).map((r) => r.key);
   for (const key of ['backfill.y0.ratio', 'backfill.def.hold_max', 'ingest.p99_ratio',
     'read.healthz.p99_ratio', 'read.packets.p99_ratio', 'tput.ratio', 'mem.responder_max_mib',
@@ -144,7 +144,7 @@ test('the README block is appended once, then replaced in place', () => {
   assert.match(second, /## After\n$/);
 });
 
-test('ingest load lines carry every §6 field, hex hashes, and hit legacy rows', () => {
+test('ingest load lines carry every protocol field, hex hashes, and hit legacy rows', () => {
   const lines = Array.from({ length: 20 }, (_, seq) =>
     JSON.parse(makeLine(seq, { tag: 'ffff000abc', legacyTransmissions: 71000, nowSec: 1760000000 })));
   for (const l of lines) {

@@ -1,6 +1,6 @@
-// The warm-up banner's pure functions and every rule of design §7, with the
-// script loaded the way §7 says: a plain vm sandbox holding only window,
-// module, console and Date.
+// The warm-up banner's pure functions and every rule of docs/browser.md, with
+// the script loaded the way the banner must load: a plain vm sandbox holding
+// only window, module, console and Date.
 import { test, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -26,7 +26,7 @@ const messages = (...args) => plain(B.getWarmupMessages(...args));
 
 const NOW = Date.UTC(2025, 9, 9, 12, 0, 0); // 2025-10-09 12:00:00 UTC
 const MIN = 60 * 1000;
-// Both formats the database writes (design §2), for an instant `ms`.
+// Both formats the database writes (docs/database.md, "Times"), for an instant `ms`.
 const sqliteTime = (ms) => new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
 const rfc3339 = (ms) => new Date(ms).toISOString().slice(0, 19) + 'Z';
 
@@ -135,8 +135,6 @@ test('a running migration with odd or missing fields still gets a sane line', ()
     [{ name: 'm', status: 'running', rowsProcessed: 80, rowsTotal: 71, etaSec: 3 }, 'Migration m: 80 / 71 rows (ETA 3s)'],
     [{ name: 'm', status: 'running', rowsProcessed: 5, rowsTotal: 10, etaSec: 3, stalled: true },
       'Migration m: 5 / 10 rows (stalled: no progress reported recently)'],
-    // The raw table status an older responder may pass through.
-    [{ name: 'm', status: 'pending_async', rowsProcessed: 1, rowsTotal: 2 }, 'Migration m: 1 / 2 rows'],
   ];
   for (const [m, want] of cases) {
     const h = { ready: true, async_migrations: [m], async_migrations_running: true };
@@ -145,7 +143,9 @@ test('a running migration with odd or missing fields still gets a sane line', ()
 });
 
 test('items that are not migration objects, and unknown statuses, add no line', () => {
-  const h = { ready: true, async_migrations: [null, 7, 'x', [], done(), { name: 'weird', status: 'unknown' }],
+  // pending_async is the table's raw value, which responders map to running: never sent, never shown.
+  const h = { ready: true, async_migrations: [null, 7, 'x', [], done(), { name: 'weird', status: 'unknown' },
+    { name: 'raw', status: 'pending_async', rowsProcessed: 1, rowsTotal: 2 }],
     async_migrations_running: false };
   assert.deepEqual(messages(h, 200, NOW), []);
   assert.equal(B.isSteadyState(h, NOW), true);

@@ -1,5 +1,5 @@
 // backfill.mjs: legacy databases for the backfill's end-to-end tests, the
-// one-statement reference result of design §3, and the worker's status view.
+// one-statement reference result (docs/database.md), and the worker's status view.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, rmSync } from 'node:fs';
 import path from 'node:path';

@@ -1,8 +1,9 @@
 // crashloop.mjs: kill -9 the worker at seeded random moments during a backfill
 // while a client keeps ingesting, restart it each time, and check what the
-// design (§3, §6) promises at the end: last_seen equal to the one-statement
+// worker promises at the end (docs/database.md, docs/ingest.md): last_seen equal to the one-statement
 // reference on the final data, every acknowledged line present, an intact
 // database and the migration done.
+import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { TOP, waitFor } from './stack.mjs';
@@ -184,4 +185,21 @@ export async function crashLoop({
   figures.checkMs = Date.now() - checkStarted;
   log(`crash loop figures: ${JSON.stringify({ ...figures, killLog: undefined })}`);
   return figures;
+}
+
+// What every crash loop must end with, whatever its size: each kill landed
+// mid-backfill, nothing acknowledged was lost or doubled, no error or stray
+// reply, an intact database, the migration done with the reference's result,
+// and late lines reached rows the backfill had not filled yet.
+export function assertCrashLoopOutcome(f, kills) {
+  assert.equal(f.kills, kills);
+  assert.ok(f.killLog.every((k) => k.status === 'pending_async'), 'every kill landed mid-backfill');
+  assert.equal(f.lost, 0, `acknowledged lines lost: ${f.missingTags.join(', ')}`);
+  assert.equal(f.errors, 0);
+  assert.equal(f.unexpectedReplies, 0);
+  assert.equal(f.duplicated, 0);
+  assert.equal(f.integrity, 'ok');
+  assert.equal(f.status, 'done');
+  assert.equal(f.lastSeenOffReference, 0);
+  assert.ok(f.unreachedLateAcked > 0, `late lines into rows the backfill had not reached: ${f.unreachedLateAcked}`);
 }

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { BINDIR, waitFor } from './stack.mjs';
 
 export const WORKER = path.join(BINDIR, 'worker', 'meshscope-worker');
-export const INGEST_TOOL = path.join(BINDIR, 'worker', 'meshscope-ingest');
+export const INGEST_TOOL = path.join(BINDIR, 'client', 'meshscope-ingest');
 
 // One observation line; `over` replaces or adds fields.
 export function observation(over = {}) {

@@ -1,4 +1,4 @@
-// Load (issue 8, item 6), run by `make check-long`: wrk with 64 connections on
+// Load, run by `make check-long`: wrk with 64 connections on
 // each of /api/healthz and /api/packets for 30 s, through nginx and the pool,
 // while the worker backfills an operator-scale legacy database and the demo
 // feeder ingests. Every answer is a 2xx, no socket errors, and the responders'

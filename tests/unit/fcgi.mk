@@ -1,5 +1,5 @@
 # Unit suites for fcgi/ (cmocka), linked against the same library as the binary.
-FCGI_TEST_LIBS = fcgi/libresponder.a $(TEST_LIBS) -lm
+FCGI_TEST_LIBS = fcgi/libresponder.a $(TEST_LIBS)
 
 check_PROGRAMS += tests/unit/test_fcgi_params
 tests_unit_test_fcgi_params_SOURCES = tests/unit/test_fcgi_params.c
@@ -8,12 +8,12 @@ tests_unit_test_fcgi_params_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_fcgi_params_LDADD = $(FCGI_TEST_LIBS)
 TESTS += tests/unit/test_fcgi_params
 
-check_PROGRAMS += tests/unit/test_fcgi_migration_info
-tests_unit_test_fcgi_migration_info_SOURCES = tests/unit/test_fcgi_migration_info.c
-tests_unit_test_fcgi_migration_info_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/fcgi
-tests_unit_test_fcgi_migration_info_CFLAGS = $(TEST_CFLAGS)
-tests_unit_test_fcgi_migration_info_LDADD = $(FCGI_TEST_LIBS)
-TESTS += tests/unit/test_fcgi_migration_info
+check_PROGRAMS += tests/unit/test_common_migration_info
+tests_unit_test_common_migration_info_SOURCES = tests/unit/test_common_migration_info.c
+tests_unit_test_common_migration_info_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/fcgi
+tests_unit_test_common_migration_info_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_common_migration_info_LDADD = $(FCGI_TEST_LIBS)
+TESTS += tests/unit/test_common_migration_info
 
 check_PROGRAMS += tests/unit/test_fcgi_migration_cache
 tests_unit_test_fcgi_migration_cache_SOURCES = tests/unit/test_fcgi_migration_cache.c
@@ -36,9 +36,9 @@ tests_unit_test_fcgi_poolstats_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_fcgi_poolstats_LDADD = $(FCGI_TEST_LIBS)
 TESTS += tests/unit/test_fcgi_poolstats
 
-check_PROGRAMS += tests/unit/test_fcgi_encode
-tests_unit_test_fcgi_encode_SOURCES = tests/unit/test_fcgi_encode.c
-tests_unit_test_fcgi_encode_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/fcgi
-tests_unit_test_fcgi_encode_CFLAGS = $(TEST_CFLAGS)
-tests_unit_test_fcgi_encode_LDADD = $(FCGI_TEST_LIBS)
-TESTS += tests/unit/test_fcgi_encode
+check_PROGRAMS += tests/unit/test_common_encode
+tests_unit_test_common_encode_SOURCES = tests/unit/test_common_encode.c
+tests_unit_test_common_encode_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/fcgi
+tests_unit_test_common_encode_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_common_encode_LDADD = $(FCGI_TEST_LIBS)
+TESTS += tests/unit/test_common_encode

@@ -1,4 +1,4 @@
-/* test_ingest_feedgen.c: the demo feeder's traffic is valid protocol and looks like a mesh. */
+/* test_client_feedgen.c: the demo feeder's traffic is valid protocol and looks like a mesh. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

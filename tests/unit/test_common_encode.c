@@ -1,4 +1,4 @@
-/* test_fcgi_encode.c: the output encoders: finite JSON numbers, Prometheus values and label escaping. */
+/* test_common_encode.c: the output encoders: finite JSON numbers, Prometheus values and label escaping. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* test_runner.c: the runner's bookkeeping, re-runs, progress writes, limiters and thread. */
+/* test_worker_runner.c: the runner's bookkeeping, re-runs, progress writes, limiters and thread. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>

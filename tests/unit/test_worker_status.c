@@ -1,4 +1,4 @@
-/* test_status.c: `meshscope-worker status` against real database files, in both output forms. */
+/* test_worker_status.c: `meshscope-worker status` against real database files, in both output forms. */
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* test_ingest_store.c: ingest's group commit on a real SQLite file: last_seen, atomicity, figures. */
+/* test_worker_ingest_store.c: ingest's group commit on a real SQLite file: last_seen, atomicity, figures. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

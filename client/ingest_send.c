@@ -29,6 +29,9 @@ struct send_state {
     struct tool_inflight inflight;
     struct ingest_latency *latency;
     int64_t sent, oks, errors, local_errors;
+    int fd;                    /* the worker's socket */
+    size_t out_sent;           /* bytes of out already sent */
+    int shut, server_eof, failed;
 };
 
 static void send_usage(FILE *out)
@@ -149,7 +152,8 @@ static int input_has_line(const struct send_state *st)
            have > INGEST_LINE_MAX;
 }
 
-int ingest_send_main(int argc, char **argv)
+/* Parses the options and opens the input; returns -1 to go on, else the exit code. */
+static int send_parse(int argc, char **argv, struct send_state *st, const char **socket_out)
 {
     static const struct option options[] = {
         {"socket", required_argument, NULL, 's'},
@@ -157,17 +161,15 @@ int ingest_send_main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *socket_path = NULL;
-    struct send_state st = {.input_name = "stdin", .in_fd = 0};
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
         case 's':
-            socket_path = optarg;
+            *socket_out = optarg;
             break;
         case 'q':
-            st.quiet = 1;
+            st->quiet = 1;
             break;
         case 'h':
             send_usage(stdout);
@@ -177,22 +179,99 @@ int ingest_send_main(int argc, char **argv)
             return 2;
         }
     }
-    if (socket_path == NULL || argc - optind > 1) {
+    if (*socket_out == NULL || argc - optind > 1) {
         send_usage(stderr);
         return 2;
     }
     if (optind < argc && strcmp(argv[optind], "-") != 0) {
-        st.input_name = argv[optind];
-        st.in_fd = open(st.input_name, O_RDONLY | O_CLOEXEC);
-        if (st.in_fd < 0) {
-            fprintf(stderr, "meshscope-ingest send: %s: %s\n", st.input_name, strerror(errno));
+        st->input_name = argv[optind];
+        st->in_fd = open(st->input_name, O_RDONLY | O_CLOEXEC);
+        if (st->in_fd < 0) {
+            fprintf(stderr, "meshscope-ingest send: %s: %s\n", st->input_name, strerror(errno));
             return 1;
         }
     }
+    return -1;
+}
+
+/* Sends what the output buffer holds; a worker gone away ends the input, not the replies. */
+static void send_flush(struct send_state *st)
+{
+    ssize_t n = send(st->fd, st->out + st->out_sent, st->out_len - st->out_sent, MSG_NOSIGNAL);
+    if (n > 0) {
+        st->out_sent += (size_t)n;
+        if (st->out_sent == st->out_len)
+            st->out_sent = st->out_len = 0;
+    } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+        /* The worker went away: what it answered is still to be read. */
+        fprintf(stderr, "meshscope-ingest send: sending: %s\n", strerror(errno));
+        st->failed = 1;
+        st->in_eof = 1;
+        st->in_start = st->in_len = 0;
+        st->out_sent = st->out_len = 0;
+    }
+}
+
+/* One turn of the loop: send, read replies, read input, as poll says they can. */
+static int send_step(struct send_state *st, struct tool_replies *replies, char **errp)
+{
+    take_input_lines(st);
+    if (!st->shut && st->in_eof && st->in_start == st->in_len && st->out_sent == st->out_len) {
+        shutdown(st->fd, SHUT_WR); /* tells the worker no more lines follow */
+        st->shut = 1;
+    }
+    struct pollfd fds[2] = {{.fd = st->fd, .events = POLLIN}, {.fd = -1}};
+    if (st->out_sent < st->out_len)
+        fds[0].events |= POLLOUT;
+    int want_input = !st->in_eof && !input_has_line(st) && st->inflight.len < SEND_WINDOW &&
+                     st->out_len < SEND_OUT_HIGH;
+    if (want_input)
+        fds[1] = (struct pollfd){.fd = st->in_fd, .events = POLLIN};
+    if (poll(fds, 2, -1) < 0)
+        return errno == EINTR ? 0 : set_error(errp, "poll: %s", strerror(errno));
+    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+        int rc = tool_read_replies(st->fd, replies, on_reply, st);
+        if (rc == 1)
+            st->server_eof = 1;
+        else if (rc < 0)
+            return set_error(errp, "reading replies: %s", strerror(errno));
+    }
+    if (!st->server_eof && (fds[0].revents & POLLOUT))
+        send_flush(st);
+    if (fds[1].revents & (POLLIN | POLLHUP | POLLERR))
+        return read_input(st, errp);
+    return 0;
+}
+
+/* The summary line on stdout, and on stderr what was left unanswered; returns the exit code. */
+static int send_report(const struct send_state *st)
+{
+    int64_t unanswered = (int64_t)st->inflight.len;
+    if (unanswered > 0)
+        fprintf(stderr, "meshscope-ingest send: the connection closed with %lld lines "
+                        "unacknowledged (the first is %s:%lld); they may or may not be stored\n",
+                (long long)unanswered, st->input_name,
+                (long long)st->inflight.slots[st->inflight.head].tag);
+    double p50 = 0, p99 = 0;
+    ingest_latency_percentiles(st->latency, &p50, &p99);
+    printf("sent %lld lines: %lld ok, %lld errors, %lld unacknowledged", (long long)st->sent,
+           (long long)st->oks, (long long)(st->errors + st->local_errors), (long long)unanswered);
+    if (st->oks > 0)
+        printf("; ack latency p50 %.1f ms, p99 %.1f ms", p50, p99);
+    printf("\n");
+    return st->failed || st->errors > 0 || st->local_errors > 0 || unanswered > 0 ? 1 : 0;
+}
+
+int ingest_send_main(int argc, char **argv)
+{
+    const char *socket_path = NULL;
+    struct send_state st = {.input_name = "stdin", .in_fd = 0, .fd = -1};
+    int code = send_parse(argc, argv, &st, &socket_path);
+    if (code >= 0)
+        return code;
 
     char *err = NULL;
-    int fd = -1;
-    if (tool_connect(socket_path, &fd, &err) != 0) {
+    if (tool_connect(socket_path, &st.fd, &err) != 0) {
         fprintf(stderr, "meshscope-ingest send: %s\n", err);
         free(err);
         return 1;
@@ -201,82 +280,21 @@ int ingest_send_main(int argc, char **argv)
     st.latency = xcalloc(1, sizeof *st.latency);
     tool_inflight_init(&st.inflight, SEND_WINDOW);
     struct tool_replies replies = {0};
-    size_t out_sent = 0;
-    int shut = 0, server_eof = 0, failed = 0;
-
-    while (!server_eof) {
-        take_input_lines(&st);
-        if (!shut && st.in_eof && st.in_start == st.in_len && out_sent == st.out_len) {
-            shutdown(fd, SHUT_WR); /* tells the worker no more lines follow */
-            shut = 1;
-        }
-        struct pollfd fds[2] = {{.fd = fd, .events = POLLIN}, {.fd = -1}};
-        if (out_sent < st.out_len)
-            fds[0].events |= POLLOUT;
-        int want_input = !st.in_eof && !input_has_line(&st) &&
-                         st.inflight.len < SEND_WINDOW && st.out_len < SEND_OUT_HIGH;
-        if (want_input)
-            fds[1] = (struct pollfd){.fd = st.in_fd, .events = POLLIN};
-        if (poll(fds, 2, -1) < 0) {
-            if (errno == EINTR)
-                continue;
-            err = xasprintf("poll: %s", strerror(errno));
-            break;
-        }
-        if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-            int rc = tool_read_replies(fd, &replies, on_reply, &st);
-            if (rc == 1) {
-                server_eof = 1;
-            } else if (rc < 0) {
-                err = xasprintf("reading replies: %s", strerror(errno));
-                break;
-            }
-        }
-        if (!server_eof && (fds[0].revents & POLLOUT)) {
-            ssize_t n = send(fd, st.out + out_sent, st.out_len - out_sent, MSG_NOSIGNAL);
-            if (n > 0) {
-                out_sent += (size_t)n;
-                if (out_sent == st.out_len)
-                    out_sent = st.out_len = 0;
-            } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
-                /* The worker went away: what it answered is still to be read. */
-                fprintf(stderr, "meshscope-ingest send: sending: %s\n", strerror(errno));
-                failed = 1;
-                st.in_eof = 1;
-                st.in_start = st.in_len = 0;
-                out_sent = st.out_len = 0;
-            }
-        }
-        if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) {
-            if (read_input(&st, &err) != 0)
-                break;
-        }
-    }
+    while (!st.server_eof && err == NULL)
+        send_step(&st, &replies, &err);
     if (err != NULL) {
         fprintf(stderr, "meshscope-ingest send: %s\n", err);
         free(err);
-        failed = 1;
+        st.failed = 1;
     }
-    int64_t unanswered = (int64_t)st.inflight.len;
-    if (unanswered > 0)
-        fprintf(stderr, "meshscope-ingest send: the connection closed with %lld lines "
-                        "unacknowledged (the first is %s:%lld); they may or may not be stored\n",
-                (long long)unanswered, st.input_name,
-                (long long)st.inflight.slots[st.inflight.head].tag);
-    double p50 = 0, p99 = 0;
-    ingest_latency_percentiles(st.latency, &p50, &p99);
-    printf("sent %lld lines: %lld ok, %lld errors, %lld unacknowledged", (long long)st.sent,
-           (long long)st.oks, (long long)(st.errors + st.local_errors), (long long)unanswered);
-    if (st.oks > 0)
-        printf("; ack latency p50 %.1f ms, p99 %.1f ms", p50, p99);
-    printf("\n");
+    code = send_report(&st);
 
-    close(fd);
+    close(st.fd);
     if (st.in_fd > 0)
         close(st.in_fd);
     free(st.in);
     free(st.out);
     free(st.latency);
     tool_inflight_free(&st.inflight);
-    return failed || st.errors > 0 || st.local_errors > 0 || unanswered > 0 ? 1 : 0;
+    return code;
 }

@@ -1,4 +1,4 @@
-/* test_testhook.c: the worker's test-only pauses (MESHSCOPE_TEST_PAUSE) and how they are configured. */
+/* test_worker_testhook.c: the worker's test-only pauses (MESHSCOPE_TEST_PAUSE) and how they are configured. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

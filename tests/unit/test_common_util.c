@@ -1,4 +1,4 @@
-/* test_common.c: the shared library's schema upgrade, time parsing and number parsing. */
+/* test_common_util.c: the shared library's schema upgrade, time parsing and number parsing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

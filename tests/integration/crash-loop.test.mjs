@@ -1,4 +1,4 @@
-// The crash loop of issue 8 in the test command: kill -9 the worker at 10
+// The crash loop in the test command: kill -9 the worker at 10
 // seeded random moments of a backfill of 50,000 transmissions while a client
 // ingests without pause (late observations, observations of rows the backfill
 // has not reached, new transmissions), restarting it each time. Set
@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { tempDir } from '../lib/stack.mjs';
-import { crashLoop } from '../lib/crashloop.mjs';
+import { assertCrashLoopOutcome, crashLoop } from '../lib/crashloop.mjs';
 
 test('kill -9 at 10 random moments of a backfill under live ingest: nothing acknowledged is lost, last_seen is the reference', async (t) => {
   const dir = tempDir('meshscope-crashloop-');
@@ -20,18 +20,9 @@ test('kill -9 at 10 random moments of a backfill under live ingest: nothing ackn
     dir, seed, kills: 10, transmissions: 50000, observations: 500000, targetBatchMs: 5, yieldMs: 250,
     log: (line) => t.diagnostic(line),
   });
-  assert.equal(f.kills, 10);
-  assert.ok(f.killLog.every((k) => k.status === 'pending_async'), 'every kill landed mid-backfill');
-  assert.equal(f.lost, 0, `acknowledged lines lost: ${f.missingTags.join(', ')}`);
-  assert.equal(f.errors, 0);
-  assert.equal(f.unexpectedReplies, 0);
-  assert.equal(f.duplicated, 0);
-  assert.equal(f.integrity, 'ok');
-  assert.equal(f.status, 'done');
-  assert.equal(f.lastSeenOffReference, 0);
-  // The mix really exercised what §6 singles out.
+  assertCrashLoopOutcome(f, 10);
+  // The mix really exercised late lines and new transmissions, not only repeats.
   assert.ok(f.ackedByKind.late > 0 && f.ackedByKind.new > 0, JSON.stringify(f.ackedByKind));
-  assert.ok(f.unreachedLateAcked > 0, `late lines into rows the backfill had not reached: ${f.unreachedLateAcked}`);
   // Kills cut connections with lines in flight; the restarted worker took new ones.
   assert.ok(f.connections > f.kills, `${f.connections} connections`);
 });
