@@ -45,7 +45,8 @@ static void feed_on_reply(void *ctx, const char *reply, size_t len)
     struct tool_sent sent;
     if (tool_inflight_pop(&s->inflight, &sent) != 0)
         return;
-    if (strcmp(reply, "ok") == 0) {
+    /* `ok duplicate`: the worker holds this observation already; acknowledged too. */
+    if (strcmp(reply, "ok") == 0 || strcmp(reply, "ok duplicate") == 0) {
         double ms = (double)(tool_now_us() - sent.sent_us) / 1000.0;
         ingest_latency_add(c->period, ms);
         ingest_latency_add(c->recent, ms);

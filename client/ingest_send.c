@@ -58,7 +58,8 @@ static void on_reply(void *ctx, const char *reply, size_t len)
         st->errors++;
         return;
     }
-    if (strcmp(reply, "ok") == 0) {
+    /* `ok duplicate`: the worker holds this observation already; acknowledged too. */
+    if (strcmp(reply, "ok") == 0 || strcmp(reply, "ok duplicate") == 0) {
         st->oks++;
         ingest_latency_add(st->latency, (double)(tool_now_us() - sent.sent_us) / 1000.0);
         return;

@@ -1,4 +1,4 @@
-/* schema.c: owns the DDL of design §2 and the startup half of the legacy upgrade. */
+/* schema.c: owns the DDL of docs/database.md and the startup half of the legacy upgrade. */
 #include "schema.h"
 
 #include <stdio.h>
@@ -39,9 +39,10 @@ static const char schema_create_tables[] =
     " commit_rows_max INTEGER NOT NULL DEFAULT 0,"
     " ack_latency_p50_ms REAL NOT NULL DEFAULT 0,"
     " ack_latency_p99_ms REAL NOT NULL DEFAULT 0,"
-    " updated_at TEXT);";
+    " updated_at TEXT,"
+    " lines_duplicate INTEGER NOT NULL DEFAULT 0);";
 
-/* Columns a legacy database may lack, added in this order at startup. */
+/* Columns a legacy database, or one from an earlier meshscope, may lack; added at startup. */
 static const struct {
     const char *table;
     const char *column_ddl;
@@ -50,16 +51,24 @@ static const struct {
     {SCHEMA_MIGRATIONS_TABLE, "rows_processed INTEGER NOT NULL DEFAULT 0"},
     {SCHEMA_MIGRATIONS_TABLE, "rows_total INTEGER NOT NULL DEFAULT 0"},
     {SCHEMA_MIGRATIONS_TABLE, "last_update_at TEXT"},
+    {SCHEMA_INGEST_STATS_TABLE, "lines_duplicate INTEGER NOT NULL DEFAULT 0"},
 };
 
-/* Indexes the readers and the backfill depend on. */
+/*
+ * Indexes the readers, the backfill and ingest depend on. A new observations
+ * index leads with transmission_id (lookups by transmission: the backfill's
+ * and ingest's MAX) and adds timestamp, so ingest's duplicate check seeks the
+ * exact observation instead of walking every observation of its transmission.
+ */
 static const struct {
     const char *name;
     const char *table;
-    const char *column;
+    const char *leading; /* an existing index led by this column serves instead */
+    const char *columns;
 } schema_indexes[] = {
-    {"idx_observations_transmission_id", "observations", "transmission_id"},
-    {"idx_transmissions_last_seen", "transmissions", "last_seen"},
+    {"idx_observations_transmission_ts", "observations", "transmission_id",
+     "\"transmission_id\", \"timestamp\""},
+    {"idx_transmissions_last_seen", "transmissions", "last_seen", "\"last_seen\""},
 };
 
 static int exec_sql(sqlite3 *db, const char *sql, char **errp)
@@ -90,16 +99,20 @@ int schema_add_column(sqlite3 *db, const char *table, const char *column_ddl, ch
 
 /*
  * A legacy database may already index the column under another name; building
- * a second index over 1.5M observations would hold the writer for seconds at
- * startup, so any index whose first column matches counts.
+ * a second index over 1.5M observations would hold the writer for about a
+ * second at startup, so an existing index counts when lookups by the column
+ * can use it: full (a partial index serves only queries that imply its WHERE),
+ * led by the column, in BINARY collation (the comparisons' collation; a NOCASE
+ * index is not used for them).
  */
 static int has_index_on(sqlite3 *db, const char *table, const char *column, int *present,
                         char **errp)
 {
     sqlite3_stmt *stmt = NULL;
     const char *sql = "SELECT 1 FROM pragma_index_list(?1) AS l"
-                      " JOIN pragma_index_info(l.name) AS i"
-                      " WHERE i.seqno = 0 AND i.name = ?2";
+                      " JOIN pragma_index_xinfo(l.name) AS i"
+                      " WHERE l.partial = 0 AND i.seqno = 0"
+                      " AND i.name = ?2 COLLATE NOCASE AND i.coll = 'BINARY' COLLATE NOCASE";
     if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK)
         return set_error(errp, "listing indexes of %s: %s", table, sqlite3_errmsg(db));
     sqlite3_bind_text(stmt, 1, table, -1, SQLITE_STATIC);
@@ -115,6 +128,29 @@ static int has_index_on(sqlite3 *db, const char *table, const char *column, int 
     return 0;
 }
 
+/* Creates each index of schema_indexes that no usable existing index replaces. */
+static int create_missing_indexes(sqlite3 *db, char **errp)
+{
+    for (size_t i = 0; i < sizeof schema_indexes / sizeof schema_indexes[0]; i++) {
+        int present = 0;
+        if (has_index_on(db, schema_indexes[i].table, schema_indexes[i].leading, &present,
+                         errp) != 0)
+            return -1;
+        if (present)
+            continue;
+        char *sql = sqlite3_mprintf("CREATE INDEX IF NOT EXISTS \"%w\" ON \"%w\"(%s)",
+                                    schema_indexes[i].name, schema_indexes[i].table,
+                                    schema_indexes[i].columns);
+        if (sql == NULL)
+            return set_error(errp, "out of memory");
+        int rc = exec_sql(db, sql, errp);
+        sqlite3_free(sql);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
 int schema_upgrade(sqlite3 *db, char **errp)
 {
     if (exec_sql(db, "BEGIN IMMEDIATE", errp) != 0)
@@ -126,21 +162,8 @@ int schema_upgrade(sqlite3 *db, char **errp)
                               schema_added_columns[i].column_ddl, errp) != 0)
             goto err;
     }
-    for (size_t i = 0; i < sizeof schema_indexes / sizeof schema_indexes[0]; i++) {
-        int present = 0;
-        if (has_index_on(db, schema_indexes[i].table, schema_indexes[i].column, &present,
-                         errp) != 0)
-            goto err;
-        if (present)
-            continue;
-        char *sql = sqlite3_mprintf("CREATE INDEX IF NOT EXISTS \"%w\" ON \"%w\"(\"%w\")",
-                                    schema_indexes[i].name, schema_indexes[i].table,
-                                    schema_indexes[i].column);
-        int rc = exec_sql(db, sql, errp);
-        sqlite3_free(sql);
-        if (rc != 0)
-            goto err;
-    }
+    if (create_missing_indexes(db, errp) != 0)
+        goto err;
     return exec_sql(db, "COMMIT", errp);
 
 err:

@@ -1,4 +1,4 @@
-/* ingest.h: live ingest (design §6): the line protocol, its store, its figures and its server. */
+/* ingest.h: live ingest (docs/ingest.md): the line protocol, its store, figures and server. */
 #ifndef MESHSCOPE_INGEST_H
 #define MESHSCOPE_INGEST_H
 
@@ -76,9 +76,10 @@ int ingest_latency_percentiles(const struct ingest_latency *lat, double *p50, do
  * the stored cumulative values; the latency gauges replace them when set.
  */
 struct ingest_stats_delta {
-    int64_t accepted;
-    int64_t rejected;
-    int64_t acked;
+    int64_t accepted;   /* observations stored */
+    int64_t duplicates; /* lines answered `ok duplicate`: already stored, not stored again */
+    int64_t rejected;   /* lines answered `error` */
+    int64_t acked;      /* lines answered `ok`, duplicates included */
     int64_t commits;
     int64_t commit_rows_max;
     int has_latency;
@@ -99,14 +100,33 @@ struct ingest_store;
 int ingest_store_open(const char *db_path, int busy_timeout_ms, int durable,
                       struct ingest_store **out, char **errp);
 
+/* What became of one line of a group commit. */
+enum ingest_outcome {
+    INGEST_STORED,    /* a new observation: answered `ok` */
+    INGEST_DUPLICATE, /* identical to a stored one: answered `ok duplicate`, nothing written */
+    INGEST_FAILED,    /* its own statements failed (a constraint, ids exhausted): `error` */
+};
+
+struct ingest_result {
+    enum ingest_outcome outcome;
+    char *error; /* INGEST_FAILED: why, on the heap; the caller frees it */
+};
+
 /*
- * Writes `n` observations and the figures in `delta` in one IMMEDIATE
- * transaction: upserts each transmission by hash, inserts the observation, and
- * keeps transmissions.last_seen equal to MAX(observations.timestamp) for it.
- * All or nothing: on failure nothing is written.
+ * Writes `n` observations in one IMMEDIATE transaction: upserts each
+ * transmission by hash, inserts the observation, and keeps
+ * transmissions.last_seen equal to MAX(observations.timestamp) for it. An
+ * observation identical to a stored one (same transmission, observer,
+ * timestamp and path) is not stored again. Each line is isolated: one whose
+ * own statements fail is left out, with its reason in results[i], and the
+ * others commit. The figures written in the same transaction are `delta`
+ * plus this group's outcomes (accepted, duplicates, rejected, acked, commits,
+ * commit_rows_max). Returns -1 when the transaction itself fails (begin,
+ * figures, commit): nothing is written and no results[i].error is set.
  */
 int ingest_store_commit(struct ingest_store *store, const struct ingest_obs *const *obs,
-                        size_t n, const struct ingest_stats_delta *delta, char **errp);
+                        size_t n, struct ingest_result *results,
+                        const struct ingest_stats_delta *delta, char **errp);
 
 /* Writes only the figures, in their own short transaction. */
 int ingest_store_write_stats(struct ingest_store *store, const struct ingest_stats_delta *delta,

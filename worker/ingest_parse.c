@@ -1,4 +1,4 @@
-/* ingest_parse.c: validates one ingest line into an observation; pure, no I/O (design §6). */
+/* ingest_parse.c: validates one ingest line into an observation; pure, no I/O (docs/ingest.md). */
 #include "ingest.h"
 
 #include <math.h>
@@ -97,6 +97,10 @@ static int scan_string(struct json_scan *s)
         unsigned code;
         if (scan_hex4(s, &code) != 0)
             return -1;
+        /* json-c ends member names at U+0000, so "timestamp\u0000zz" would pass
+         * as "timestamp"; no field of the protocol may hold a NUL either. */
+        if (code == 0)
+            return scan_fail(s, "escaped NUL (\\u0000) in string");
         if (code >= 0xdc00 && code <= 0xdfff)
             return scan_fail(s, "lone UTF-16 surrogate escape");
         if (code >= 0xd800 && code <= 0xdbff) {
@@ -452,10 +456,11 @@ static int validate_object(struct json_object *obj, struct ingest_obs *out, char
 int ingest_parse_line(const char *line, size_t len, struct ingest_obs *out, char **errp)
 {
     memset(out, 0, sizeof *out);
-    if (len > INGEST_LINE_MAX)
-        return set_error(errp, "line too long (more than %d bytes)", INGEST_LINE_MAX);
+    /* The '\r' of a CRLF line is not part of it, so it does not count towards the cap. */
     if (len > 0 && line[len - 1] == '\r')
         len--;
+    if (len > INGEST_LINE_MAX)
+        return set_error(errp, "line too long (more than %d bytes)", INGEST_LINE_MAX);
     size_t first = 0;
     while (first < len && (line[first] == ' ' || line[first] == '\t' || line[first] == '\r'))
         first++;

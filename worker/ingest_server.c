@@ -1,6 +1,7 @@
 /* ingest_server.c: the ingest socket: one poll loop, group commits, in-order acknowledgements. */
 #include "ingest.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <grp.h>
 #include <poll.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "rate_limit.h"
 #include "util.h"
 
 /*
@@ -24,16 +26,21 @@
  * per line, far below the commit. poll() over at most max_clients descriptors
  * is cheap at the few hundred connections an installation has.
  *
- * Memory is bounded by max_clients x (input buffer <= INGEST_LINE_MAX + 1,
- * output buffer <= CLIENT_OUT_HIGH + one batch of replies) + one batch.
+ * Memory is bounded per client by its input buffer (CLIENT_IN_MAX) and its
+ * reply buffer (CLIENT_OUT_MAX): a line is taken from a client only while the
+ * longest replies of all its lines in flight still fit beside its unsent
+ * ones, so a flood of short bad lines cannot queue more replies than that.
+ * Plus one batch of max batch_rows lines.
  */
 
 #define CLIENT_IN_INITIAL 4096
-#define CLIENT_IN_MAX (INGEST_LINE_MAX + 1) /* a maximal line and its newline */
-#define CLIENT_OUT_HIGH (64 * 1024)         /* stop reading a client that does not read replies */
-#define STATS_FLUSH_MS 1000                 /* figures not carried by a commit wait at most this */
-#define STOP_DRAIN_MS 2000                  /* on SIGTERM, how long replies may take to drain */
-#define ACCEPT_PAUSE_MS 100                 /* after accept() ran out of descriptors */
+#define CLIENT_IN_MAX (INGEST_LINE_MAX + 2)  /* a maximal line, a CRLF line's '\r', its '\n' */
+#define REPLY_MAX (6 + INGEST_REASON_MAX + 1) /* "error " + reason + '\n' */
+#define CLIENT_OUT_MAX (64 * 1024)           /* unsent replies a client may hold */
+#define STATS_FLUSH_MS 1000                  /* figures not carried by a commit wait at most this */
+#define STOP_DRAIN_MS 2000                   /* on SIGTERM, how long replies may take to drain */
+#define ACCEPT_PAUSE_MS 100                  /* after accept() ran out of descriptors */
+#define ERROR_LOG_MS 60000                   /* a persistent database error, once a minute */
 
 struct client {
     int fd;
@@ -42,12 +49,12 @@ struct client {
     size_t in_cap, in_start, in_len, in_scan; /* unconsumed bytes are [in_start, in_len) */
     int discarding;                           /* skipping the rest of an oversized line */
     int64_t read_us;                          /* when the last bytes arrived */
-    char *out;
-    size_t out_cap, out_start, out_len;
+    char *out;                                /* CLIENT_OUT_MAX bytes, from the first reply */
+    size_t out_start, out_len;
     size_t pending; /* lines of this client in the open batch */
-    int eof;        /* the peer shut down its sending side */
-    int broken;     /* I/O error: replies are dropped, close once nothing is pending */
-    uint64_t lines, oks, errors;
+    int eof;        /* no more input: the peer shut down its sending side, or reading failed */
+    int gone;       /* nobody reads the replies: they are counted and dropped */
+    uint64_t lines, oks, duplicates, errors, undelivered;
 };
 
 struct batch_entry {
@@ -67,20 +74,23 @@ struct server {
     size_t rr; /* round-robin start, so one busy client cannot starve the others */
     uint64_t next_id;
     int stopping;
+    int64_t stop_deadline_ms;       /* replies may drain until then */
     int64_t accept_paused_until_ms; /* out of descriptors: retry accept() then */
+    struct pollfd *fds;             /* the listener, then one slot per client */
 
     struct batch_entry *batch;
     size_t batch_len;
-    size_t batch_valid;
     int64_t batch_deadline_us;
     const struct ingest_obs **batch_obs;
+    struct ingest_result *results;
 
     struct ingest_store *store;
     struct ingest_latency latency;
     int latency_dirty;
     struct ingest_stats_delta unflushed; /* figures not yet in _ingest_stats */
     int64_t stats_written_ms;
-    int64_t db_error_logged_ms;
+    struct rate_limiter db_error_log;
+    struct rate_limiter gone_log;
 };
 
 static int64_t now_us(void)
@@ -219,6 +229,47 @@ static void accept_clients(struct server *srv)
     }
 }
 
+static size_t client_unsent(const struct client *c)
+{
+    return c->out_len - c->out_start;
+}
+
+/* The peer reads no more replies; lines it sent are still taken, their replies dropped. */
+static void client_gone(struct client *c)
+{
+    c->gone = 1;
+    c->out_start = c->out_len = 0;
+}
+
+/* Whether another line may be taken: the longest replies of its lines in flight fit. */
+static int client_has_room(const struct client *c)
+{
+    return c->gone || client_unsent(c) + (c->pending + 1) * REPLY_MAX <= CLIENT_OUT_MAX;
+}
+
+/* Whether the bytes after the last newline can no longer become a line within the cap. */
+static int client_line_overflows(const struct client *c)
+{
+    size_t have = c->in_len - c->in_start;
+    if (have > INGEST_LINE_MAX + 1)
+        return 1;
+    /* One byte over is fine only as the '\r' of a CRLF line whose '\n' is next. */
+    return have == INGEST_LINE_MAX + 1 && c->in[c->in_len - 1] != '\r';
+}
+
+static int client_has_line(const struct client *c)
+{
+    return memchr(c->in + c->in_scan, '\n', c->in_len - c->in_scan) != NULL;
+}
+
+/* Whether client_take_lines, given room, would take a line now. */
+static int client_has_work(const struct client *c)
+{
+    if (client_has_line(c))
+        return 1;
+    return !c->discarding && (client_line_overflows(c) || (c->eof && c->in_len > c->in_start));
+}
+
 static void client_read(struct client *c)
 {
     if (c->in_start > 0) {
@@ -231,8 +282,8 @@ static void client_read(struct client *c)
         c->in_cap = c->in_cap * 2 < CLIENT_IN_MAX ? c->in_cap * 2 : CLIENT_IN_MAX;
         c->in = xrealloc(c->in, c->in_cap);
     }
-    if (c->in_len == c->in_cap)
-        return; /* unreachable: a full buffer without a newline is an oversized line */
+    /* Only read while the buffer holds no line: a full one would have overflowed. */
+    assert(c->in_len < c->in_cap);
     ssize_t n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
     if (n > 0) {
         c->in_len += (size_t)n;
@@ -240,14 +291,16 @@ static void client_read(struct client *c)
     } else if (n == 0) {
         c->eof = 1;
     } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        /* A reset comes after the data the peer sent, which has been read by now. */
         log_debug("ingest: client %llu: read: %s", (unsigned long long)c->id, strerror(errno));
-        c->broken = 1;
+        c->eof = 1;
+        client_gone(c);
     }
 }
 
 static void client_write(struct client *c)
 {
-    while (!c->broken && c->out_start < c->out_len) {
+    while (!c->gone && c->out_start < c->out_len) {
         ssize_t n = send(c->fd, c->out + c->out_start, c->out_len - c->out_start, MSG_NOSIGNAL);
         if (n > 0) {
             c->out_start += (size_t)n;
@@ -258,36 +311,41 @@ static void client_write(struct client *c)
         if (n < 0 && errno == EINTR)
             continue;
         log_debug("ingest: client %llu: write: %s", (unsigned long long)c->id, strerror(errno));
-        c->broken = 1;
+        client_gone(c);
     }
-    if (c->broken || c->out_start == c->out_len)
+    if (c->out_start == c->out_len)
         c->out_start = c->out_len = 0;
 }
 
-/* Appends one reply line; a reason is cut to INGEST_REASON_MAX and kept on one line. */
-static void client_reply(struct client *c, const char *reason)
+/*
+ * Appends one reply line: `ok`, `ok duplicate`, or `error REASON` with the
+ * reason cut to INGEST_REASON_MAX and kept on one line.
+ */
+static void client_reply(struct client *c, int duplicate, const char *reason)
 {
-    if (reason == NULL)
-        c->oks++;
-    else
+    if (reason != NULL)
         c->errors++;
-    if (c->broken)
+    else if (duplicate)
+        c->duplicates++;
+    else
+        c->oks++;
+    if (c->gone) {
+        c->undelivered++;
         return;
-    size_t need = reason ? 6 + INGEST_REASON_MAX + 1 : 3;
-    if (c->out_start > 0 && c->out_len + need > c->out_cap) {
+    }
+    if (c->out == NULL)
+        c->out = xmalloc(CLIENT_OUT_MAX);
+    if (c->out_start > 0 && c->out_len + REPLY_MAX > CLIENT_OUT_MAX) {
         memmove(c->out, c->out + c->out_start, c->out_len - c->out_start);
         c->out_len -= c->out_start;
         c->out_start = 0;
     }
-    if (c->out_len + need > c->out_cap) {
-        c->out_cap = c->out_cap ? c->out_cap * 2 : 1024;
-        while (c->out_len + need > c->out_cap)
-            c->out_cap *= 2;
-        c->out = xrealloc(c->out, c->out_cap);
-    }
+    /* Room was reserved when the line was taken (client_has_room). */
+    assert(c->out_len + REPLY_MAX <= CLIENT_OUT_MAX);
     if (reason == NULL) {
-        memcpy(c->out + c->out_len, "ok\n", 3);
-        c->out_len += 3;
+        const char *text = duplicate ? "ok duplicate\n" : "ok\n";
+        memcpy(c->out + c->out_len, text, strlen(text));
+        c->out_len += strlen(text);
         return;
     }
     memcpy(c->out + c->out_len, "error ", 6);
@@ -297,11 +355,6 @@ static void client_reply(struct client *c, const char *reason)
         c->out[c->out_len++] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
     }
     c->out[c->out_len++] = '\n';
-}
-
-static size_t client_unsent(const struct client *c)
-{
-    return c->out_len - c->out_start;
 }
 
 /* The batch */
@@ -319,8 +372,8 @@ static void batch_add(struct server *srv, struct client *c, const char *line, si
     e->read_us = c->read_us;
     if (line == NULL)
         e->error = xasprintf("line too long (more than %d bytes)", INGEST_LINE_MAX);
-    else if (ingest_parse_line(line, len, &e->obs, &e->error) == 0)
-        srv->batch_valid++;
+    else
+        ingest_parse_line(line, len, &e->obs, &e->error);
     if (srv->batch_len == 0)
         srv->batch_deadline_us = now_us() + (int64_t)srv->config->batch_ms * 1000;
     srv->batch_len++;
@@ -329,29 +382,38 @@ static void batch_add(struct server *srv, struct client *c, const char *line, si
 }
 
 /*
- * Moves complete lines from the client's buffer into the batch until either
- * runs out. An oversized line is answered once, when it overflows the buffer,
- * and its remaining bytes are dropped up to the next newline.
+ * The bytes after the last newline: dropped while discarding, answered once
+ * when they overflow the cap, or taken as the last line at end of input.
+ */
+static void client_take_unterminated(struct server *srv, struct client *c)
+{
+    c->in_scan = c->in_len;
+    size_t have = c->in_len - c->in_start;
+    if (c->discarding) {
+        c->in_start = c->in_len = c->in_scan = 0;
+    } else if (client_line_overflows(c)) {
+        batch_add(srv, c, NULL, 0);
+        c->discarding = 1;
+        c->in_start = c->in_len = c->in_scan = 0;
+    } else if (c->eof && have > 0) {
+        /* A last line without its newline is still a line. */
+        batch_add(srv, c, c->in + c->in_start, have);
+        c->in_start = c->in_len = c->in_scan = 0;
+    }
+}
+
+/*
+ * Moves complete lines from the client's buffer into the batch while both
+ * the batch and the client's reply buffer have room. An oversized line is
+ * answered once and its remaining bytes are dropped up to the next newline.
  */
 static void client_take_lines(struct server *srv, struct client *c)
 {
-    while (!batch_full(srv)) {
+    while (!batch_full(srv) && client_has_room(c)) {
         char *start = c->in + c->in_start;
         char *nl = memchr(c->in + c->in_scan, '\n', c->in_len - c->in_scan);
         if (nl == NULL) {
-            c->in_scan = c->in_len;
-            size_t have = c->in_len - c->in_start;
-            if (c->discarding) {
-                c->in_start = c->in_len = c->in_scan = 0;
-            } else if (have > INGEST_LINE_MAX) {
-                batch_add(srv, c, NULL, 0);
-                c->discarding = 1;
-                c->in_start = c->in_len = c->in_scan = 0;
-            } else if (c->eof && have > 0) {
-                /* A last line without its newline is still a line. */
-                batch_add(srv, c, start, have);
-                c->in_start = c->in_len = c->in_scan = 0;
-            }
+            client_take_unterminated(srv, c);
             return;
         }
         size_t len = (size_t)(nl - start);
@@ -364,27 +426,28 @@ static void client_take_lines(struct server *srv, struct client *c)
     }
 }
 
-static int client_has_line(const struct client *c)
-{
-    return memchr(c->in + c->in_scan, '\n', c->in_len - c->in_scan) != NULL;
-}
-
 static void take_all_lines(struct server *srv)
 {
     size_t n = srv->nclients;
-    for (size_t k = 0; k < n && !batch_full(srv); k++) {
-        struct client *c = srv->clients[(srv->rr + k) % n];
-        if (!c->broken)
-            client_take_lines(srv, c);
-    }
+    for (size_t k = 0; k < n && !batch_full(srv); k++)
+        client_take_lines(srv, srv->clients[(srv->rr + k) % n]);
     if (n > 0)
         srv->rr = (srv->rr + 1) % n;
 }
 
+static int batch_due(const struct server *srv)
+{
+    return srv->batch_len > 0 &&
+           (batch_full(srv) || srv->stopping || now_us() >= srv->batch_deadline_us);
+}
+
+/* Figures */
+
 static int stats_dirty(const struct server *srv)
 {
     const struct ingest_stats_delta *d = &srv->unflushed;
-    return d->accepted || d->rejected || d->acked || d->commits || srv->latency_dirty;
+    return d->accepted || d->duplicates || d->rejected || d->acked || d->commits ||
+           srv->latency_dirty;
 }
 
 /* Adds the latency gauges to `d` when new samples arrived since the last write. */
@@ -401,70 +464,17 @@ static void stats_written(struct server *srv)
     srv->stats_written_ms = clock_monotonic_ms();
 }
 
+/* A persistent failure (disk full) would repeat per batch or per line. */
 static void log_db_error(struct server *srv, const char *what, const char *err)
 {
-    /* A persistent failure (disk full) would repeat per batch; once a minute is enough. */
-    int64_t now = clock_monotonic_ms();
-    if (srv->db_error_logged_ms == 0 || now - srv->db_error_logged_ms >= 60000) {
+    int64_t held_back = 0;
+    if (!rate_limiter_allow(&srv->db_error_log, clock_monotonic_ms(), &held_back))
+        return;
+    if (held_back > 0)
+        log_error("ingest: %s: %s (%lld more database errors since the last report)", what,
+                  err, (long long)held_back);
+    else
         log_error("ingest: %s: %s", what, err);
-        srv->db_error_logged_ms = now;
-    }
-}
-
-/*
- * Commits the batch's valid lines and this batch's figures in one
- * transaction, then queues every reply in arrival order: a line is answered
- * `ok` only once its commit has returned.
- */
-static void batch_flush(struct server *srv)
-{
-    size_t n = srv->batch_len, valid = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (srv->batch[i].error == NULL)
-            srv->batch_obs[valid++] = &srv->batch[i].obs;
-    }
-    char *db_error = NULL;
-    if (valid > 0) {
-        struct ingest_stats_delta d = srv->unflushed;
-        d.accepted += (int64_t)valid;
-        d.rejected += (int64_t)(n - valid);
-        d.acked += (int64_t)valid;
-        d.commits += 1;
-        if ((int64_t)valid > d.commit_rows_max)
-            d.commit_rows_max = (int64_t)valid;
-        stats_with_latency(srv, &d);
-        char *err = NULL;
-        if (ingest_store_commit(srv->store, srv->batch_obs, valid, &d, &err) == 0) {
-            stats_written(srv);
-        } else {
-            log_db_error(srv, "commit failed, answering its lines with errors", err);
-            db_error = xasprintf("database: %s", err);
-            free(err);
-            srv->unflushed.rejected += (int64_t)n;
-        }
-    } else {
-        srv->unflushed.rejected += (int64_t)n;
-    }
-
-    int64_t done_us = now_us();
-    for (size_t i = 0; i < n; i++) {
-        struct batch_entry *e = &srv->batch[i];
-        const char *reason = e->error ? e->error : db_error;
-        client_reply(e->client, reason);
-        if (reason == NULL) {
-            ingest_latency_add(&srv->latency, (double)(done_us - e->read_us) / 1000.0);
-            srv->latency_dirty = 1;
-        }
-        e->client->pending--;
-        free(e->error);
-        ingest_obs_clear(&e->obs);
-    }
-    free(db_error);
-    srv->batch_len = srv->batch_valid = 0;
-    for (size_t i = 0; i < srv->nclients; i++) {
-        if (client_unsent(srv->clients[i]) > 0)
-            client_write(srv->clients[i]);
-    }
 }
 
 /* Figures with no commit to ride on (only rejected lines, the last latencies). */
@@ -486,23 +496,125 @@ static void stats_flush_if_due(struct server *srv, int force)
     }
 }
 
+/* Commit and replies */
+
+/*
+ * Commits the batch's `valid` lines with the figures not yet written (plus
+ * `refused`, the lines the parser refused). Returns NULL, or the reply for
+ * every valid line when the transaction itself failed.
+ */
+static char *batch_commit(struct server *srv, size_t valid, int64_t refused)
+{
+    struct ingest_stats_delta d = srv->unflushed;
+    d.rejected += refused;
+    stats_with_latency(srv, &d);
+    char *err = NULL;
+    if (ingest_store_commit(srv->store, srv->batch_obs, valid, srv->results, &d, &err) == 0) {
+        stats_written(srv);
+        return NULL;
+    }
+    log_db_error(srv, "commit failed, answering its lines with errors", err);
+    char *reply = xasprintf("database: %s", err);
+    free(err);
+    srv->unflushed.rejected += refused + (int64_t)valid;
+    return reply;
+}
+
+/* Queues every reply of the batch in arrival order, then empties the batch. */
+static void batch_answer(struct server *srv, const char *db_error)
+{
+    int64_t done_us = now_us();
+    size_t k = 0;
+    for (size_t i = 0; i < srv->batch_len; i++) {
+        struct batch_entry *e = &srv->batch[i];
+        const char *reason = e->error;
+        char *line_error = NULL;
+        int duplicate = 0;
+        if (reason == NULL && db_error != NULL) {
+            reason = db_error;
+        } else if (reason == NULL) {
+            struct ingest_result *r = &srv->results[k++];
+            if (r->outcome == INGEST_FAILED) {
+                log_db_error(srv, "a line failed alone, the rest of its group commits",
+                             r->error);
+                reason = line_error = xasprintf("database: %s", r->error);
+            }
+            duplicate = r->outcome == INGEST_DUPLICATE;
+            free(r->error);
+            r->error = NULL;
+        }
+        client_reply(e->client, duplicate, reason);
+        if (reason == NULL) {
+            ingest_latency_add(&srv->latency, (double)(done_us - e->read_us) / 1000.0);
+            srv->latency_dirty = 1;
+        }
+        e->client->pending--;
+        free(line_error);
+        free(e->error);
+        ingest_obs_clear(&e->obs);
+    }
+    srv->batch_len = 0;
+}
+
+/*
+ * Commits the batch's valid lines and its figures in one transaction, then
+ * answers every line in arrival order: `ok` only once its commit has returned.
+ */
+static void batch_flush(struct server *srv)
+{
+    size_t valid = 0;
+    for (size_t i = 0; i < srv->batch_len; i++) {
+        if (srv->batch[i].error == NULL)
+            srv->batch_obs[valid++] = &srv->batch[i].obs;
+    }
+    int64_t refused = (int64_t)(srv->batch_len - valid);
+    char *db_error = NULL;
+    if (valid > 0)
+        db_error = batch_commit(srv, valid, refused);
+    else
+        srv->unflushed.rejected += refused;
+    batch_answer(srv, db_error);
+    free(db_error);
+    for (size_t i = 0; i < srv->nclients; i++) {
+        if (client_unsent(srv->clients[i]) > 0)
+            client_write(srv->clients[i]);
+    }
+}
+
+/* Connection lifetime */
+
+static void log_client_closed(struct server *srv, const struct client *c)
+{
+    log_debug("ingest: client %llu closed: %llu lines, %llu ok, %llu duplicate, %llu errors",
+              (unsigned long long)c->id, (unsigned long long)c->lines,
+              (unsigned long long)c->oks, (unsigned long long)c->duplicates,
+              (unsigned long long)c->errors);
+    int64_t held_back = 0;
+    if (c->undelivered == 0 ||
+        !rate_limiter_allow(&srv->gone_log, clock_monotonic_ms(), &held_back))
+        return;
+    char more[80] = "";
+    if (held_back > 0)
+        snprintf(more, sizeof more, " (and %lld more clients since the last report)",
+                 (long long)held_back);
+    log_info("ingest: client %llu went without reading %llu replies (it left, or did not "
+             "read them before a stop); its lines were committed and counted all the same%s",
+             (unsigned long long)c->id, (unsigned long long)c->undelivered, more);
+}
+
 /* Closes clients that are finished: nothing pending, nothing more to say or hear. */
 static void reap_clients(struct server *srv)
 {
     size_t kept = 0;
     for (size_t i = 0; i < srv->nclients; i++) {
         struct client *c = srv->clients[i];
-        int input_done = c->eof && (c->in_len == c->in_start || c->discarding);
-        int done = c->pending == 0 &&
-                   (c->broken || (input_done && client_unsent(c) == 0));
+        int done = c->pending == 0 && c->eof && !client_has_work(c) &&
+                   (c->gone || client_unsent(c) == 0);
         if (!done) {
             srv->clients[kept++] = c;
             continue;
         }
-        log_debug("ingest: client %llu closed: %llu lines, %llu ok, %llu errors%s",
-                  (unsigned long long)c->id, (unsigned long long)c->lines,
-                  (unsigned long long)c->oks, (unsigned long long)c->errors,
-                  c->broken ? " (connection lost)" : "");
+        log_client_closed(srv, c);
         client_free(c);
     }
     srv->nclients = kept;
@@ -510,17 +622,39 @@ static void reap_clients(struct server *srv)
 
 static int wants_input(const struct server *srv, const struct client *c)
 {
-    return !srv->stopping && !c->eof && !c->broken && !batch_full(srv) &&
-           client_unsent(c) < CLIENT_OUT_HIGH && !client_has_line(c);
+    return !srv->stopping && !c->eof && !batch_full(srv) && client_has_room(c) &&
+           !client_has_line(c);
 }
 
 static void begin_stop(struct server *srv)
 {
     srv->stopping = 1;
+    srv->stop_deadline_ms = clock_monotonic_ms() + STOP_DRAIN_MS;
     close_listener(srv);
     log_info("ingest: stopping: no new connections or lines; committing and answering what "
              "was read");
 }
+
+/*
+ * While stopping: finished once no client holds a line still to take. A
+ * client that has not made room for its replies by the deadline is treated
+ * as gone, so its lines are committed all the same.
+ */
+static int stop_finished(struct server *srv)
+{
+    int late = clock_monotonic_ms() >= srv->stop_deadline_ms, left = 0;
+    for (size_t i = 0; i < srv->nclients; i++) {
+        struct client *c = srv->clients[i];
+        if (!client_has_work(c))
+            continue;
+        left = 1;
+        if (late && !c->gone)
+            client_gone(c);
+    }
+    return !left;
+}
+
+/* Polling */
 
 static void timespec_from_us(struct timespec *ts, int64_t us)
 {
@@ -530,41 +664,151 @@ static void timespec_from_us(struct timespec *ts, int64_t us)
     ts->tv_nsec = (long)(us % 1000000) * 1000;
 }
 
-/* After the last commit: gives clients STOP_DRAIN_MS to read their replies. */
-static void drain_replies(struct server *srv, struct pollfd *fds, const sigset_t *wait_mask)
+/* Fills srv->fds: slot 0 the listener (fd -1 while full or paused), then one per client. */
+static nfds_t poll_set(struct server *srv, int accepting)
 {
-    int64_t deadline = clock_monotonic_ms() + STOP_DRAIN_MS;
+    nfds_t nfds = 0;
+    srv->fds[nfds++] = (struct pollfd){.fd = accepting ? srv->listen_fd : -1, .events = POLLIN};
+    for (size_t i = 0; i < srv->nclients; i++) {
+        struct client *c = srv->clients[i];
+        short events = 0;
+        if (wants_input(srv, c))
+            events |= POLLIN;
+        if (!c->gone && client_unsent(c) > 0)
+            events |= POLLOUT;
+        /* fd -1 keeps the slot aligned with clients[] and is ignored by poll. */
+        srv->fds[nfds++] = (struct pollfd){.fd = events ? c->fd : -1, .events = events};
+    }
+    return nfds;
+}
+
+/* The wait: until the open batch is due, else the next timer; NULL for none. */
+static struct timespec *poll_timeout(const struct server *srv, int accepting,
+                                     struct timespec *ts)
+{
+    if (srv->batch_len > 0) {
+        timespec_from_us(ts, srv->batch_deadline_us - now_us());
+        return ts;
+    }
+    int64_t now_ms = clock_monotonic_ms(), wake_ms = INT64_MAX;
+    if (stats_dirty(srv))
+        wake_ms = srv->stats_written_ms + STATS_FLUSH_MS;
+    if (!accepting && srv->accept_paused_until_ms > now_ms &&
+        srv->accept_paused_until_ms < wake_ms)
+        wake_ms = srv->accept_paused_until_ms;
+    if (srv->stopping && srv->stop_deadline_ms < wake_ms)
+        wake_ms = srv->stop_deadline_ms;
+    if (wake_ms == INT64_MAX)
+        return NULL;
+    timespec_from_us(ts, (wake_ms - now_ms) * 1000);
+    return ts;
+}
+
+/* Acts on what poll reported for the first `polled` clients (new ones come after). */
+static void poll_handle(struct server *srv, size_t polled)
+{
+    if (srv->fds[0].revents & POLLIN)
+        accept_clients(srv);
+    for (size_t i = 0; i < polled; i++) {
+        struct client *c = srv->clients[i];
+        const struct pollfd *p = &srv->fds[1 + i];
+        if (p->revents & POLLOUT)
+            client_write(c);
+        /* A hang-up still leaves the peer's last bytes to read, then EOF. */
+        if ((p->events & POLLIN) && (p->revents & (POLLIN | POLLHUP | POLLERR)))
+            client_read(c);
+        if (p->revents & (POLLHUP | POLLERR))
+            client_gone(c);
+    }
+}
+
+/* One wait for I/O or a timer, and what it brought. */
+static int poll_once(struct server *srv, const sigset_t *wait_mask, char **errp)
+{
+    int accepting = !srv->stopping && srv->nclients < (size_t)srv->config->max_clients &&
+                    clock_monotonic_ms() >= srv->accept_paused_until_ms;
+    nfds_t nfds = poll_set(srv, accepting);
+    struct timespec ts;
+    if (ppoll(srv->fds, nfds, poll_timeout(srv, accepting, &ts), wait_mask) < 0) {
+        if (errno == EINTR)
+            return 0;
+        return set_error(errp, "ingest: poll: %s", strerror(errno));
+    }
+    poll_handle(srv, nfds - 1);
+    return 0;
+}
+
+/* After the last commit: gives clients until the stop deadline to read their replies. */
+static void drain_replies(struct server *srv, const sigset_t *wait_mask)
+{
     for (;;) {
         nfds_t nfds = 0;
         for (size_t i = 0; i < srv->nclients; i++) {
             struct client *c = srv->clients[i];
-            if (!c->broken && client_unsent(c) > 0)
-                fds[nfds++] = (struct pollfd){.fd = c->fd, .events = POLLOUT};
+            if (!c->gone && client_unsent(c) > 0)
+                srv->fds[nfds++] = (struct pollfd){.fd = c->fd, .events = POLLOUT};
         }
-        int64_t left = deadline - clock_monotonic_ms();
+        int64_t left = srv->stop_deadline_ms - clock_monotonic_ms();
         if (nfds == 0 || left <= 0)
             return;
         struct timespec ts;
         timespec_from_us(&ts, left * 1000);
-        if (ppoll(fds, nfds, &ts, wait_mask) < 0 && errno != EINTR)
+        if (ppoll(srv->fds, nfds, &ts, wait_mask) < 0 && errno != EINTR)
             return;
         for (size_t i = 0; i < srv->nclients; i++)
             client_write(srv->clients[i]);
     }
 }
 
+/* The loop: take lines, commit when due, close finished clients, wait. */
+static int serve_until_stopped(struct server *srv, volatile sig_atomic_t *stop,
+                               const sigset_t *wait_mask, char **errp)
+{
+    for (;;) {
+        if (*stop && !srv->stopping)
+            begin_stop(srv);
+        take_all_lines(srv);
+        if (batch_due(srv)) {
+            batch_flush(srv);
+            continue; /* buffered lines may be waiting for room in the batch */
+        }
+        reap_clients(srv);
+        if (srv->stopping && stop_finished(srv))
+            return 0;
+        stats_flush_if_due(srv, 0);
+        if (poll_once(srv, wait_mask, errp) != 0)
+            return -1;
+    }
+}
+
+static void server_init(struct server *srv, const struct ingest_config *config)
+{
+    *srv = (struct server){.config = config, .listen_fd = -1};
+    srv->clients = xcalloc((size_t)config->max_clients, sizeof *srv->clients);
+    srv->fds = xcalloc((size_t)config->max_clients + 1, sizeof *srv->fds);
+    srv->batch = xcalloc((size_t)config->batch_rows, sizeof *srv->batch);
+    srv->batch_obs = xcalloc((size_t)config->batch_rows, sizeof *srv->batch_obs);
+    srv->results = xcalloc((size_t)config->batch_rows, sizeof *srv->results);
+    rate_limiter_init(&srv->db_error_log, ERROR_LOG_MS);
+    rate_limiter_init(&srv->gone_log, ERROR_LOG_MS);
+}
+
 static void server_free(struct server *srv)
 {
     close_listener(srv);
-    for (size_t i = 0; i < srv->nclients; i++)
+    for (size_t i = 0; i < srv->nclients; i++) {
+        log_client_closed(srv, srv->clients[i]);
         client_free(srv->clients[i]);
+    }
     for (size_t i = 0; i < srv->batch_len; i++) {
         free(srv->batch[i].error);
         ingest_obs_clear(&srv->batch[i].obs);
     }
     free(srv->clients);
+    free(srv->fds);
     free(srv->batch);
     free(srv->batch_obs);
+    free(srv->results);
     ingest_store_close(srv->store);
 }
 
@@ -573,13 +817,9 @@ int ingest_serve(const struct ingest_config *config, volatile sig_atomic_t *stop
 {
     if (config->batch_rows < 1 || config->batch_ms < 0 || config->max_clients < 1)
         return set_error(errp, "ingest: invalid batch or client limits");
-    struct server srv = {.config = config, .listen_fd = -1};
-    srv.clients = xcalloc((size_t)config->max_clients, sizeof *srv.clients);
-    srv.batch = xcalloc((size_t)config->batch_rows, sizeof *srv.batch);
-    srv.batch_obs = xcalloc((size_t)config->batch_rows, sizeof *srv.batch_obs);
-    struct pollfd *fds = xcalloc((size_t)config->max_clients + 1, sizeof *fds);
+    struct server srv;
+    server_init(&srv, config);
     int rc = -1;
-
     if (ingest_store_open(config->db_path, config->busy_timeout_ms, config->durable, &srv.store,
                           errp) != 0 ||
         listen_socket(&srv, errp) != 0)
@@ -589,89 +829,14 @@ int ingest_serve(const struct ingest_config *config, volatile sig_atomic_t *stop
              "synchronous=%s)",
              config->socket_path, (unsigned)config->socket_mode, config->batch_rows,
              config->batch_ms, config->durable ? "FULL" : "NORMAL");
-
-    for (;;) {
-        if (*stop && !srv.stopping)
-            begin_stop(&srv);
-        take_all_lines(&srv);
-        if (srv.batch_len > 0 &&
-            (batch_full(&srv) || srv.stopping || now_us() >= srv.batch_deadline_us)) {
-            batch_flush(&srv);
-            continue; /* buffered lines may be waiting for room in the batch */
-        }
-        reap_clients(&srv);
-        if (srv.stopping)
-            break;
-        stats_flush_if_due(&srv, 0);
-
-        /* Slot 0 is the listener, -1 (ignored) while full or paused. */
-        int64_t now_ms = clock_monotonic_ms();
-        int accepting = srv.nclients < (size_t)config->max_clients &&
-                        now_ms >= srv.accept_paused_until_ms;
-        nfds_t nfds = 0;
-        fds[nfds++] = (struct pollfd){.fd = accepting ? srv.listen_fd : -1, .events = POLLIN};
-        for (size_t i = 0; i < srv.nclients; i++) {
-            struct client *c = srv.clients[i];
-            short events = 0;
-            if (wants_input(&srv, c))
-                events |= POLLIN;
-            if (!c->broken && client_unsent(c) > 0)
-                events |= POLLOUT;
-            /* fd -1 keeps the slot aligned with clients[] and is ignored by poll. */
-            fds[nfds++] = (struct pollfd){.fd = events ? c->fd : -1, .events = events};
-        }
-        struct timespec ts, *timeout = NULL;
-        if (srv.batch_len > 0) {
-            timespec_from_us(&ts, srv.batch_deadline_us - now_us());
-            timeout = &ts;
-        } else {
-            int64_t wake_ms = INT64_MAX;
-            if (stats_dirty(&srv))
-                wake_ms = srv.stats_written_ms + STATS_FLUSH_MS;
-            if (!accepting && srv.accept_paused_until_ms > now_ms &&
-                srv.accept_paused_until_ms < wake_ms)
-                wake_ms = srv.accept_paused_until_ms;
-            if (wake_ms != INT64_MAX) {
-                timespec_from_us(&ts, (wake_ms - now_ms) * 1000);
-                timeout = &ts;
-            }
-        }
-        int ready = ppoll(fds, nfds, timeout, wait_mask);
-        if (ready < 0) {
-            if (errno == EINTR)
-                continue;
-            set_error(errp, "ingest: poll: %s", strerror(errno));
-            goto out;
-        }
-        const size_t base = 1;
-        if (fds[0].revents & POLLIN)
-            accept_clients(&srv);
-        /* Only the clients that were polled: accept_clients appended new ones after them. */
-        size_t polled = nfds - base;
-        for (size_t i = 0; i < polled; i++) {
-            struct client *c = srv.clients[i];
-            short re = fds[base + i].revents;
-            if (re & POLLOUT)
-                client_write(c);
-            if (re & POLLIN) {
-                client_read(c);
-            } else if (re & (POLLHUP | POLLERR)) {
-                /* Gone without unread data we asked for: replies cannot be delivered. */
-                if (fds[base + i].events & POLLIN)
-                    client_read(c);
-                else
-                    c->broken = 1;
-            }
-        }
-    }
-
+    if (serve_until_stopped(&srv, stop, wait_mask, errp) != 0)
+        goto out;
     stats_flush_if_due(&srv, 1);
-    drain_replies(&srv, fds, wait_mask);
+    drain_replies(&srv, wait_mask);
     rc = 0;
     log_info("ingest: stopped");
 
 out:
-    free(fds);
     server_free(&srv);
     return rc;
 }

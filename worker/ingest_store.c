@@ -21,9 +21,11 @@ struct ingest_store {
     int demanding; /* announced to writer_demand while waiting for the lock */
     sqlite3_stmt *find_tx;
     sqlite3_stmt *insert_tx;
+    sqlite3_stmt *find_obs;
     sqlite3_stmt *insert_obs;
     sqlite3_stmt *update_tx;
     sqlite3_stmt *write_stats;
+    sqlite3_stmt *savepoint, *release, *rollback_to;
 };
 
 static const char sql_find_tx[] = "SELECT id FROM transmissions WHERE hash = ?1";
@@ -37,6 +39,18 @@ static const char sql_find_tx[] = "SELECT id FROM transmissions WHERE hash = ?1"
 static const char sql_insert_tx[] =
     "INSERT INTO transmissions(hash, raw_hex, payload_type, first_seen, last_seen)"
     " VALUES (?1, ?2, ?3, ?4, ?4)";
+
+/*
+ * The duplicate check: MQTT delivers a message again after a reconnect, and a
+ * client resends lines whose reply it lost. `IS` makes an absent observer or
+ * path equal to an absent one. The index led by (transmission_id, timestamp)
+ * that a new database gets makes it one seek; a legacy database's
+ * observations(transmission_id) index walks the observations of that one
+ * transmission (about 21 at demo scale).
+ */
+static const char sql_find_obs[] =
+    "SELECT 1 FROM observations WHERE transmission_id = ?1 AND timestamp = ?2"
+    " AND observer IS ?3 AND path_json IS ?4 LIMIT 1";
 
 static const char sql_insert_obs[] =
     "INSERT INTO observations(transmission_id, observer, snr, rssi, path_json, timestamp)"
@@ -68,10 +82,12 @@ static const char sql_update_tx[] =
 
 static const char sql_write_stats[] =
     "INSERT INTO " SCHEMA_INGEST_STATS_TABLE "(id, lines_accepted, lines_rejected, lines_acked,"
-    " commits, commit_rows_max, ack_latency_p50_ms, ack_latency_p99_ms, updated_at)"
-    " VALUES (1, ?1, ?2, ?3, ?4, ?5, COALESCE(?6, 0), COALESCE(?7, 0), ?8)"
+    " commits, commit_rows_max, ack_latency_p50_ms, ack_latency_p99_ms, updated_at,"
+    " lines_duplicate)"
+    " VALUES (1, ?1, ?2, ?3, ?4, ?5, COALESCE(?6, 0), COALESCE(?7, 0), ?8, ?9)"
     " ON CONFLICT(id) DO UPDATE SET"
     "  lines_accepted = lines_accepted + excluded.lines_accepted,"
+    "  lines_duplicate = lines_duplicate + excluded.lines_duplicate,"
     "  lines_rejected = lines_rejected + excluded.lines_rejected,"
     "  lines_acked = lines_acked + excluded.lines_acked,"
     "  commits = commits + excluded.commits,"
@@ -130,9 +146,13 @@ int ingest_store_open(const char *db_path, int busy_timeout_ms, int durable,
     }
     if (prepare(store->db, sql_find_tx, &store->find_tx, errp) != 0 ||
         prepare(store->db, sql_insert_tx, &store->insert_tx, errp) != 0 ||
+        prepare(store->db, sql_find_obs, &store->find_obs, errp) != 0 ||
         prepare(store->db, sql_insert_obs, &store->insert_obs, errp) != 0 ||
         prepare(store->db, sql_update_tx, &store->update_tx, errp) != 0 ||
-        prepare(store->db, sql_write_stats, &store->write_stats, errp) != 0)
+        prepare(store->db, sql_write_stats, &store->write_stats, errp) != 0 ||
+        prepare(store->db, "SAVEPOINT line", &store->savepoint, errp) != 0 ||
+        prepare(store->db, "RELEASE line", &store->release, errp) != 0 ||
+        prepare(store->db, "ROLLBACK TO line", &store->rollback_to, errp) != 0)
         goto err;
     *out = store;
     return 0;
@@ -148,9 +168,13 @@ void ingest_store_close(struct ingest_store *store)
         return;
     sqlite3_finalize(store->find_tx);
     sqlite3_finalize(store->insert_tx);
+    sqlite3_finalize(store->find_obs);
     sqlite3_finalize(store->insert_obs);
     sqlite3_finalize(store->update_tx);
     sqlite3_finalize(store->write_stats);
+    sqlite3_finalize(store->savepoint);
+    sqlite3_finalize(store->release);
+    sqlite3_finalize(store->rollback_to);
     sqlite3_close(store->db);
     free(store);
 }
@@ -174,31 +198,65 @@ static int step_done(struct ingest_store *store, sqlite3_stmt *stmt, const char 
     return 0;
 }
 
-static int store_one(struct ingest_store *store, const struct ingest_obs *obs, char **errp)
+/* *tx_id gets the transmission's id, or 0 when the hash is new. */
+static int find_transmission(struct ingest_store *store, const char *hash, int64_t *tx_id,
+                             char **errp)
 {
     sqlite3_stmt *st = store->find_tx;
-    sqlite3_bind_text(st, 1, obs->hash, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
-    int64_t tx_id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    *tx_id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return set_error(errp, "looking up transmission: %s", sqlite3_errmsg(store->db));
-    int is_new = tx_id == 0;
+    return 0;
+}
 
-    if (is_new) {
-        st = store->insert_tx;
-        sqlite3_bind_text(st, 1, obs->hash, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, obs->raw_hex, -1, SQLITE_STATIC);
-        if (obs->has_payload_type)
-            sqlite3_bind_int64(st, 3, obs->payload_type);
-        sqlite3_bind_int64(st, 4, obs->timestamp);
-        if (step_done(store, st, "inserting transmission", errp) != 0)
-            return -1;
-        tx_id = sqlite3_last_insert_rowid(store->db);
-    }
+static int insert_transmission(struct ingest_store *store, const struct ingest_obs *obs,
+                               int64_t *tx_id, char **errp)
+{
+    sqlite3_stmt *st = store->insert_tx;
+    sqlite3_bind_text(st, 1, obs->hash, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, obs->raw_hex, -1, SQLITE_STATIC);
+    if (obs->has_payload_type)
+        sqlite3_bind_int64(st, 3, obs->payload_type);
+    sqlite3_bind_int64(st, 4, obs->timestamp);
+    if (step_done(store, st, "inserting transmission", errp) != 0)
+        return -1;
+    *tx_id = sqlite3_last_insert_rowid(store->db);
+    return 0;
+}
 
-    st = store->insert_obs;
+/* Binds the fields that identify an observation of `tx_id`: ?1 to ?4 of sql_find_obs. */
+static void bind_identity(sqlite3_stmt *st, int64_t tx_id, const struct ingest_obs *obs)
+{
+    sqlite3_bind_int64(st, 1, tx_id);
+    sqlite3_bind_int64(st, 2, obs->timestamp);
+    if (obs->observer != NULL)
+        sqlite3_bind_text(st, 3, obs->observer, -1, SQLITE_STATIC);
+    if (obs->path_json != NULL)
+        sqlite3_bind_text(st, 4, obs->path_json, -1, SQLITE_STATIC);
+}
+
+static int find_observation(struct ingest_store *store, int64_t tx_id,
+                            const struct ingest_obs *obs, int *found, char **errp)
+{
+    sqlite3_stmt *st = store->find_obs;
+    bind_identity(st, tx_id, obs);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return set_error(errp, "looking up observation: %s", sqlite3_errmsg(store->db));
+    *found = rc == SQLITE_ROW;
+    return 0;
+}
+
+static int insert_observation(struct ingest_store *store, int64_t tx_id,
+                              const struct ingest_obs *obs, char **errp)
+{
+    sqlite3_stmt *st = store->insert_obs;
     sqlite3_bind_int64(st, 1, tx_id);
     if (obs->observer != NULL)
         sqlite3_bind_text(st, 2, obs->observer, -1, SQLITE_STATIC);
@@ -209,17 +267,73 @@ static int store_one(struct ingest_store *store, const struct ingest_obs *obs, c
     if (obs->path_json != NULL)
         sqlite3_bind_text(st, 5, obs->path_json, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 6, obs->timestamp);
-    if (step_done(store, st, "inserting observation", errp) != 0)
-        return -1;
-    if (is_new)
-        return 0;
+    return step_done(store, st, "inserting observation", errp);
+}
 
-    st = store->update_tx;
+static int update_transmission(struct ingest_store *store, int64_t tx_id,
+                               const struct ingest_obs *obs, char **errp)
+{
+    sqlite3_stmt *st = store->update_tx;
     sqlite3_bind_int64(st, 1, tx_id);
     sqlite3_bind_int64(st, 2, obs->timestamp);
     if (obs->has_payload_type)
         sqlite3_bind_int64(st, 3, obs->payload_type);
     return step_done(store, st, "updating transmission", errp);
+}
+
+/*
+ * One line's statements. A duplicate writes nothing: the stored copy already
+ * counted in its transmission's first_seen, last_seen and payload_type.
+ */
+static int store_one(struct ingest_store *store, const struct ingest_obs *obs,
+                     enum ingest_outcome *outcome, char **errp)
+{
+    int64_t tx_id = 0;
+    if (find_transmission(store, obs->hash, &tx_id, errp) != 0)
+        return -1;
+    *outcome = INGEST_STORED;
+    if (tx_id == 0) {
+        if (insert_transmission(store, obs, &tx_id, errp) != 0)
+            return -1;
+        return insert_observation(store, tx_id, obs, errp);
+    }
+    int found = 0;
+    if (find_observation(store, tx_id, obs, &found, errp) != 0)
+        return -1;
+    if (found) {
+        *outcome = INGEST_DUPLICATE;
+        return 0;
+    }
+    if (insert_observation(store, tx_id, obs, errp) != 0)
+        return -1;
+    return update_transmission(store, tx_id, obs, errp);
+}
+
+/*
+ * Runs one line inside its own savepoint, so its failure undoes only its own
+ * statements. Returns 0 when the group goes on (the line stored, a duplicate,
+ * or failed and undone), 1 when its failure ended the whole transaction
+ * (SQLite rolls back everything for SQLITE_FULL, which is also what running
+ * out of AUTOINCREMENT ids returns, and for some I/O errors), -1 when the
+ * savepoint itself failed.
+ */
+static int store_isolated(struct ingest_store *store, const struct ingest_obs *obs,
+                          struct ingest_result *result, char **errp)
+{
+    if (step_done(store, store->savepoint, "opening the line's savepoint", errp) != 0)
+        return -1;
+    char *err = NULL;
+    if (store_one(store, obs, &result->outcome, &err) == 0)
+        return step_done(store, store->release, "releasing the line's savepoint", errp);
+    result->outcome = INGEST_FAILED;
+    free(result->error);
+    result->error = err;
+    if (sqlite3_get_autocommit(store->db))
+        return 1;
+    if (step_done(store, store->rollback_to, "undoing the line", errp) != 0 ||
+        step_done(store, store->release, "releasing the line's savepoint", errp) != 0)
+        return -1;
+    return 0;
 }
 
 static int write_stats(struct ingest_store *store, const struct ingest_stats_delta *delta,
@@ -238,11 +352,37 @@ static int write_stats(struct ingest_store *store, const struct ingest_stats_del
         sqlite3_bind_double(st, 7, delta->p99_ms);
     }
     sqlite3_bind_text(st, 8, now, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 9, delta->duplicates);
     return step_done(store, st, "writing ingest figures", errp);
 }
 
-int ingest_store_commit(struct ingest_store *store, const struct ingest_obs *const *obs,
-                        size_t n, const struct ingest_stats_delta *delta, char **errp)
+/* Adds the outcomes of a group to the figures it commits with. */
+static void tally(const struct ingest_result *results, size_t n, struct ingest_stats_delta *d)
+{
+    int64_t committed = 0;
+    for (size_t i = 0; i < n; i++) {
+        switch (results[i].outcome) {
+        case INGEST_STORED:
+            d->accepted++;
+            committed++;
+            break;
+        case INGEST_DUPLICATE:
+            d->duplicates++;
+            committed++;
+            break;
+        case INGEST_FAILED:
+            d->rejected++;
+            break;
+        }
+    }
+    d->acked += committed;
+    if (committed > 0)
+        d->commits++;
+    if (committed > d->commit_rows_max)
+        d->commit_rows_max = committed;
+}
+
+static int begin_immediate(struct ingest_store *store, char **errp)
 {
     /*
      * IMMEDIATE takes the write lock up front, so busy_timeout covers the wait
@@ -254,13 +394,32 @@ int ingest_store_commit(struct ingest_store *store, const struct ingest_obs *con
         writer_demand_end();
         store->demanding = 0;
     }
-    if (rc != 0)
+    return rc;
+}
+
+/*
+ * One attempt at the group: 0 committed, 1 a line's failure ended the
+ * transaction (that line is now marked failed; the caller tries again
+ * without it), -1 the transaction failed.
+ */
+static int commit_attempt(struct ingest_store *store, const struct ingest_obs *const *obs,
+                          size_t n, struct ingest_result *results,
+                          const struct ingest_stats_delta *delta, char **errp)
+{
+    if (begin_immediate(store, errp) != 0)
         return -1;
     for (size_t i = 0; i < n; i++) {
-        if (store_one(store, obs[i], errp) != 0)
+        if (results[i].outcome == INGEST_FAILED)
+            continue;
+        int rc = store_isolated(store, obs[i], &results[i], errp);
+        if (rc == 1)
+            return 1;
+        if (rc < 0)
             goto err;
     }
-    if (write_stats(store, delta, errp) != 0)
+    struct ingest_stats_delta d = *delta;
+    tally(results, n, &d);
+    if (write_stats(store, &d, errp) != 0)
         goto err;
     if (n > 0) /* a group commit of lines, not a figures-only write */
         testhook_pause(TESTHOOK_INGEST_COMMIT);
@@ -274,8 +433,27 @@ err:
     return -1;
 }
 
+int ingest_store_commit(struct ingest_store *store, const struct ingest_obs *const *obs,
+                        size_t n, struct ingest_result *results,
+                        const struct ingest_stats_delta *delta, char **errp)
+{
+    for (size_t i = 0; i < n; i++)
+        results[i] = (struct ingest_result){.outcome = INGEST_STORED};
+    /* Each attempt that ends with 1 marks one more line failed: at most n + 1 attempts. */
+    int rc;
+    while ((rc = commit_attempt(store, obs, n, results, delta, errp)) == 1)
+        ;
+    if (rc != 0) {
+        for (size_t i = 0; i < n; i++) {
+            free(results[i].error);
+            results[i].error = NULL;
+        }
+    }
+    return rc;
+}
+
 int ingest_store_write_stats(struct ingest_store *store, const struct ingest_stats_delta *delta,
                              char **errp)
 {
-    return ingest_store_commit(store, NULL, 0, delta, errp);
+    return ingest_store_commit(store, NULL, 0, NULL, delta, errp);
 }

@@ -73,6 +73,23 @@ test('send: stdin, every line acknowledged, exits 0', async () => {
   }
 });
 
+test('send: a line the worker already holds (`ok duplicate`) counts as acknowledged', async () => {
+  const { db, socket } = paths('senddup');
+  const worker = await startWorker({ db, socket });
+  try {
+    const line = observation({ hash: 'dup', observer: 'again' });
+    const r = await run(['send', '--socket', socket], { input: `${line}\n${line}\n` });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    assert.match(r.stdout, /^sent 2 lines: 2 ok, 0 errors, 0 unacknowledged/);
+    // Resent later (a client retrying lines whose replies it lost): still acknowledged.
+    assert.equal((await run(['send', '--socket', socket], { input: `${line}\n` })).code, 0);
+    assert.equal(scalar(db, 'SELECT count(*) FROM observations'), 1);
+  } finally {
+    await worker.stop();
+  }
+});
+
 test('send: a missing socket is a clear error, exit 1', async () => {
   const r = await run(['send', '--socket', path.join(dir, 'nobody.sock')], { input: `${observation()}\n` });
   assert.equal(r.code, 1);

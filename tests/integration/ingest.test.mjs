@@ -1,5 +1,5 @@
 // The worker's ingest socket against the real binary, a real unix socket and a
-// real SQLite file (design §6): acknowledgements in order and only after the
+// real SQLite file (docs/ingest.md): acknowledgements in order and only after the
 // commit, durability across kill -9, malformed lines, back-pressure, SIGTERM.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -191,13 +191,14 @@ test('a client that does not read its replies is slowed down; worker memory stay
     const s = await connect(socket);
     s.on('error', () => {});
     s.pause(); // read no replies
-    const line = `${observation({ hash: 'bp', observer: 'x'.repeat(100) })}\n`;
+    // Each line its own observation (a repeat would be answered `ok duplicate`).
+    const line = (i) => `${observation({ hash: 'bp', observer: 'x'.repeat(100), timestamp: 1760000000 + i })}\n`;
     const total = 120000; // ~20 MB of input
     let sent = 0;
     // Write as fast as the socket takes it: node's 'drain' paces the pump.
     const pump = () => {
       while (sent < total) {
-        const more = s.write(line);
+        const more = s.write(line(sent));
         sent++;
         if (!more) return;
       }

@@ -130,6 +130,13 @@ export function unreadBytes(socketPath, pid) {
   return total;
 }
 
+// Connections the worker (`pid`) has accepted on `socketPath` and not yet closed.
+export function connectionsOf(socketPath, pid) {
+  const out = execFileSync('ss', ['-xpn'], { encoding: 'utf8' });
+  return out.split('\n').filter((line) => line.includes(`pid=${pid},`) &&
+    line.includes(socketPath) && !line.includes('LISTEN')).length;
+}
+
 // Resident set size of a process in KiB.
 export function rssKiB(pid) {
   const status = execFileSync('cat', [`/proc/${pid}/status`], { encoding: 'utf8' });
@@ -139,8 +146,9 @@ export function rssKiB(pid) {
 // Keeps sending lines to the ingest socket, reconnecting whenever the worker
 // is gone, with at most `window` lines unanswered. `nextLine()` returns
 // { line, ...anything }; each entry ends up in exactly one of: `acked` (the
-// reply was ok: it must be durable), `errors` (an error reply), or `inDoubt`
-// (the connection closed before its reply: it may or may not be committed).
+// reply was `ok` or `ok duplicate`: it must be durable), `errors` (an error
+// reply), or `inDoubt` (the connection closed before its reply: it may or may
+// not be committed).
 // `rate` caps the lines sent per second, averaged from the start.
 export class Feeder {
   constructor(socketPath, nextLine, { window = 32, retryMs = 20, rate = Infinity } = {}) {
@@ -212,7 +220,7 @@ export class Feeder {
           buf = buf.slice(i + 1);
           const entry = inflight.shift();
           if (!entry) this.unexpected.push(reply);
-          else if (reply === 'ok') this.acked.push(entry);
+          else if (reply === 'ok' || reply === 'ok duplicate') this.acked.push(entry);
           else this.errors.push({ ...entry, reply });
         }
         pump();

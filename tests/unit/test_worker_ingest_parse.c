@@ -1,4 +1,4 @@
-/* test_ingest_parse.c: the ingest line protocol's validation, table-driven (design §6). */
+/* test_ingest_parse.c: the ingest line protocol's validation, table-driven (docs/ingest.md). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -75,7 +75,13 @@ static const struct {
     /* bad strings */
     {"empty hash", "{\"hash\":\"\"," VALID_TAIL "}", "\"hash\": expected 1-128"},
     {"hash with space", "{\"hash\":\"a b\"," VALID_TAIL "}", "\"hash\": expected 1-128"},
-    {"hash with escaped NUL", "{\"hash\":\"a\\u0000b\"," VALID_TAIL "}", "\"hash\""},
+    {"hash with escaped NUL", "{\"hash\":\"a\\u0000b\"," VALID_TAIL "}", "NUL"},
+    /* json-c cuts member names at an escaped NUL: this one would pass as "timestamp". */
+    {"escaped NUL in a member name",
+     "{\"hash\":\"nulkey\",\"raw_hex\":\"aa\",\"timestamp\\u0000zz\":1700000000}", "NUL"},
+    {"escaped NUL ending a known name", "{\"hash\\u0000\":\"a\"," VALID_TAIL "}", "NUL"},
+    {"escaped NUL in a path hop", "{\"hash\":\"a\",\"path\":[\"a\\u0000\"]," VALID_TAIL "}",
+     "NUL"},
     {"empty observer", "{\"hash\":\"a\",\"observer\":\"\"," VALID_TAIL "}",
      "\"observer\": expected 1-128"},
     {"observer with newline", "{\"hash\":\"a\",\"observer\":\"x\\ny\"," VALID_TAIL "}",
@@ -173,6 +179,58 @@ static void parse_rejects_oversized_lines(void **state)
     assert_non_null(strstr(err, "line too long"));
     free(err);
     free(line);
+}
+
+/*
+ * The cap counts the line without its newline, and a '\r' before the newline
+ * is not part of the line: a line of exactly INGEST_LINE_MAX bytes passes
+ * with or without it, and one byte more fails either way.
+ */
+/* A valid observation padded with spaces to exactly `len` bytes. */
+static char *valid_line_of_length(size_t len)
+{
+    static const char body[] = "{\"hash\":\"a\"," VALID_TAIL "}";
+    assert_true(len >= strlen(body));
+    char *line = xmalloc(len + 1);
+    memset(line, ' ', len);
+    memcpy(line, body, strlen(body));
+    line[len] = '\0';
+    return line;
+}
+
+static void parse_cap_ignores_a_trailing_carriage_return(void **state)
+{
+    (void)state;
+    static const struct {
+        size_t body; /* bytes before the optional '\r' */
+        int cr;
+        int ok;
+    } cases[] = {
+        {INGEST_LINE_MAX, 0, 1},
+        {INGEST_LINE_MAX, 1, 1},
+        {INGEST_LINE_MAX + 1, 0, 0},
+        {INGEST_LINE_MAX + 1, 1, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *line = valid_line_of_length(cases[i].body);
+        size_t len = cases[i].body;
+        if (cases[i].cr) {
+            line = xrealloc(line, len + 2);
+            line[len++] = '\r';
+            line[len] = '\0';
+        }
+        struct ingest_obs obs = {0};
+        char *err = NULL;
+        int rc = ingest_parse_line(line, len, &obs, &err);
+        if ((rc == 0) != cases[i].ok)
+            fail_msg("%zu bytes%s: %s", cases[i].body, cases[i].cr ? " + CR" : "",
+                     rc == 0 ? "accepted" : err);
+        if (!cases[i].ok)
+            assert_non_null(strstr(err, "line too long"));
+        free(err);
+        ingest_obs_clear(&obs);
+        free(line);
+    }
 }
 
 static void parse_rejects_overlong_fields(void **state)
@@ -355,6 +413,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parse_rejects_invalid_lines_with_a_reason),
         cmocka_unit_test(parse_rejects_oversized_lines),
+        cmocka_unit_test(parse_cap_ignores_a_trailing_carriage_return),
         cmocka_unit_test(parse_rejects_overlong_fields),
         cmocka_unit_test(parse_accepts_lines_at_the_limits),
         cmocka_unit_test(parse_accepts_a_full_observation),

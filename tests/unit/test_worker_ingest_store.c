@@ -1,4 +1,4 @@
-/* test_worker_ingest_store.c: ingest's group commit on a real SQLite file: last_seen, atomicity, figures. */
+/* test_worker_ingest_store.c: ingest's group commit on real SQLite: last_seen, isolation, duplicates. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -53,6 +53,25 @@ static double query_double(sqlite3 *db, const char *sql)
     return value;
 }
 
+/* EXPLAIN QUERY PLAN of `sql`, its detail lines joined by "; ". */
+static char *query_plan(sqlite3 *db, const char *sql)
+{
+    char *eqp = xasprintf("EXPLAIN QUERY PLAN %s", sql);
+    sqlite3_stmt *stmt = NULL;
+    if (sqlite3_prepare_v2(db, eqp, -1, &stmt, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", eqp, sqlite3_errmsg(db));
+    char *plan = xstrdup("");
+    while (sqlite3_step(stmt) == SQLITE_ROW) {
+        char *next = xasprintf("%s%s%s", plan, *plan ? "; " : "",
+                               (const char *)sqlite3_column_text(stmt, 3));
+        free(plan);
+        plan = next;
+    }
+    sqlite3_finalize(stmt);
+    free(eqp);
+    return plan;
+}
+
 static int setup(void **state)
 {
     struct fixture *f = xcalloc(1, sizeof *f);
@@ -98,11 +117,16 @@ static int commit_batch(struct ingest_store *store, const char *hash, const int6
         obs[i] = make_obs(hash, ts[i]);
         ptrs[i] = &obs[i];
     }
-    struct ingest_stats_delta d = {.accepted = (int64_t)n, .acked = (int64_t)n, .commits = 1,
-                                   .commit_rows_max = (int64_t)n};
-    int rc = ingest_store_commit(store, ptrs, n, &d, errp);
-    for (size_t i = 0; i < n; i++)
+    struct ingest_result results[8];
+    struct ingest_stats_delta d = {0};
+    int rc = ingest_store_commit(store, ptrs, n, results, &d, errp);
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0 && results[i].outcome != INGEST_STORED)
+            fail_msg("line %zu of %s: outcome %d (%s)", i, hash, (int)results[i].outcome,
+                     results[i].error ? results[i].error : "");
+        free(results[i].error);
         ingest_obs_clear(&obs[i]);
+    }
     return rc;
 }
 
@@ -212,9 +236,12 @@ static void store_writes_every_field_and_reuses_the_transmission(void **state)
     b.has_payload_type = 1;
     b.payload_type = 4;
     const struct ingest_obs *ptrs[] = {&a, &b};
-    struct ingest_stats_delta d = {.accepted = 2, .acked = 2, .commits = 1, .commit_rows_max = 2};
+    struct ingest_result results[2];
+    struct ingest_stats_delta d = {0};
     char *err = NULL;
-    assert_int_equal(ingest_store_commit(store, ptrs, 2, &d, &err), 0);
+    assert_int_equal(ingest_store_commit(store, ptrs, 2, results, &d, &err), 0);
+    assert_int_equal(results[0].outcome, INGEST_STORED);
+    assert_int_equal(results[1].outcome, INGEST_STORED);
     ingest_obs_clear(&a);
     ingest_obs_clear(&b);
     ingest_store_close(store);
@@ -235,22 +262,178 @@ static void store_writes_every_field_and_reuses_the_transmission(void **state)
                      1);
 }
 
-static void store_commit_is_all_or_nothing(void **state)
+/*
+ * A legacy table's own constraint (here a trigger) refuses the third line:
+ * that line alone fails, with the constraint's message, and the group's
+ * other lines and its figures commit.
+ */
+static void store_a_constraint_fails_only_its_line(void **state)
 {
     struct fixture *f = *state;
-    /* Fault injection: the third row of the batch fails inside the transaction. */
     exec_ok(f->db, "CREATE TRIGGER poison BEFORE INSERT ON observations"
                    " WHEN NEW.timestamp = 1760000003 BEGIN SELECT RAISE(ABORT, 'poisoned'); END");
     struct ingest_store *store = open_store(f, 1000);
-    int64_t ts[] = {T0 + 1, T0 + 2, T0 + 3, T0 + 4};
+    struct ingest_obs obs[4];
+    const struct ingest_obs *ptrs[4];
+    for (int i = 0; i < 4; i++) {
+        /* The poisoned line is a new hash: its transmission row must go too. */
+        obs[i] = make_obs(i == 2 ? "p-new" : "p", T0 + 1 + i);
+        ptrs[i] = &obs[i];
+    }
+    struct ingest_result results[4];
+    struct ingest_stats_delta d = {.rejected = 5};
     char *err = NULL;
-    assert_int_equal(commit_batch(store, "p", ts, 4, &err), -1);
-    assert_non_null(strstr(err, "poisoned"));
-    free(err);
+    assert_int_equal(ingest_store_commit(store, ptrs, 4, results, &d, &err), 0);
     ingest_store_close(store);
-    assert_int_equal(query_int(f->db, "SELECT count(*) FROM transmissions"), 0);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(results[i].outcome, i == 2 ? INGEST_FAILED : INGEST_STORED);
+        if (i == 2)
+            assert_non_null(strstr(results[i].error, "poisoned"));
+        else
+            assert_null(results[i].error);
+        free(results[i].error);
+        ingest_obs_clear(&obs[i]);
+    }
+    assert_int_equal(query_int(f->db, "SELECT count(*) FROM transmissions"), 1);
+    assert_int_equal(query_int(f->db, "SELECT count(*) FROM observations"), 3);
+    assert_int_equal(query_int(f->db, "SELECT last_seen FROM transmissions"), T0 + 4);
+    assert_int_equal(query_int(f->db, "SELECT lines_accepted FROM _ingest_stats"), 3);
+    assert_int_equal(query_int(f->db, "SELECT lines_rejected FROM _ingest_stats"), 5 + 1);
+    assert_int_equal(query_int(f->db, "SELECT commits FROM _ingest_stats"), 1);
+}
+
+/* A failure of the transaction itself (here the lock) writes nothing and sets no result error. */
+static void store_commit_failure_writes_nothing(void **state)
+{
+    struct fixture *f = *state;
+    struct ingest_store *store = open_store(f, 50);
+    exec_ok(f->db, "BEGIN IMMEDIATE");
+    struct ingest_obs a = make_obs("x", T0);
+    const struct ingest_obs *ptrs[] = {&a};
+    struct ingest_result results[1];
+    struct ingest_stats_delta d = {.rejected = 1};
+    char *err = NULL;
+    assert_int_equal(ingest_store_commit(store, ptrs, 1, results, &d, &err), -1);
+    assert_non_null(strstr(err, "locked"));
+    assert_null(results[0].error);
+    free(err);
+    exec_ok(f->db, "COMMIT");
+    ingest_store_close(store);
+    ingest_obs_clear(&a);
     assert_int_equal(query_int(f->db, "SELECT count(*) FROM observations"), 0);
     assert_int_equal(query_int(f->db, "SELECT count(*) FROM _ingest_stats"), 0);
+}
+
+/*
+ * One line whose own statements fail is answered for itself; the rest of its
+ * group commits. Ids exhausted (the highest transmission id is INT64_MAX, so
+ * a new hash cannot get one) and an extra constraint of a legacy table.
+ */
+static void store_a_failing_line_fails_alone(void **state)
+{
+    struct fixture *f = *state;
+    exec_ok(f->db, "INSERT INTO transmissions(id, hash, raw_hex, first_seen, last_seen)"
+                   " VALUES (9223372036854775807, 'known', '00', 1760000000, 1760000000)");
+    struct ingest_store *store = open_store(f, 1000);
+    /* SQLITE_FULL from the id ends the whole transaction: the lines before it are redone. */
+    struct ingest_obs obs[] = {make_obs("known", T0 + 1), make_obs("fresh", T0 + 2),
+                               make_obs("known", T0 + 3)};
+    const struct ingest_obs *ptrs[] = {&obs[0], &obs[1], &obs[2]};
+    struct ingest_result results[3];
+    struct ingest_stats_delta d = {0};
+    char *err = NULL;
+    int rc = ingest_store_commit(store, ptrs, 3, results, &d, &err);
+    if (rc != 0)
+        fail_msg("the group failed: %s", err);
+    assert_int_equal(results[0].outcome, INGEST_STORED);
+    assert_int_equal(results[1].outcome, INGEST_FAILED);
+    assert_non_null(strstr(results[1].error, "full"));
+    assert_int_equal(results[2].outcome, INGEST_STORED);
+    assert_int_equal(query_int(f->db, "SELECT count(*) FROM observations"), 2);
+    assert_int_equal(query_int(f->db, "SELECT count(*) FROM transmissions"), 1);
+    assert_int_equal(query_int(f->db, "SELECT last_seen FROM transmissions WHERE hash = 'known'"),
+                     T0 + 3);
+    assert_int_equal(query_int(f->db, "SELECT lines_accepted FROM _ingest_stats"), 2);
+    assert_int_equal(query_int(f->db, "SELECT lines_rejected FROM _ingest_stats"), 1);
+    for (int i = 0; i < 3; i++) {
+        free(results[i].error);
+        ingest_obs_clear(&obs[i]);
+    }
+    ingest_store_close(store);
+}
+
+/*
+ * An observation identical to a stored one (same transmission, observer,
+ * timestamp and path; an absent observer or path equals an absent one) is a
+ * duplicate: not stored again, counted apart. Any other difference in those
+ * four makes it new; snr and rssi are not part of the identity.
+ */
+static void store_answers_a_repeated_observation_as_a_duplicate(void **state)
+{
+    struct fixture *f = *state;
+    static const struct {
+        const char *hash, *observer, *path;
+        int64_t ts;
+        double snr;
+        enum ingest_outcome want;
+    } lines[] = {
+        {"d", "o1", "[\"a3\"]", T0, 1, INGEST_STORED},
+        {"d", "o1", "[\"a3\"]", T0, 1, INGEST_DUPLICATE},  /* same group */
+        {"d", "o1", "[\"a3\"]", T0, -9, INGEST_DUPLICATE}, /* snr is not identity */
+        {"d", "o2", "[\"a3\"]", T0, 1, INGEST_STORED},
+        {"d", "o1", "[\"a3\"]", T0 + 1, 1, INGEST_STORED},
+        {"d", "o1", "[]", T0, 1, INGEST_STORED},
+        {"d", "o1", NULL, T0, 1, INGEST_STORED},
+        {"d", NULL, NULL, T0, 1, INGEST_STORED},
+        {"d", NULL, NULL, T0, 1, INGEST_DUPLICATE},
+        {"e", "o1", "[\"a3\"]", T0, 1, INGEST_STORED}, /* another transmission */
+    };
+    enum { N = sizeof lines / sizeof lines[0] };
+    struct ingest_obs obs[N];
+    const struct ingest_obs *ptrs[N];
+    for (size_t i = 0; i < N; i++) {
+        obs[i] = make_obs(lines[i].hash, lines[i].ts);
+        obs[i].observer = lines[i].observer ? xstrdup(lines[i].observer) : NULL;
+        obs[i].path_json = lines[i].path ? xstrdup(lines[i].path) : NULL;
+        obs[i].has_snr = 1;
+        obs[i].snr = lines[i].snr;
+        ptrs[i] = &obs[i];
+    }
+    struct ingest_store *store = open_store(f, 1000);
+    struct ingest_result results[N];
+    struct ingest_stats_delta d = {0};
+    char *err = NULL;
+    /* All in one group, then all again in a second, which is all duplicates. */
+    assert_int_equal(ingest_store_commit(store, ptrs, N, results, &d, &err), 0);
+    for (size_t i = 0; i < N; i++) {
+        if (results[i].outcome != lines[i].want)
+            fail_msg("line %zu: outcome %d, want %d", i, (int)results[i].outcome,
+                     (int)lines[i].want);
+    }
+    assert_int_equal(ingest_store_commit(store, ptrs, N, results, &d, &err), 0);
+    for (size_t i = 0; i < N; i++) {
+        assert_int_equal(results[i].outcome, INGEST_DUPLICATE);
+        ingest_obs_clear(&obs[i]);
+    }
+    ingest_store_close(store);
+    assert_int_equal(query_int(f->db, "SELECT count(*) FROM observations"), 7);
+    assert_int_equal(query_int(f->db, "SELECT lines_accepted FROM _ingest_stats"), 7);
+    assert_int_equal(query_int(f->db, "SELECT lines_duplicate FROM _ingest_stats"), 3 + N);
+    assert_int_equal(query_int(f->db, "SELECT lines_acked FROM _ingest_stats"), 2 * N);
+    assert_int_equal(query_int(f->db, "SELECT commits FROM _ingest_stats"), 2);
+    assert_int_equal(query_int(f->db, "SELECT commit_rows_max FROM _ingest_stats"), N);
+}
+
+/* On a new database the duplicate check is one index seek, not a walk of the transmission. */
+static void store_duplicate_check_seeks_an_index(void **state)
+{
+    struct fixture *f = *state;
+    char *plan = query_plan(f->db, "SELECT 1 FROM observations WHERE transmission_id = 1 AND"
+                                   " timestamp = 2 AND observer IS 'o' AND path_json IS NULL"
+                                   " LIMIT 1");
+    if (strstr(plan, "(transmission_id=? AND timestamp=?)") == NULL)
+        fail_msg("plan: %s", plan);
+    free(plan);
 }
 
 static void store_accumulates_figures_across_commits(void **state)
@@ -262,13 +445,14 @@ static void store_accumulates_figures_across_commits(void **state)
                                     .commit_rows_max = 5, .has_latency = 1, .p50_ms = 1.5,
                                     .p99_ms = 9.25};
     assert_int_equal(ingest_store_write_stats(store, &d1, &err), 0);
-    struct ingest_stats_delta d2 = {.accepted = 3, .rejected = 1, .acked = 3, .commits = 2,
-                                    .commit_rows_max = 2};
+    struct ingest_stats_delta d2 = {.accepted = 3, .duplicates = 4, .rejected = 1, .acked = 7,
+                                    .commits = 2, .commit_rows_max = 2};
     assert_int_equal(ingest_store_write_stats(store, &d2, &err), 0);
     ingest_store_close(store);
     assert_int_equal(query_int(f->db, "SELECT lines_accepted FROM _ingest_stats"), 8);
     assert_int_equal(query_int(f->db, "SELECT lines_rejected FROM _ingest_stats"), 3);
-    assert_int_equal(query_int(f->db, "SELECT lines_acked FROM _ingest_stats"), 8);
+    assert_int_equal(query_int(f->db, "SELECT lines_duplicate FROM _ingest_stats"), 4);
+    assert_int_equal(query_int(f->db, "SELECT lines_acked FROM _ingest_stats"), 12);
     assert_int_equal(query_int(f->db, "SELECT commits FROM _ingest_stats"), 3);
     assert_int_equal(query_int(f->db, "SELECT commit_rows_max FROM _ingest_stats"), 5);
     /* A write without latency samples keeps the last gauges. */
@@ -325,7 +509,7 @@ static void store_waits_for_another_writers_short_transaction(void **state)
 
 /*
  * Ingest into a legacy-like database whose rows the backfill has not reached,
- * then run the one-statement reference backfill of design §3: every row ends
+ * then run the one-statement reference backfill (docs/database.md): every row ends
  * with last_seen = MAX(observations.timestamp), whichever wrote it.
  */
 static void ingest_then_reference_backfill_settles_every_row(void **state)
@@ -348,12 +532,16 @@ static void ingest_then_reference_backfill_settles_every_row(void **state)
             char hash[16];
             snprintf(hash, sizeof hash, "h%d", 1 + (round * 7 + k) * 37 % 210);
             obs[k] = make_obs(hash, T0 + (round * 7919 + k * 613) % 6000);
+            obs[k].observer = xasprintf("r%d-%d", round, k); /* never a duplicate */
             ptrs[k] = &obs[k];
         }
-        struct ingest_stats_delta d = {.accepted = 7, .acked = 7, .commits = 1};
-        assert_int_equal(ingest_store_commit(store, ptrs, 7, &d, &err), 0);
-        for (int k = 0; k < 7; k++)
+        struct ingest_result results[7];
+        struct ingest_stats_delta d = {0};
+        assert_int_equal(ingest_store_commit(store, ptrs, 7, results, &d, &err), 0);
+        for (int k = 0; k < 7; k++) {
+            assert_int_equal(results[k].outcome, INGEST_STORED);
             ingest_obs_clear(&obs[k]);
+        }
     }
     ingest_store_close(store);
     exec_ok(f->db, "UPDATE transmissions SET last_seen = COALESCE((SELECT MAX(timestamp) FROM"
@@ -367,6 +555,57 @@ static void ingest_then_reference_backfill_settles_every_row(void **state)
                      0);
     assert_int_equal(query_int(f->db, "SELECT count(*) FROM observations"), 1000 + 30 * 7);
     assert_true(query_int(f->db, "SELECT count(*) FROM transmissions") > 200);
+}
+
+/*
+ * A legacy index on observations(transmission_id) spares building one at
+ * startup only if lookups by transmission can use it: a full index whose
+ * leading column is transmission_id, in BINARY collation. A partial one, a
+ * NOCASE one or one led by another column must not count, or ingest's MAX
+ * for unreached rows and the backfill scan the whole table per row.
+ */
+static void upgrade_counts_only_a_usable_legacy_index(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        const char *ddl;
+        int builds; /* the upgrade must add its own index */
+    } cases[] = {
+        {"partial", "CREATE INDEX legacy_obs_tx ON observations(transmission_id)"
+                    " WHERE snr IS NOT NULL", 1},
+        {"NOCASE", "CREATE INDEX legacy_obs_tx ON observations(transmission_id COLLATE NOCASE)",
+         1},
+        {"led by another column",
+         "CREATE INDEX legacy_obs_tx ON observations(timestamp, transmission_id)", 1},
+        {"full", "CREATE INDEX legacy_obs_tx ON observations(transmission_id)", 0},
+        {"full, descending, wider",
+         "CREATE INDEX legacy_obs_tx ON observations(transmission_id DESC, observer)", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        sqlite3 *db = NULL;
+        assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
+        exec_ok(db, "CREATE TABLE transmissions(id INTEGER PRIMARY KEY AUTOINCREMENT, hash TEXT"
+                    " NOT NULL UNIQUE, raw_hex TEXT NOT NULL, payload_type INTEGER,"
+                    " first_seen INTEGER NOT NULL);"
+                    "CREATE TABLE observations(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+                    " transmission_id INTEGER NOT NULL REFERENCES transmissions(id),"
+                    " observer TEXT, snr REAL, rssi REAL, path_json TEXT,"
+                    " timestamp INTEGER NOT NULL);");
+        exec_ok(db, cases[i].ddl);
+        char *err = NULL;
+        if (schema_upgrade(db, &err) != 0)
+            fail_msg("%s: %s", cases[i].name, err);
+        int64_t indexes = query_int(db, "SELECT count(*) FROM pragma_index_list('observations')");
+        char *plan = query_plan(db, "SELECT MAX(timestamp) FROM observations"
+                                    " WHERE transmission_id = 1");
+        if (indexes != 1 + cases[i].builds || strstr(plan, "INDEX") == NULL ||
+            strstr(plan, "(transmission_id=?") == NULL)
+            fail_msg("%s: %lld indexes (want %d), plan '%s'", cases[i].name,
+                     (long long)indexes, 1 + cases[i].builds, plan);
+        free(plan);
+        sqlite3_close(db);
+    }
 }
 
 static void latency_percentiles_table(void **state)
@@ -401,13 +640,19 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(store_writes_every_field_and_reuses_the_transmission,
                                         setup, teardown),
-        cmocka_unit_test_setup_teardown(store_commit_is_all_or_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(store_a_constraint_fails_only_its_line, setup, teardown),
+        cmocka_unit_test_setup_teardown(store_commit_failure_writes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(store_a_failing_line_fails_alone, setup, teardown),
+        cmocka_unit_test_setup_teardown(store_answers_a_repeated_observation_as_a_duplicate,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(store_duplicate_check_seeks_an_index, setup, teardown),
         cmocka_unit_test_setup_teardown(store_accumulates_figures_across_commits, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(store_waits_for_another_writers_short_transaction, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(ingest_then_reference_backfill_settles_every_row, setup,
                                         teardown),
+        cmocka_unit_test(upgrade_counts_only_a_usable_legacy_index),
         cmocka_unit_test(latency_percentiles_table),
     };
     return cmocka_run_group_tests_name("ingest_store", tests, NULL, NULL);

@@ -429,8 +429,8 @@ static void ingest_commit_is_all_or_nothing_under_every_fault(void **state)
     struct ingest_obs obs[INGEST_BATCH];
     const struct ingest_obs *ptrs[INGEST_BATCH];
     ingest_batch(obs, ptrs);
-    struct ingest_stats_delta delta = {.accepted = INGEST_BATCH, .acked = INGEST_BATCH,
-                                       .commits = 1, .commit_rows_max = INGEST_BATCH};
+    struct ingest_result results[INGEST_BATCH];
+    struct ingest_stats_delta delta = {0};
     int64_t base = 300 * 3;
 
     for (size_t c = 0; c < sizeof configs / sizeof configs[0]; c++) {
@@ -441,7 +441,8 @@ static void ingest_commit_is_all_or_nothing_under_every_fault(void **state)
         faultvfs_arm(&plan);
         if (ingest_store_open(f->uri, 1000, 1, &store, &err) != 0)
             fail_msg("open: %s", err);
-        assert_int_equal(ingest_store_commit(store, ptrs, INGEST_BATCH, &delta, &err), 0);
+        assert_int_equal(
+            ingest_store_commit(store, ptrs, INGEST_BATCH, results, &delta, &err), 0);
         ingest_store_close(store);
         int64_t ops = faultvfs_count();
         faultvfs_disarm();
@@ -454,7 +455,7 @@ static void ingest_commit_is_all_or_nothing_under_every_fault(void **state)
             faultvfs_arm(&plan);
             if (ingest_store_open(f->uri, 1000, 1, &store, &err) != 0)
                 fail_msg("open: %s", err);
-            int rc = ingest_store_commit(store, ptrs, INGEST_BATCH, &delta, &err);
+            int rc = ingest_store_commit(store, ptrs, INGEST_BATCH, results, &delta, &err);
             int op = faultvfs_first_op();
             fig.runs++;
             fig.by_op[op]++;
@@ -466,7 +467,7 @@ static void ingest_commit_is_all_or_nothing_under_every_fault(void **state)
                 fig.failed++;
                 /* Cleared: the server's next batch on the same connection. */
                 faultvfs_disarm();
-                if (ingest_store_commit(store, ptrs, INGEST_BATCH, &delta, &err) != 0)
+                if (ingest_store_commit(store, ptrs, INGEST_BATCH, results, &delta, &err) != 0)
                     fail_msg("fault at %" PRId64 " (%s): retry failed: %s", n, op_name(op),
                              err);
             } else {
