@@ -12,7 +12,11 @@ dist_deploy_SCRIPTS = deploy/setup-users.sh
 supervisorconfdir = $(pkgdatadir)/supervisor
 dist_supervisorconf_DATA = \
 	supervisor/supervisord.conf.in \
+	supervisor/supervisord-mqtt.conf.in \
 	deploy/supervisor-meshscope.conf
+
+# meshscope-mqtt: an example config and the broker's ACL note (docs/mqtt.md).
+dist_deploy_DATA = deploy/meshscope-mqtt.conf.example deploy/mosquitto-acl.example
 
 EXTRA_DIST += \
 	README.md docs \

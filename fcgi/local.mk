@@ -3,6 +3,7 @@
 noinst_LIBRARIES += fcgi/libresponder.a
 fcgi_libresponder_a_SOURCES = \
 	fcgi/http.c fcgi/http.h \
+	fcgi/ingest_liveness.c fcgi/ingest_liveness.h \
 	fcgi/ingest_stats.c \
 	fcgi/migration_cache.c fcgi/migration_cache.h \
 	fcgi/migrations.c \

@@ -52,6 +52,8 @@ static void usage(FILE *out)
           "  --stats-file PATH      shared file where every responder of the pool publishes\n"
           "                         its request figures (default: the unix socket's path\n"
           "                         plus \".stats\"; without one, figures are per process)\n"
+          "  --liveness-file PATH   the MQTT bridge's status file, read for ingest_liveness in\n"
+          "                         /api/healthz, /api/perf and /api/metrics (default: none)\n"
           "  --log-level LEVEL      error, warn, info (default) or debug\n"
           "  --help                 show this help\n"
           "  --version              show the version\n",
@@ -72,6 +74,7 @@ static int parse_options(int argc, char **argv, struct responder *r, struct fcgi
         OPT_STALLED,
         OPT_STATS,
         OPT_LOG,
+        OPT_LIVENESS,
         OPT_HELP,
         OPT_VERSION
     };
@@ -82,6 +85,7 @@ static int parse_options(int argc, char **argv, struct responder *r, struct fcgi
         {"stalled-after-s", required_argument, NULL, OPT_STALLED},
         {"stats-file", required_argument, NULL, OPT_STATS},
         {"log-level", required_argument, NULL, OPT_LOG},
+        {"liveness-file", required_argument, NULL, OPT_LIVENESS},
         {"help", no_argument, NULL, OPT_HELP},
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
@@ -118,6 +122,9 @@ static int parse_options(int argc, char **argv, struct responder *r, struct fcgi
                 goto bad;
             }
             o->stats_file = optarg;
+            break;
+        case OPT_LIVENESS:
+            r->liveness_path = optarg;
             break;
         case OPT_LOG:
             if (log_level_parse(optarg, &level) != 0) {

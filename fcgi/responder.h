@@ -41,6 +41,7 @@ struct responder {
     struct migration_cache migrations;
 
     struct poolstats *stats;
+    const char *liveness_path; /* the MQTT bridge's status file, or NULL */
     struct row_counter transmissions, observations;
 };
 

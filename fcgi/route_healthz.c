@@ -2,7 +2,9 @@
 #include <stdlib.h>
 
 #include "encode.h"
+#include "ingest_liveness.h"
 #include "responder.h"
+#include "util.h"
 
 static void not_ready(struct http_response *resp, const char *reason)
 {
@@ -10,6 +12,22 @@ static void not_ready(struct http_response *resp, const char *reason)
     json_object_object_add(body, "ready", json_object_new_boolean(0));
     json_object_object_add(body, "reason", json_object_new_string(reason));
     http_response_json(resp, 503, body);
+}
+
+/* Per MQTT source, when the bridge's file is configured; {} while it cannot be read. */
+static void add_liveness(struct responder *r, struct json_object *body)
+{
+    if (r->liveness_path == NULL)
+        return;
+    struct ingest_liveness *l = xmalloc(sizeof *l);
+    char *err = NULL;
+    if (ingest_liveness_read(r->liveness_path, l, &err) == 0) {
+        json_object_object_add(body, "ingest_liveness", ingest_liveness_healthz_json(l));
+    } else {
+        json_object_object_add(body, "ingest_liveness", json_object_new_object());
+        free(err);
+    }
+    free(l);
 }
 
 static void healthz(struct responder *r, const struct http_request *req,
@@ -43,6 +61,7 @@ static void healthz(struct responder *r, const struct http_request *req,
         migration_set_release(set);
     }
     json_object_object_add(body, "async_migrations_running", json_object_new_boolean(running));
+    add_liveness(r, body);
     http_response_json(resp, 200, body);
 }
 

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "encode.h"
+#include "ingest_liveness.h"
 #include "log.h"
 #include "poolstats.h"
 #include "responder.h"
@@ -222,6 +223,14 @@ static void metrics(struct responder *r, const struct http_request *req,
         break;
     default:
         break;
+    }
+    if (r->liveness_path != NULL) {
+        struct ingest_liveness *l = xmalloc(sizeof *l);
+        if (ingest_liveness_read(r->liveness_path, l, &err) == 0)
+            ingest_liveness_metrics(out, l);
+        else
+            free(err);
+        free(l);
     }
     fclose(out);
     http_response_text(resp, 200, "text/plain; version=0.0.4", text);

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 
 #include "encode.h"
+#include "ingest_liveness.h"
 #include "log.h"
 #include "poolstats.h"
 #include "responder.h"
@@ -103,6 +104,16 @@ static void perf(struct responder *r, const struct http_request *req, struct htt
         break;
     default:
         break;
+    }
+    if (r->liveness_path != NULL) {
+        struct ingest_liveness *l = xmalloc(sizeof *l);
+        if (ingest_liveness_read(r->liveness_path, l, &err) == 0) {
+            json_object_object_add(body, "ingest_liveness", ingest_liveness_perf_json(l));
+        } else {
+            json_object_object_add(body, "ingest_liveness_error", encode_json_string(err));
+            free(err);
+        }
+        free(l);
     }
     http_response_json(resp, 200, body);
 }

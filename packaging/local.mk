@@ -12,4 +12,5 @@ dist_noinst_SCRIPTS += scripts/package
 EXTRA_DIST += debian packaging/systemd packaging/grafana/dashboard.mjs tests/packaging
 
 # Man pages; tests/packaging/man.test.mjs holds them to each program's --help.
-dist_man_MANS = man/meshscope-worker.8 man/meshscope-fcgi.8 man/meshscope-ingest.1
+dist_man_MANS = man/meshscope-worker.8 man/meshscope-fcgi.8 man/meshscope-ingest.1 \
+	man/meshscope-mqtt.8 man/meshscope-mqtt-demo.1

@@ -14,6 +14,7 @@ TESTS += tests/unit/test_common_util
 include tests/unit/worker.mk
 include tests/unit/fcgi.mk
 include tests/unit/client.mk
+include tests/unit/mqtt.mk
 else
 # configure found no cmocka: the programs build, the unit suites cannot, and
 # `make check` stops before running anything (check_SCRIPTS are made first).

@@ -113,6 +113,9 @@ panel({ type: 'stat', title: 'Connected sources', unit: 'short',
 panel({ title: 'Lines in flight to the worker', unit: 'short',
   description: 'Lines the bridge holds until the worker acknowledges them; a crash of the bridge loses at most these.',
   targets: [{ expr: `meshscope_mqtt_in_flight_lines${sel}`, legend: 'in flight' }] }, 8);
+panel({ title: 'Bridge take-to-acknowledgement p99', unit: 's',
+  description: 'From the bridge taking a message from the broker to the worker acknowledging it as stored.',
+  targets: [{ expr: `meshscope_mqtt_ack_latency_p99_seconds${sel}`, legend: 'p99' }] }, 8);
 endRow();
 
 row('Readers (responder pool)');

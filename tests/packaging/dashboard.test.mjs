@@ -1,15 +1,16 @@
 // The Grafana dashboard (packaging/grafana/) and the alert rules against the
 // real thing: a real Prometheus (Debian's) scrapes the real stack (nginx, the
-// pool, the worker with live ingest from the demo feeder) through
-// /api/metrics, and every panel's query runs through Prometheus's HTTP API.
+// pool, the worker with live ingest from the demo feeder, and the MQTT path:
+// mosquitto, the demo publisher, meshscope-mqtt) through /api/metrics, and
+// every panel's query runs through Prometheus's HTTP API.
 // Each must succeed and return at least one finite sample, unless its metric
 // is listed in CONDITIONAL with the reason the test cannot produce it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { startStack, freePort, tempDir, waitFor } from '../lib/stack.mjs';
+import { TOP, BINDIR, freePort, tempDir, waitFor } from '../lib/stack.mjs';
 import { DASHBOARD, RULES, alertRules, metricNames, run } from './lib.mjs';
 
 // Metrics that exist only in conditions this test does not create, with why.
@@ -20,18 +21,43 @@ const CONDITIONAL = {
   meshscope_async_migration_throttled: 'not published yet (control plane pending)',
   meshscope_async_migration_throttled_seconds_total: 'not published yet (control plane pending)',
   meshscope_async_migration_recent_rate: 'not published yet (control plane pending)',
-  // The MQTT bridge and the responders' reading of its liveness file.
-  meshscope_mqtt_messages_total: 'not published yet (MQTT bridge pending)',
-  meshscope_mqtt_bad_messages_total: 'not published yet (MQTT bridge pending)',
-  meshscope_mqtt_refused_lines_total: 'not published yet (MQTT bridge pending)',
-  meshscope_mqtt_source_last_receipt_timestamp_seconds: 'not published yet (MQTT bridge pending)',
-  meshscope_mqtt_source_last_stored_timestamp_seconds: 'not published yet (MQTT bridge pending)',
-  meshscope_mqtt_source_connected: 'not published yet (MQTT bridge pending)',
-  meshscope_mqtt_in_flight_lines: 'not published yet (MQTT bridge pending)',
+  // The bridge counts a line the worker refused only when the worker refuses
+  // one, which a packet the bridge decoded does not make it do.
+  meshscope_mqtt_refused_lines_total: 'only after the worker refuses a line from the bridge',
 };
 
 const dashboard = JSON.parse(readFileSync(DASHBOARD, 'utf8'));
 let dir, stack, prometheus, promUrl, promLog = '';
+
+// scripts/stack with the demo feeder on the ingest socket and the MQTT path
+// (its own broker, the demo publisher, the bridge) beside it.
+async function startFullStack() {
+  const port = await freePort();
+  const mqttPort = await freePort();
+  const child = spawn(path.join(TOP, 'scripts', 'stack'), ['--db', path.join(dir, 'meshscope.db'),
+    '--port', String(port), '--dir', path.join(dir, 'stack'), '--numprocs', '2', '--bindir', BINDIR,
+    '--feed-rate', '20', '--mqtt-port', String(mqttPort), '--mqtt-feed-rate', '10'],
+  { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d) => { output += d; });
+  child.stderr.on('data', (d) => { output += d; });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  const s = { port, mqttPort, stop: async () => { if (child.exitCode === null) { child.kill('SIGTERM'); await exited; } } };
+  try {
+    await waitFor(async () => {
+      if (child.exitCode !== null) throw new Error(`stack exited:\n${output}`);
+      const body = await (await fetch(`http://127.0.0.1:${port}/api/healthz`)).json();
+      return body.ingest_liveness?.local?.lastMessageUnix > 0;
+    }, { timeoutMs: 45000, what: `the stack to store an MQTT packet\n${output}` });
+  } catch (err) {
+    await s.stop();
+    throw err;
+  }
+  // One malformed message, so the bridge's bad-message counter has a series.
+  execFileSync('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(mqttPort), '-q', '1',
+    '-t', 'meshcore/DEMO/bad-observer/packets', '-m', 'not json']);
+  return s;
+}
 
 function targets() {
   return dashboard.panels.filter((p) => p.type !== 'row')
@@ -54,7 +80,7 @@ const finite = (result) => result.some((r) => Number.isFinite(Number(r.value[1])
 
 before(async () => {
   dir = tempDir('meshscope-prometheus-');
-  stack = await startStack({ feedRate: 20 });
+  stack = await startFullStack();
   const port = await freePort();
   promUrl = `http://127.0.0.1:${port}`;
   const config = path.join(dir, 'prometheus.yml');
@@ -73,7 +99,9 @@ before(async () => {
   await waitFor(async () => {
     const r = await query('count_over_time(up{job="meshscope"}[1m]) >= 10 and up{job="meshscope"} == 1');
     const ingest = await query('rate(meshscope_ingest_lines_accepted_total[30s]) > 0');
-    return r.length === 1 && ingest.length === 1;
+    const mqtt = await query('rate(meshscope_mqtt_messages_total{result="stored"}[30s]) > 0');
+    const bad = await query('meshscope_mqtt_bad_messages_total > 0');
+    return r.length === 1 && ingest.length === 1 && mqtt.length === 1 && bad.length > 0;
   }, { timeoutMs: 60000, intervalMs: 500, what: `Prometheus to have scraped the stack\n${promLog}` });
 });
 
