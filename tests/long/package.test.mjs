@@ -98,6 +98,7 @@ test('apt-get install sets up the users, directories and files', () => {
   assert.ok(installed());
   files = sh('dpkg-query', ['-L', 'meshscope']).split('\n').filter(Boolean);
   for (const f of ['/usr/bin/meshscope-worker', '/usr/bin/meshscope-fcgi', '/usr/bin/meshscope-ingest',
+    '/usr/bin/meshscope-mqtt', '/usr/share/man/man8/meshscope-worker.8.gz', '/lib/systemd/system/meshscope-mqtt.service',
     PROGRAMS, SITE, '/usr/lib/tmpfiles.d/meshscope.conf', '/etc/logrotate.d/meshscope',
     '/usr/share/meshscope/prometheus/meshscope-rules.yml',
     '/usr/share/meshscope/grafana/meshscope-dashboard.json',
