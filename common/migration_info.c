@@ -126,7 +126,8 @@ static void add_time(struct json_object *obj, const char *key, int has, int64_t 
     if (!has)
         return;
     char buf[TIMEFMT_RFC3339_LEN];
-    timefmt_rfc3339(epoch, buf);
+    if (timefmt_rfc3339(epoch, buf) != 0)
+        return; /* timefmt_parse yields only instants it can write back */
     json_object_object_add(obj, key, json_object_new_string(buf));
 }
 

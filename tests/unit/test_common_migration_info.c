@@ -1,4 +1,4 @@
-/* test_fcgi_migration_info.c: the migration info rules of design §4 (status, times, elapsed/rate/ETA, stall, no NaN). */
+/* test_fcgi_migration_info.c: the migration info rules of docs/api.md (status, times, elapsed/rate/ETA, stall, no NaN). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +13,7 @@
 #include "encode.h"
 #include "utf8.h"
 #include "migration_info.h"
+#include "timefmt.h"
 
 /* 2024-01-01T00:00:00Z */
 #define T0 1704067200LL
@@ -338,6 +339,67 @@ static void no_number_is_ever_nan_or_infinite(void **state)
     assert_int_equal(checked, 4 * 6 * 6 * 6 * 6 * 4);
 }
 
+/*
+ * Every timestamp that parses is one the formatter can write back in full:
+ * a leap second that rolls 9999 into year 10000 is unparseable (it used to
+ * overflow the formatter's buffer), and years before 1000 are padded to four
+ * digits as RFC 3339 requires.
+ */
+static void timestamps_round_trip_or_are_unparseable(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *stored;
+        const char *json; /* NULL: unparseable */
+    } cases[] = {
+        {"9999-12-31 23:59:59", "9999-12-31T23:59:59Z"},
+        {"9999-12-31T23:59:59Z", "9999-12-31T23:59:59Z"},
+        {"9999-12-31 23:59:60", NULL},
+        {"9999-12-31T23:59:60Z", NULL},
+        {"2016-12-31 23:59:60", "2017-01-01T00:00:00Z"},
+        {"1000-01-01 00:00:00", "1000-01-01T00:00:00Z"},
+        {"0999-12-31 23:59:59", "0999-12-31T23:59:59Z"},
+        {"0001-01-01T00:00:00Z", "0001-01-01T00:00:00Z"},
+        {"0000-01-01 00:00:00", "0000-01-01T00:00:00Z"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct migration_row row = {
+            .name = "m", .status = "done", .started_at = (char *)cases[i].stored,
+            .rows_processed = 1, .rows_total = 1,
+        };
+        struct migration_info info;
+        struct json_object *j = info_json(&row, MS(T0), &info);
+        const char *got = get_str(j, "startedAt");
+        const char *msg = get_str(j, "errorMessage");
+        if (cases[i].json != NULL) {
+            if (got == NULL || strcmp(got, cases[i].json) != 0 || msg != NULL)
+                fail_msg("case %zu (%s): startedAt %s, errorMessage %s", i, cases[i].stored,
+                         got ? got : "absent", msg ? msg : "absent");
+        } else {
+            char *want = NULL;
+            if (asprintf(&want, "started_at: unparseable timestamp '%s'", cases[i].stored) < 0)
+                fail();
+            if (got != NULL || msg == NULL || strcmp(msg, want) != 0)
+                fail_msg("case %zu (%s): startedAt %s, errorMessage %s", i, cases[i].stored,
+                         got ? got : "absent", msg ? msg : "absent");
+            free(want);
+        }
+        migration_info_free(&info);
+        json_object_put(j);
+    }
+    /* The formatter refuses what it cannot write in full, leaving an empty string. */
+    char buf[TIMEFMT_RFC3339_LEN];
+    assert_int_equal(timefmt_rfc3339(253402300799LL, buf), 0);
+    assert_string_equal(buf, "9999-12-31T23:59:59Z");
+    assert_int_equal(timefmt_rfc3339(253402300800LL, buf), -1);
+    assert_string_equal(buf, "");
+    assert_int_equal(timefmt_rfc3339(INT64_MAX, buf), -1);
+    assert_int_equal(timefmt_rfc3339(INT64_MIN, buf), -1);
+    assert_int_equal(timefmt_rfc3339(-62167219200LL, buf), 0);
+    assert_string_equal(buf, "0000-01-01T00:00:00Z");
+    assert_int_equal(timefmt_rfc3339(-62167219201LL, buf), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -349,6 +411,7 @@ int main(void)
         cmocka_unit_test(json_has_exactly_the_contract_fields),
         cmocka_unit_test(invalid_utf8_from_the_database_never_reaches_json),
         cmocka_unit_test(no_number_is_ever_nan_or_infinite),
+        cmocka_unit_test(timestamps_round_trip_or_are_unparseable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
