@@ -48,7 +48,7 @@ async function startFullStack() {
       if (child.exitCode !== null) throw new Error(`stack exited:\n${output}`);
       const body = await (await fetch(`http://127.0.0.1:${port}/api/healthz`)).json();
       return body.ingest_liveness?.local?.lastMessageUnix > 0;
-    }, { timeoutMs: 45000, what: `the stack to store an MQTT packet\n${output}` });
+    }, { timeoutMs: 90000, what: `the stack to store an MQTT packet\n${output}` });
   } catch (err) {
     await s.stop();
     throw err;
@@ -102,7 +102,7 @@ before(async () => {
     const mqtt = await query('rate(meshscope_mqtt_messages_total{result="stored"}[30s]) > 0');
     const bad = await query('meshscope_mqtt_bad_messages_total > 0');
     return r.length === 1 && ingest.length === 1 && mqtt.length === 1 && bad.length > 0;
-  }, { timeoutMs: 60000, intervalMs: 500, what: `Prometheus to have scraped the stack\n${promLog}` });
+  }, { timeoutMs: 90000, intervalMs: 500, what: `Prometheus to have scraped the stack\n${promLog}` });
 });
 
 after(async () => {
