@@ -16,6 +16,7 @@ worker_libworkerhooks_a_SOURCES = \
 # and the status view. A library so the unit suites link the same code.
 noinst_LIBRARIES += worker/libmigrations.a
 worker_libmigrations_a_SOURCES = \
+	worker/backfill_maxima.c worker/backfill_maxima.h \
 	worker/batch_sizer.c worker/batch_sizer.h \
 	worker/migration.c worker/migration.h \
 	worker/migration_cancel.c worker/migration_cancel.h \

@@ -96,6 +96,9 @@ static void usage(FILE *out)
           "  --batch-size N        fixed migration batch size (default: adaptive)\n"
           "  --target-batch-ms N   adaptive batches hold the writer about N ms (default 50)\n"
           "  --yield-ms N          pause between migration batches (default 100)\n"
+          "  --migration-memory-mib N\n"
+          "                        memory a migration may hold for its in-memory pass\n"
+          "                        (default 16; the backfill needs 16 bytes a row)\n"
           "  --run-once            upgrade, run pending migrations to the end, exit\n"
           "  --stats-json PATH     when migrations stop, write their batch figures to PATH\n"
           "  --log-level LEVEL     error, warn, info (default) or debug\n"
@@ -124,7 +127,7 @@ static int open_database(const char *path, sqlite3 **out, char **errp)
 enum {
     OPT_DB = 256, OPT_INGEST, OPT_BATCH, OPT_TARGET, OPT_YIELD, OPT_RUN_ONCE, OPT_STATS,
     OPT_LOG, OPT_HELP, OPT_VERSION, OPT_INGEST_MODE, OPT_INGEST_GROUP, OPT_INGEST_ROWS,
-    OPT_INGEST_MS, OPT_INGEST_CLIENTS, OPT_INGEST_SYNC
+    OPT_INGEST_MS, OPT_INGEST_CLIENTS, OPT_INGEST_SYNC, OPT_MEMORY
 };
 
 static const struct option worker_options[] = {
@@ -139,6 +142,7 @@ static const struct option worker_options[] = {
     {"batch-size", required_argument, NULL, OPT_BATCH},
     {"target-batch-ms", required_argument, NULL, OPT_TARGET},
     {"yield-ms", required_argument, NULL, OPT_YIELD},
+    {"migration-memory-mib", required_argument, NULL, OPT_MEMORY},
     {"run-once", no_argument, NULL, OPT_RUN_ONCE},
     {"stats-json", required_argument, NULL, OPT_STATS},
     {"log-level", required_argument, NULL, OPT_LOG},
@@ -208,6 +212,9 @@ static int parse_worker_option(int opt, const char *arg, struct worker_config *c
     case OPT_YIELD:
         return parse_int64(arg, 0, MIGRATION_MAX_YIELD_MS, "--yield-ms", &config->yield_ms,
                            errp);
+    case OPT_MEMORY:
+        return parse_int64(arg, 1, MIGRATION_MAX_MEMORY_KIB / 1024, "--migration-memory-mib",
+                           &config->memory_mib, errp);
     case OPT_RUN_ONCE:
         config->run_once = 1;
         return 0;
@@ -236,6 +243,7 @@ static int parse_options(int argc, char **argv, struct worker_config *config)
 
     config->yield_ms = MIGRATION_DEFAULT_YIELD_MS;
     config->target_batch_ms = MIGRATION_DEFAULT_TARGET_BATCH_MS;
+    config->memory_mib = MIGRATION_DEFAULT_MEMORY_KIB / 1024;
     ingest_config_defaults(&config->ingest);
     while ((opt = getopt_long(argc, argv, "", worker_options, NULL)) != -1) {
         int rc = parse_ingest_option(opt, optarg, &config->ingest, &err);
@@ -310,6 +318,7 @@ static int worker_start(const struct worker_config *config, sqlite3 **db,
     params.batch_size = config->batch_size;
     params.target_batch_ms = config->target_batch_ms;
     params.yield_ms = config->yield_ms;
+    params.memory_kib = config->memory_mib * 1024;
     if (migration_rows_register(*db, migration_registry, migration_registry_len, errp) != 0)
         return -1;
     return runner_start(config->db_path, &params, config->stats_json, on_migrations_finished,

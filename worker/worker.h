@@ -12,6 +12,7 @@ struct worker_config {
     int64_t batch_size;        /* 0: adaptive */
     int64_t target_batch_ms;   /* hold-time target of adaptive batches */
     int64_t yield_ms;
+    int64_t memory_mib;        /* working memory of a migration's in-memory pass */
     int run_once;
     const char *stats_json;    /* NULL: no migration stats file */
 };
