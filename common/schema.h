@@ -6,6 +6,7 @@
 
 #define SCHEMA_MIGRATIONS_TABLE "_async_migrations"
 #define SCHEMA_INGEST_STATS_TABLE "_ingest_stats"
+#define SCHEMA_JOB_CONTROL_TABLE "_job_control"
 
 /* Status values stored in _async_migrations.status (design §3). */
 #define MIGRATION_STATUS_PENDING "pending_async"

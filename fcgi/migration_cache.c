@@ -21,22 +21,12 @@ void migration_set_add(struct migration_set *set, const struct migration_row *ro
     set->rows[set->count++] = *row;
 }
 
-static void row_free(struct migration_row *row)
-{
-    free(row->name);
-    free(row->status);
-    free(row->started_at);
-    free(row->ended_at);
-    free(row->error);
-    free(row->last_update_at);
-}
-
 void migration_set_release(struct migration_set *set)
 {
     if (set == NULL || __atomic_sub_fetch(&set->refs, 1, __ATOMIC_ACQ_REL) > 0)
         return;
     for (size_t i = 0; i < set->count; i++) {
-        row_free(&set->rows[i]);
+        migration_row_free(&set->rows[i]);
         free(set->name_raw[i]);
     }
     free(set->rows);

@@ -75,7 +75,10 @@ static void write_responders(FILE *out, const struct poolstats_snapshot *snap)
     }
 }
 
-enum migration_figure { FIG_PROCESSED, FIG_PLANNED, FIG_ETA, FIG_STALLED, FIG_ELAPSED, FIG_RATE };
+enum migration_figure {
+    FIG_PROCESSED, FIG_PLANNED, FIG_ETA, FIG_STALLED, FIG_ELAPSED, FIG_RATE,
+    FIG_PAUSED, FIG_THROTTLED, FIG_THROTTLED_SECONDS, FIG_RECENT_RATE
+};
 
 static double figure(const struct migration_info *m, enum migration_figure f)
 {
@@ -85,6 +88,10 @@ static double figure(const struct migration_info *m, enum migration_figure f)
     case FIG_ETA: return m->eta_sec;
     case FIG_STALLED: return m->stalled;
     case FIG_ELAPSED: return m->elapsed_sec;
+    case FIG_PAUSED: return m->status == MIGRATION_STATE_PAUSED;
+    case FIG_THROTTLED: return m->throttled;
+    case FIG_THROTTLED_SECONDS: return m->throttled_sec;
+    case FIG_RECENT_RATE: return m->recent_rate_per_sec;
     case FIG_RATE: break;
     }
     return m->rate_per_sec;
@@ -105,14 +112,14 @@ static void name_labels(FILE *out, const struct migration_set *set, size_t i,
         fprintf(out, ",name_raw=\"%s\"", set->name_raw[i]);
 }
 
-/* One gauge family over every migration, labelled by name. */
-static void migration_gauge(FILE *out, const char *name, const char *help,
-                            const struct migration_set *set, const struct migration_info *infos,
-                            enum migration_figure field)
+/* One family over every migration, labelled by name. */
+static void migration_family(FILE *out, const char *name, const char *type, const char *help,
+                             const struct migration_set *set, const struct migration_info *infos,
+                             enum migration_figure field)
 {
     if (set->count == 0)
         return;
-    family(out, name, "gauge", help);
+    family(out, name, type, help);
     for (size_t i = 0; i < set->count; i++) {
         const struct migration_info *m = &infos[i];
         double v = figure(m, field);
@@ -122,6 +129,31 @@ static void migration_gauge(FILE *out, const char *name, const char *help,
         encode_prom_value(out, v);
         fputc('\n', out);
     }
+}
+
+static void migration_gauge(FILE *out, const char *name, const char *help,
+                            const struct migration_set *set, const struct migration_info *infos,
+                            enum migration_figure field)
+{
+    migration_family(out, name, "gauge", help, set, infos, field);
+}
+
+/* Operator control (docs/operations.md): pause, throttle and the recent rate. */
+static void write_migration_control(FILE *out, const struct migration_set *set,
+                                    const struct migration_info *infos)
+{
+    migration_gauge(out, "meshscope_async_migration_paused",
+                    "1 while an operator (or a critical WAL size) has the migration paused.",
+                    set, infos, FIG_PAUSED);
+    migration_gauge(out, "meshscope_async_migration_throttled",
+                    "1 while a health factor holds the migration back (see throttleReason).",
+                    set, infos, FIG_THROTTLED);
+    migration_family(out, "meshscope_async_migration_throttled_seconds_total", "counter",
+                     "Seconds this run of the migration has spent throttled.", set, infos,
+                     FIG_THROTTLED_SECONDS);
+    migration_gauge(out, "meshscope_async_migration_recent_rate",
+                    "Rows per second over about the last 30 s of active time (what the ETA uses).",
+                    set, infos, FIG_RECENT_RATE);
 }
 
 static void write_migrations(FILE *out, struct responder *r, const struct migration_set *set,
@@ -152,12 +184,14 @@ static void write_migrations(FILE *out, struct responder *r, const struct migrat
                     "Seconds the migration has run (until now, or until it ended).", set, infos, FIG_ELAPSED);
     migration_gauge(out, "meshscope_async_migration_rate_rows_per_second",
                     "Average rows processed per second.", set, infos, FIG_RATE);
+    write_migration_control(out, set, infos);
 
     /* A state set: one series per possible status, exactly one of them 1. */
     family(out, "meshscope_async_migration_status", "gauge",
-           "1 for the migration's current status (running, done, failed or unknown), else 0.");
-    static const enum migration_state statuses[] = {MIGRATION_STATE_RUNNING, MIGRATION_STATE_DONE,
-                                                     MIGRATION_STATE_FAILED, MIGRATION_STATE_UNKNOWN};
+           "1 for the migration's current status (running, paused, done, failed or unknown), else 0.");
+    static const enum migration_state statuses[] = {MIGRATION_STATE_RUNNING, MIGRATION_STATE_PAUSED,
+                                                     MIGRATION_STATE_DONE, MIGRATION_STATE_FAILED,
+                                                     MIGRATION_STATE_UNKNOWN};
     for (size_t i = 0; i < count; i++) {
         for (size_t s = 0; s < sizeof statuses / sizeof statuses[0]; s++) {
             fputs("meshscope_async_migration_status{", out);

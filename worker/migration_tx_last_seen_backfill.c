@@ -488,7 +488,10 @@ static int backfill_scan_between(struct backfill_run *run, struct migration_resu
     int64_t start = monotonic_us();
     int rc = migration_between(env, &gate, errp);
     result->yield_us += monotonic_us() - start;
-    if (rc == 0 && memcmp(&before, &gate, sizeof gate) != 0) {
+    /* Field by field: the struct's padding is not part of the parameters. */
+    if (rc == 0 && (gate.adaptive != before.adaptive || gate.batch_size != before.batch_size ||
+                    gate.target_batch_ms != before.target_batch_ms ||
+                    gate.yield_ms != before.yield_ms || gate.memory_kib != before.memory_kib)) {
         run->params = gate; /* new settings, their yield included */
         batch_sizer_retune(&run->sizer, &run->params);
     }
@@ -565,7 +568,10 @@ static int backfill_between(struct backfill_run *run, struct migration_result *r
     int64_t start = monotonic_us();
     int rc = migration_between(run->env, &run->params, errp);
     result->yield_us += monotonic_us() - start;
-    if (rc == 0 && memcmp(&before, &run->params, sizeof before) != 0)
+    /* Field by field: the struct's padding is not part of the parameters. */
+    const struct migration_params *p = &run->params;
+    if (rc == 0 && (p->adaptive != before.adaptive || p->batch_size != before.batch_size ||
+                    p->target_batch_ms != before.target_batch_ms))
         batch_sizer_retune(&run->sizer, &run->params);
     return rc;
 }
