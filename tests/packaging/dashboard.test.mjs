@@ -8,19 +8,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { TOP, BINDIR, freePort, tempDir, waitFor } from '../lib/stack.mjs';
 import { DASHBOARD, RULES, alertRules, metricNames, run } from './lib.mjs';
 
 // Metrics that exist only in conditions this test does not create, with why.
 const CONDITIONAL = {
-  // Named by the control-plane work (pause, throttle, recent rate), which the
-  // responders do not publish yet on this branch's base.
-  meshscope_async_migration_paused: 'not published yet (control plane pending)',
-  meshscope_async_migration_throttled: 'not published yet (control plane pending)',
-  meshscope_async_migration_throttled_seconds_total: 'not published yet (control plane pending)',
-  meshscope_async_migration_recent_rate: 'not published yet (control plane pending)',
   // The bridge counts a line the worker refused only when the worker refuses
   // one, which a packet the bridge decoded does not make it do.
   meshscope_mqtt_refused_lines_total: 'only after the worker refuses a line from the bridge',
@@ -28,6 +22,14 @@ const CONDITIONAL = {
 
 const dashboard = JSON.parse(readFileSync(DASHBOARD, 'utf8'));
 let dir, stack, prometheus, promUrl, promLog = '';
+
+// The tail of every log of the stack, for a failure's message.
+function stackLogs() {
+  const logs = path.join(dir, 'stack', 'logs');
+  if (!existsSync(logs)) return '(no logs)';
+  return readdirSync(logs).map((f) => `--- ${f}\n${readFileSync(path.join(logs, f), 'utf8').slice(-1500)}`)
+    .join('\n');
+}
 
 // scripts/stack with the demo feeder on the ingest socket and the MQTT path
 // (its own broker, the demo publisher, the bridge) beside it.
@@ -48,9 +50,10 @@ async function startFullStack() {
       if (child.exitCode !== null) throw new Error(`stack exited:\n${output}`);
       const body = await (await fetch(`http://127.0.0.1:${port}/api/healthz`)).json();
       return body.ingest_liveness?.local?.lastMessageUnix > 0;
-    }, { timeoutMs: 90000, what: `the stack to store an MQTT packet\n${output}` });
+    }, { timeoutMs: 90000, what: 'the stack to store an MQTT packet' });
   } catch (err) {
     await s.stop();
+    err.message += `\n${output}\n${stackLogs()}`;
     throw err;
   }
   // One malformed message, so the bridge's bad-message counter has a series.
