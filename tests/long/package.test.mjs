@@ -171,6 +171,17 @@ test('the worker stores what a member of meshscope-ingest sends', async () => {
     { what: 'the stored line to show in /api/stats' });
 });
 
+test('an operator steers the worker through the installed control socket', () => {
+  const socket = programOption('program:meshscope-worker', '--control-socket');
+  const r = spawnSync('/usr/bin/meshscope-worker', ['ctl', '--socket', socket, '--json', 'status'],
+    { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout).ok, true);
+  const denied = spawnSync('runuser', ['-u', 'meshscope-ro', '--', '/usr/bin/meshscope-worker', 'ctl',
+    '--socket', socket, 'status'], { encoding: 'utf8' });
+  assert.equal(denied.status, 2, 'the responders\' user cannot reach it');
+});
+
 test('the responders\' user gets EACCES writing the database or connecting to ingest', () => {
   const db = '/var/lib/meshscope/meshscope.db';
   const openWrite = `const fs = require('fs'); for (const f of process.argv.slice(1)) {
