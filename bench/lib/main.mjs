@@ -664,7 +664,7 @@ async function measureScaling(dbs, shape, bf1, workDir) {
 
 // The control plane (bench/lib/control-plane.mjs): ETA under a changing pace, throttle and pause reaction.
 async function measureControl(db1, workDir) {
-  say('7. the control plane: ETA after a change of pace, batches after a throttle or pause');
+  say('8. the control plane: ETA after a change of pace, batches after a throttle or pause');
   const dir = path.join(workDir, 'control');
   mkdirSync(dir, { recursive: true });
   try {
@@ -683,7 +683,7 @@ async function measureControl(db1, workDir) {
 // The MQTT path (bench/mqtt.mjs, also `bench/run --mqtt` alone): broker to
 // durable rows, and the bridge's take-to-ack p99 at 500 messages/s.
 async function measureMqtt() {
-  say('8. the MQTT path (bench/mqtt.mjs)');
+  say('7. the MQTT path (bench/mqtt.mjs)');
   const r = await run('node', [path.join(TOP, 'bench', 'mqtt.mjs'), ...(opts.quick ? ['--quick'] : [])]);
   const rate = r.stdout.match(/\| (\d+) msg\/s/);
   const p99 = r.stdout.match(/\| ([0-9.]+) ms \(p50/);
@@ -722,8 +722,8 @@ async function main() {
     } else {
       for (const shape of SHAPES) await measureScaling(dbs, shape, bf[shape], workDir);
     }
-    await measureControl(db1('scattered'), workDir);
     await measureMqtt();
+    await measureControl(db1('scattered'), workDir);
   } finally {
     if (!opts.keep) rmSync(workDir, { recursive: true, force: true });
     else say(`kept ${workDir}`);
