@@ -27,8 +27,10 @@
 #   /run/meshscope/worker meshscope:meshscope-ingest 0750; the worker's ingest
 #                       (and future control) sockets: feeders reach them, the
 #                       responders cannot even look in
-#   /run/meshscope/pool meshscope-ro:meshscope-ro 0700; the pool's shared
-#                       request statistics, the only place meshscope-ro writes
+#   /run/meshscope/pool meshscope-ro:meshscope 2750; the pool's shared
+#                       request statistics, the only place meshscope-ro writes.
+#                       setgid, so the file (0640) is group meshscope's: the
+#                       worker reads the readers' p99 from it, cannot write it
 #   /var/log/meshscope  root:adm 0750; supervisord writes the logs
 #   /etc/tmpfiles.d/meshscope.conf recreates the three run directories at boot
 set -eu
@@ -60,8 +62,10 @@ done
 # The runtime directories as tmpfiles.d lines; --print-tmpfiles (no root needed)
 # is how the Debian package ships the same file in /usr/lib/tmpfiles.d.
 tmpfiles_lines() {
-  printf 'd %s 0755 root root -\nd %s/worker 0750 %s %s -\nd %s/pool 0700 %s %s -\n' \
-    "$run_dir" "$run_dir" "$user" "$ingest_group" "$run_dir" "$ro_user" "$ro_user"
+  # pool/ is setgid meshscope so the stats file the responders create there is
+  # readable (never writable) by the worker, for its reader-p99 throttle.
+  printf 'd %s 0755 root root -\nd %s/worker 0750 %s %s -\nd %s/pool 2750 %s %s -\n' \
+    "$run_dir" "$run_dir" "$user" "$ingest_group" "$run_dir" "$ro_user" "$user"
 }
 [ "$tmpfiles" != print ] || { tmpfiles_lines; exit 0; }
 [ "$(id -u)" -eq 0 ] || { echo "setup-users: run as root" >&2; exit 1; }
@@ -103,7 +107,12 @@ install -d -o "$user" -g "$user" -m 0750 "$state_dir"
 # layout, where the worker owned the whole of $run_dir.
 install -d -o root -g root -m 0755 "$run_dir"
 install -d -o "$user" -g "$ingest_group" -m 0750 "$run_dir/worker"
-install -d -o "$ro_user" -g "$ro_user" -m 0700 "$run_dir/pool"
+install -d -o "$ro_user" -g "$user" -m 2750 "$run_dir/pool"
+# A stats file of the older layout (0600, group meshscope-ro) becomes readable by the worker.
+for f in "$run_dir"/pool/*.stats; do
+  [ -f "$f" ] && [ ! -L "$f" ] || continue
+  chgrp "$user" "$f" && chmod 0640 "$f"
+done
 # Sockets of the older layout, where the worker's user could replace them.
 rm -f "$run_dir/ingest.sock"
 install -d -o root -g adm -m 0750 "$log_dir" 2>/dev/null || install -d -o root -g root -m 0750 "$log_dir"

@@ -32,7 +32,7 @@ test('ctl: --help, human and JSON output, and exit codes 0 accepted, 1 refused, 
   assert.equal(human.status, 0);
   assert.match(human.stdout, /^JOB\s+STATE\s+PROGRESS/);
   assert.match(human.stdout, new RegExp(`${MIGRATION}\\s+done\\s+\\d+/\\d+`));
-  assert.match(human.stdout, /settings: adaptive batches, target 50 ms, yield 0 ms/);
+  assert.match(human.stdout, /settings: adaptive batches, target 30 ms, yield 0 ms/);
   const json = ctl(w.socket, '--json', 'status');
   assert.equal(json.json.ok, true);
 
