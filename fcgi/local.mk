@@ -9,7 +9,7 @@ fcgi_libresponder_a_SOURCES = \
 	fcgi/migration_cache.c fcgi/migration_cache.h \
 	fcgi/migrations.c fcgi/migrations.h \
 	fcgi/params.c fcgi/params.h \
-	fcgi/poolstats.c fcgi/poolstats.h fcgi/poolstats_file.h \
+	fcgi/poolstats.c fcgi/poolstats.h \
 	fcgi/reader_db.c fcgi/reader_db.h \
 	fcgi/request.c fcgi/request.h \
 	fcgi/responder.h \
