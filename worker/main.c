@@ -418,9 +418,15 @@ struct worker {
 static int worker_load_control(const struct worker_config *config, struct worker *w,
                                const struct migration_params *params, char **errp)
 {
-    if (job_control_new(migration_registry, migration_registry_len, params, &w->control,
-                        errp) != 0 ||
-        job_control_load(w->control, w->db, errp) != 0)
+    /* One list for the control plane: the migrations in registry order, then the recurring jobs. */
+    struct migration *jobs = xcalloc(migration_registry_len + 1, sizeof *jobs);
+    memcpy(jobs, migration_registry, migration_registry_len * sizeof *jobs);
+    size_t count = migration_registry_len;
+    if (config->retain_days > 0)
+        jobs[count++] = (struct migration){RETENTION_JOB_NAME, retention_run};
+    int rc = job_control_new(jobs, count, params, &w->control, errp);
+    free(jobs); /* job_control keeps the names, which are string literals */
+    if (rc != 0 || job_control_load(w->control, w->db, errp) != 0)
         return -1;
     if (config->control_socket == NULL)
         return 0;

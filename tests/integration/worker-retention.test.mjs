@@ -136,3 +136,40 @@ test('with ingest writing new rows meanwhile, the old rows still equal the refer
          + (SELECT count(*) FROM (SELECT * FROM ref.transmissions EXCEPT SELECT * FROM main.transmissions WHERE id <= 20000));`)), 0);
   assert.equal(sqlite(db, 'PRAGMA integrity_check'), 'ok');
 });
+
+test('ctl status and meshscope-worker status list the migrations then retention; a stored pause holds the next run', async (t) => {
+  const dir = tempDir('meshscope-retention-');
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const db = filled(dir, 'c.db', 2000);
+  const ctlSock = path.join(dir, 'ctl.sock');
+  const ctl = (...args) => spawnSync(WORKER, ['ctl', '--socket', ctlSock, '--json', ...args], { encoding: 'utf8' });
+  const start = () => {
+    const child = spawn(WORKER, ['--db', db, '--retain-days', String(RETAIN_DAYS), '--control-socket', ctlSock],
+      { stdio: ['ignore', 'ignore', 'pipe'] });
+    let log = '';
+    child.stderr.on('data', (d) => { log += d; });
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    return { log: () => log, stop: async () => { child.kill('SIGTERM'); await exited; } };
+  };
+  let worker = start();
+  await waitFor(() => sqlite(db, "SELECT status FROM _async_migrations WHERE name = 'retention'") === 'done',
+    { what: 'the first retention run' });
+  const listed = JSON.parse(ctl('status').stdout);
+  assert.deepEqual(listed.jobs.map((j) => j.name), ['tx_last_seen_backfill_v1', 'retention']);
+  assert.equal(ctl('pause', 'retention', 'maintenance').status, 0);
+  await worker.stop();
+  const status = spawnSync(WORKER, ['status', '--db', db], { encoding: 'utf8' });
+  assert.match(status.stdout, /^retention\s+done/m);
+
+  // New old rows, a restart: the stored pause keeps retention from deleting them.
+  const before = Number(sqlite(db, 'SELECT count(*) FROM observations'));
+  sqlite(db, 'INSERT INTO observations(transmission_id, timestamp) VALUES (1, 1000);');
+  worker = start();
+  t.after(() => worker.stop());
+  await waitFor(() => JSON.parse(ctl('status').stdout || '{}').jobs?.find((j) => j.name === 'retention')?.paused === true,
+    { what: 'retention listed paused after the restart' });
+  assert.equal(Number(sqlite(db, 'SELECT count(*) FROM observations')), before + 1, 'nothing deleted while paused');
+  assert.equal(ctl('resume', 'retention').status, 0);
+  await waitFor(() => Number(sqlite(db, 'SELECT count(*) FROM observations')) === before,
+    { what: `the resumed run to delete the old row (log: ${worker.log()})` });
+});
