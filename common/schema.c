@@ -63,7 +63,10 @@ static const char schema_create_observers[] =
     " snapshot INTEGER NOT NULL,"
     " done_through INTEGER NOT NULL);"
     "INSERT INTO " SCHEMA_OBSERVERS_BACKFILL_TABLE "(id, snapshot, done_through)"
-    " SELECT 1, COALESCE(MAX(id), 0), 0 FROM observations;";
+    " SELECT 1, COALESCE(MAX(id), 0),"
+    /* just below the lowest id: a legacy file may hold ids <= 0 */
+    "  CASE WHEN MIN(id) > -9223372036854775807 THEN MIN(MIN(id) - 1, 0) ELSE 0 END"
+    " FROM observations;";
 
 /* Columns a legacy database, or one from an earlier meshscope, may lack; added at startup. */
 static const struct {

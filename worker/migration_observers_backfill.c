@@ -26,13 +26,15 @@ static const char obf_count_sql[] =
     "SELECT count(*) FROM observations WHERE id > ?1 AND id <= ?2 AND observer IS NOT NULL";
 
 /*
- * A batch is an id range (lo, hi] of at most the batch size, walked by the
- * primary key, so it ends on any data after snapshot / size batches. Its
+ * A batch is an id range (lo, hi] holding at most the batch size of rows,
+ * walked by the primary key (obf_boundary). Its
  * rows never change (nothing updates or deletes observations), so they are
  * read before the write transaction, which then holds the writer only for
  * one upsert per observer the range holds. The observer is keyed as text,
  * as the observers.id column stores it.
  */
+static const char obf_boundary_sql[] =
+    "SELECT id FROM observations WHERE id > ?1 AND id <= ?2 ORDER BY id LIMIT 1 OFFSET ?3";
 static const char obf_read_sql[] =
     "SELECT CAST(observer AS TEXT), count(*), MIN(timestamp), MAX(timestamp)"
     " FROM observations WHERE id > ?1 AND id <= ?2 AND observer IS NOT NULL"
@@ -41,11 +43,14 @@ static const char obf_advance_sql[] =
     "UPDATE " SCHEMA_OBSERVERS_BACKFILL_TABLE " SET done_through = ?2"
     " WHERE id = 1 AND done_through = ?1";
 static const char obf_apply_sql[] =
+    /* MIN/MAX of a legacy group can be NULL; multi-argument MIN/MAX would spread it. */
     "INSERT INTO " SCHEMA_OBSERVERS_TABLE "(id, first_packet, last_packet, packet_count)"
     " VALUES (?1, ?2, ?3, ?4) ON CONFLICT(id) DO UPDATE SET"
-    "  first_packet = CASE WHEN first_packet IS NULL THEN excluded.first_packet"
+    "  first_packet = CASE WHEN excluded.first_packet IS NULL THEN first_packet"
+    "   WHEN first_packet IS NULL THEN excluded.first_packet"
     "   ELSE MIN(first_packet, excluded.first_packet) END,"
-    "  last_packet = CASE WHEN last_packet IS NULL THEN excluded.last_packet"
+    "  last_packet = CASE WHEN excluded.last_packet IS NULL THEN last_packet"
+    "   WHEN last_packet IS NULL THEN excluded.last_packet"
     "   ELSE MAX(last_packet, excluded.last_packet) END,"
     "  packet_count = packet_count + excluded.packet_count";
 
@@ -59,7 +64,7 @@ struct obf_group {
 struct obf_run {
     const struct migration_env *env;
     sqlite3 *db;
-    sqlite3_stmt *read, *advance, *apply;
+    sqlite3_stmt *boundary, *read, *advance, *apply;
     struct migration_params params;
     struct batch_sizer sizer;
     int64_t snapshot, lo;
@@ -249,6 +254,26 @@ static void obf_log_progress(struct obf_run *run, const struct migration_result 
              run->env->name, result->processed, result->total, rate, run->lo);
 }
 
+/*
+ * The batch's end: the id of the span-th observation after the cursor, by the
+ * primary key, or the snapshot. Counting rows rather than ids keeps the
+ * number of batches bounded by rows / span however sparse the ids are.
+ */
+static int obf_boundary(struct obf_run *run, int64_t span, int64_t *hi, char **errp)
+{
+    sqlite3_stmt *st = run->boundary;
+    sqlite3_bind_int64(st, 1, run->lo);
+    sqlite3_bind_int64(st, 2, run->snapshot);
+    sqlite3_bind_int64(st, 3, span - 1);
+    int rc = sqlite3_step(st);
+    *hi = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : run->snapshot;
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return set_error(errp, "finding the batch after id %" PRId64 " failed: %s", run->lo,
+                         sqlite3_errmsg(run->db));
+    return 0;
+}
+
 /* Reports the committed counts; the terminal report only when they are new. */
 static int obf_report(struct obf_run *run, const struct migration_result *result, int final,
                       char **errp)
@@ -266,9 +291,9 @@ static int obf_report(struct obf_run *run, const struct migration_result *result
 static int obf_batch(struct obf_run *run, struct migration_result *result, char **errp)
 {
     int64_t span = run->sizer.size > 0 ? run->sizer.size : 1;
-    int64_t hi = run->snapshot - run->lo > span ? run->lo + span : run->snapshot;
-    int64_t start = monotonic_us(), rows = 0, hold_us = 0, first = run->lo;
-    if (obf_read(run, hi, &rows, errp) != 0 || obf_apply(run, hi, &hold_us, errp) != 0)
+    int64_t start = monotonic_us(), rows = 0, hold_us = 0, hi = 0;
+    if (obf_boundary(run, span, &hi, errp) != 0 || obf_read(run, hi, &rows, errp) != 0 ||
+        obf_apply(run, hi, &hold_us, errp) != 0)
         return -1;
     run->lo = hi;
     obf_account(run, result, rows, hold_us);
@@ -277,7 +302,7 @@ static int obf_batch(struct obf_run *run, struct migration_result *result, char 
               run->groups_len, (double)hold_us / 1000.0);
     if (rows > 0 && obf_report(run, result, 0, errp) != 0)
         return -1;
-    batch_sizer_observe(&run->sizer, hi - first, monotonic_us() - start);
+    batch_sizer_observe(&run->sizer, span, monotonic_us() - start);
     return 0;
 }
 
@@ -310,7 +335,8 @@ static int obf_loop(struct obf_run *run, struct migration_result *result, int64_
 
 static int obf_prepare(struct obf_run *run, char **errp)
 {
-    if (sqlite3_prepare_v2(run->db, obf_read_sql, -1, &run->read, NULL) != SQLITE_OK ||
+    if (sqlite3_prepare_v2(run->db, obf_boundary_sql, -1, &run->boundary, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(run->db, obf_read_sql, -1, &run->read, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(run->db, obf_advance_sql, -1, &run->advance, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(run->db, obf_apply_sql, -1, &run->apply, NULL) != SQLITE_OK)
         return set_error(errp, "preparing the batch statements failed: %s",
@@ -320,6 +346,7 @@ static int obf_prepare(struct obf_run *run, char **errp)
 
 static void obf_release(struct obf_run *run)
 {
+    sqlite3_finalize(run->boundary);
     sqlite3_finalize(run->read);
     sqlite3_finalize(run->advance);
     sqlite3_finalize(run->apply);
