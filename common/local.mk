@@ -5,6 +5,7 @@ common_libmeshscope_a_SOURCES = \
 	common/encode.c common/encode.h \
 	common/log.c common/log.h \
 	common/migration_info.c common/migration_info.h \
+	common/packet.c common/packet.h \
 	common/rate_limit.c common/rate_limit.h \
 	common/schema.c common/schema.h \
 	common/timefmt.c common/timefmt.h \

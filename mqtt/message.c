@@ -9,7 +9,7 @@
 
 #include <json-c/json.h>
 
-#include "packet.h"
+#include "packet_hash.h"
 #include "utf8.h"
 #include "util.h"
 
