@@ -14,6 +14,9 @@ fcgi_libresponder_a_SOURCES = \
 	fcgi/responder.h \
 	fcgi/route_healthz.c \
 	fcgi/route_metrics.c \
+	fcgi/route_observers.c \
+	fcgi/route_packet.c \
+	fcgi/route_traffic.c \
 	fcgi/route_packets.c \
 	fcgi/route_perf.c \
 	fcgi/route_perf_migrations.c \
