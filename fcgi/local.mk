@@ -7,6 +7,7 @@ fcgi_libresponder_a_SOURCES = \
 	fcgi/ingest_stats.c \
 	fcgi/migration_cache.c fcgi/migration_cache.h \
 	fcgi/migrations.c \
+	fcgi/observer_metrics.c \
 	fcgi/params.c fcgi/params.h \
 	fcgi/poolstats.c fcgi/poolstats.h \
 	fcgi/reader_db.c \

@@ -3,6 +3,7 @@
 #define MESHSCOPE_RESPONDER_H
 
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "http.h"
@@ -93,6 +94,9 @@ struct ingest_stats {
 /* Returns 1 with *out filled, 0 when there is no such table or row, -1 on a read error. */
 int ingest_stats_read(struct responder *r, struct ingest_stats *out, char **errp);
 void ingest_stats_free(struct ingest_stats *s);
+
+/* observer_metrics.c: the per-observer series of /api/metrics. */
+void observer_metrics_write(FILE *out, struct responder *r);
 
 /* request.c */
 /*

@@ -224,6 +224,7 @@ static void metrics(struct responder *r, const struct http_request *req,
     default:
         break;
     }
+    observer_metrics_write(out, r);
     if (r->liveness_path != NULL) {
         struct ingest_liveness *l = xmalloc(sizeof *l);
         if (ingest_liveness_read(r->liveness_path, l, &err) == 0)
