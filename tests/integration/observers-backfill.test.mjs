@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { rmSync } from 'node:fs';
 import { TOP, tempDir, waitFor } from '../lib/stack.mjs';
-import { WORKER, startWorker, observation, Feeder } from '../lib/ingest.mjs';
+import { WORKER, startWorker, observation, Feeder, exchange } from '../lib/ingest.mjs';
 import { prng } from '../lib/crashloop.mjs';
 import { migrationStatus, integrityCheck } from '../lib/backfill.mjs';
 import { OBSERVERS_MIGRATION, sqlite, observersOffReference, skipLastSeenBackfill } from '../lib/observers.mjs';
@@ -119,6 +119,36 @@ test('kill -9 at seeded moments under ingest, then the table equals the referenc
     assert.ok(stored >= feeder.acked.length, 'every acknowledged line is stored');
     assert.equal(observersOffReference(db), 0, `off the reference after kills ${JSON.stringify(kills)} (seed ${seed})`);
     assert.equal(integrityCheck(db), 'ok');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('observer_status lines fill the status fields; an older status changes nothing; packets keep counting', async () => {
+  const dir = tempDir();
+  try {
+    const db = path.join(dir, 'status.db');
+    const socket = path.join(dir, 'ingest.sock');
+    const worker = await startWorker({ db, socket });
+    try {
+      const status = (over) => JSON.stringify({ kind: 'observer_status', observer: 'OBS1',
+        timestamp: 1760000100, ...over });
+      const replies = await exchange(socket, [
+        status({ observer_name: 'Roof', region: 'SEA', model: 'T-Beam', firmware: 'v1.9', battery_mv: 4100,
+          uptime_s: 60, noise_floor: -112.5 }),
+        status({ timestamp: 1760000000, firmware: 'old', battery_mv: 1 }),
+        observation({ hash: 's1', observer: 'OBS1', timestamp: 1760000050, region: 'SEA' }),
+        observation({ hash: 's2', observer: 'OBS1', timestamp: 1760000040 }),
+        status({ hash: 'x' }),
+      ]);
+      assert.deepEqual(replies.slice(0, 4), ['ok', 'ok', 'ok', 'ok']);
+      assert.match(replies[4], /^error unknown field "hash"/);
+    } finally {
+      await worker.stop();
+    }
+    assert.equal(sqlite(db, `SELECT json_array(name, region, model, firmware, battery_mv, uptime_s,
+      noise_floor, status_at, first_packet, last_packet, packet_count) FROM observers WHERE id = 'OBS1'`),
+    '["Roof","SEA","T-Beam","v1.9",4100,60,-112.5,1760000100,1760000040,1760000050,2]');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
