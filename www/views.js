@@ -90,7 +90,7 @@
     wrap.tabIndex = 0;
     wrap.setAttribute('role', 'region');
     wrap.setAttribute('aria-label', label);
-    var t = el('table', 'packets');
+    var t = el('table', 'packets view-table');
     var tr = el('tr');
     headers.forEach(function (h) { var th = el('th', null, h); th.scope = 'col'; tr.appendChild(th); });
     var thead = el('thead');
