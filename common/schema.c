@@ -27,7 +27,24 @@ static const char schema_create_tables[] =
     " error TEXT,"
     " rows_processed INTEGER NOT NULL DEFAULT 0,"
     " rows_total INTEGER NOT NULL DEFAULT 0,"
-    " last_update_at TEXT);"
+    " last_update_at TEXT,"
+    " active_ms INTEGER NOT NULL DEFAULT 0,"
+    " paused_ms INTEGER NOT NULL DEFAULT 0,"
+    " throttled_ms INTEGER NOT NULL DEFAULT 0,"
+    " recent_rate REAL NOT NULL DEFAULT 0,"
+    " throttle_reason TEXT);"
+    /* Operators' pauses and settings per writer job (docs/operations.md), kept
+     * across restarts; batch_size 0 means adaptive, NULL means the flag's value. */
+    "CREATE TABLE IF NOT EXISTS " SCHEMA_JOB_CONTROL_TABLE "("
+    " name TEXT PRIMARY KEY,"
+    " paused INTEGER NOT NULL DEFAULT 0,"
+    " paused_at TEXT,"
+    " pause_reason TEXT,"
+    " target_batch_ms INTEGER,"
+    " yield_ms INTEGER,"
+    " batch_size INTEGER,"
+    " max_rows_per_sec INTEGER,"
+    " updated_at TEXT);"
     /* One row of cumulative live-ingest figures, written by the worker inside
      * its group commits so the read-only responders can report them. */
     "CREATE TABLE IF NOT EXISTS " SCHEMA_INGEST_STATS_TABLE "("
@@ -77,6 +94,11 @@ static const struct {
     {SCHEMA_MIGRATIONS_TABLE, "rows_processed INTEGER NOT NULL DEFAULT 0"},
     {SCHEMA_MIGRATIONS_TABLE, "rows_total INTEGER NOT NULL DEFAULT 0"},
     {SCHEMA_MIGRATIONS_TABLE, "last_update_at TEXT"},
+    {SCHEMA_MIGRATIONS_TABLE, "active_ms INTEGER NOT NULL DEFAULT 0"},
+    {SCHEMA_MIGRATIONS_TABLE, "paused_ms INTEGER NOT NULL DEFAULT 0"},
+    {SCHEMA_MIGRATIONS_TABLE, "throttled_ms INTEGER NOT NULL DEFAULT 0"},
+    {SCHEMA_MIGRATIONS_TABLE, "recent_rate REAL NOT NULL DEFAULT 0"},
+    {SCHEMA_MIGRATIONS_TABLE, "throttle_reason TEXT"},
     {SCHEMA_INGEST_STATS_TABLE, "lines_duplicate INTEGER NOT NULL DEFAULT 0"},
 };
 

@@ -51,14 +51,29 @@ int timefmt_parse(const char *text, int64_t *epoch_out, char **errp)
     tm.tm_hour = hour;
     tm.tm_min = minute;
     tm.tm_sec = second;
-    *epoch_out = (int64_t)timegm(&tm);
+    int64_t epoch = (int64_t)timegm(&tm);
+    /* Second 60 rolls over; past 9999-12-31 the value could not be written back in four digits. */
+    if (epoch < TIMEFMT_MIN_EPOCH || epoch > TIMEFMT_MAX_EPOCH)
+        return set_error(errp, "unparseable timestamp '%.40s'", text);
+    *epoch_out = epoch;
     return 0;
 }
 
-void timefmt_rfc3339(int64_t epoch, char *buf)
+int timefmt_rfc3339(int64_t epoch, char *buf)
 {
+    buf[0] = '\0';
+    if (epoch < TIMEFMT_MIN_EPOCH || epoch > TIMEFMT_MAX_EPOCH)
+        return -1;
     time_t t = (time_t)epoch;
     struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, TIMEFMT_RFC3339_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (gmtime_r(&t, &tm) == NULL)
+        return -1;
+    /* %Y would not pad years before 1000; RFC 3339 wants exactly four digits. */
+    int n = snprintf(buf, TIMEFMT_RFC3339_LEN, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    if (n != TIMEFMT_RFC3339_LEN - 1) {
+        buf[0] = '\0';
+        return -1;
+    }
+    return 0;
 }

@@ -18,13 +18,18 @@
 #                       here when absent) and its -wal and -shm files are 0640:
 #                       the group reads, only the owner writes. SQLite gives
 #                       -wal/-shm the database file's mode, whatever the umask.
-#   /run/meshscope      meshscope:meshscope 0755; the worker's ingest socket and
-#                       the pool socket, which supervisord creates root:www-data
-#                       0660 so nginx reaches it through its group only
+#   /run/meshscope      root:root 0755; the pool socket, which supervisord (root)
+#                       creates root:www-data 0660 so nginx reaches it through
+#                       its group only. No other user may write here: root
+#                       chowns and chmods the socket's path, which must never
+#                       be a symlink someone else swapped in
+#   /run/meshscope/worker meshscope:meshscope-ingest 0750; the worker's ingest
+#                       (and future control) sockets: feeders reach them, the
+#                       responders cannot even look in
 #   /run/meshscope/pool meshscope-ro:meshscope-ro 0700; the pool's shared
 #                       request statistics, the only place meshscope-ro writes
 #   /var/log/meshscope  root:adm 0750; supervisord writes the logs
-#   /etc/tmpfiles.d/meshscope.conf recreates /run/meshscope at boot
+#   /etc/tmpfiles.d/meshscope.conf recreates the three run directories at boot
 set -eu
 
 state_dir=/var/lib/meshscope
@@ -37,7 +42,7 @@ user=meshscope
 ro_user=meshscope-ro
 ingest_group=meshscope-ingest
 
-usage() { sed -n '2,28s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,32s/^# \{0,1\}//p' "$0"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --state-dir) state_dir=$2; shift 2 ;;
@@ -85,8 +90,13 @@ if ! getent group "$web_group" >/dev/null; then
 fi
 
 install -d -o "$user" -g "$user" -m 0750 "$state_dir"
-install -d -o "$user" -g "$user" -m 0755 "$run_dir"
+# install -d also fixes the owner and mode of a directory left by an older
+# layout, where the worker owned the whole of $run_dir.
+install -d -o root -g root -m 0755 "$run_dir"
+install -d -o "$user" -g "$ingest_group" -m 0750 "$run_dir/worker"
 install -d -o "$ro_user" -g "$ro_user" -m 0700 "$run_dir/pool"
+# Sockets of the older layout, where the worker's user could replace them.
+rm -f "$run_dir/ingest.sock"
 install -d -o root -g adm -m 0750 "$log_dir" 2>/dev/null || install -d -o root -g root -m 0750 "$log_dir"
 
 # An empty file is a new database to SQLite; creating it here fixes its mode
@@ -102,8 +112,9 @@ for f in "$state_dir"/*.db "$state_dir"/*.db-wal "$state_dir"/*.db-shm "$state_d
 done
 
 if [ "$tmpfiles" = yes ] && [ -d /etc/tmpfiles.d ]; then
-  printf 'd %s 0755 %s %s -\nd %s/pool 0700 %s %s -\n' "$run_dir" "$user" "$user" \
-    "$run_dir" "$ro_user" "$ro_user" >/etc/tmpfiles.d/meshscope.conf
+  printf 'd %s 0755 root root -\nd %s/worker 0750 %s %s -\nd %s/pool 0700 %s %s -\n' \
+    "$run_dir" "$run_dir" "$user" "$ingest_group" "$run_dir" "$ro_user" "$ro_user" \
+    >/etc/tmpfiles.d/meshscope.conf
 fi
 
 echo "setup-users: $user owns $state_dir; $ro_user (groups: $(id -Gn "$ro_user")) reads it;" \

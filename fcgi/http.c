@@ -68,7 +68,7 @@ void http_response_add_header(struct http_response *resp, const char *name, cons
     resp->header_count++;
 }
 
-const char *http_status_text(int status)
+static const char *http_status_text(int status)
 {
     switch (status) {
     case 200: return "OK";

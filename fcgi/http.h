@@ -43,6 +43,4 @@ void http_response_add_header(struct http_response *resp, const char *name, cons
 /* Serializes status line, headers and (unless head_only) body into a heap buffer. */
 char *http_response_serialize(const struct http_response *resp, int head_only, size_t *len_out);
 
-const char *http_status_text(int status);
-
 #endif

@@ -1,7 +1,8 @@
 /* ingest_stats.c: reads the worker's live-ingest figures from _ingest_stats, when the table exists. */
 #include <stdlib.h>
 
-#include "responder.h"
+#include "ingest_stats.h"
+
 #include "schema.h"
 #include "util.h"
 
@@ -12,28 +13,26 @@ static const struct reader_query ingest_query = {
     .table = SCHEMA_INGEST_STATS_TABLE,
 };
 
-int ingest_stats_read(struct responder *r, struct ingest_stats *out, char **errp)
+int ingest_stats_read(struct reader_db *rd, struct ingest_stats *out,
+                      enum reader_presence *presence, char **errp)
 {
     sqlite3_stmt *stmt = NULL;
     char *err = NULL;
-    switch (reader_db_prepare(r, &ingest_query, &stmt, &err)) {
-    case READER_NO_DB:
-    case READER_NO_TABLE:
-        return 0; /* an older worker, or none yet: nothing to report */
-    case READER_ERROR:
+    if (reader_db_prepare(rd, &ingest_query, &stmt, presence, &err) != 0) {
         set_error(errp, "reading %s: %s", SCHEMA_INGEST_STATS_TABLE, err);
         free(err);
         return -1;
-    case READER_OK:
-        break;
     }
+    if (*presence != READER_PRESENT)
+        return 0; /* an older worker, or none yet: nothing to report */
     int rc = reader_db_step(stmt);
     if (rc == SQLITE_DONE) {
         reader_db_release(stmt);
+        *presence = READER_NO_ROW;
         return 0;
     }
     if (rc != SQLITE_ROW) {
-        set_error(errp, "reading %s: %s", SCHEMA_INGEST_STATS_TABLE, reader_db_errmsg(r));
+        set_error(errp, "reading %s: %s", SCHEMA_INGEST_STATS_TABLE, reader_db_errmsg(rd));
         reader_db_release(stmt);
         return -1;
     }
@@ -47,7 +46,7 @@ int ingest_stats_read(struct responder *r, struct ingest_stats *out, char **errp
     const unsigned char *updated = sqlite3_column_text(stmt, 7);
     out->updated_at = updated ? xstrdup((const char *)updated) : NULL;
     reader_db_release(stmt);
-    return 1;
+    return 0;
 }
 
 void ingest_stats_free(struct ingest_stats *s)

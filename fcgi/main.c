@@ -1,5 +1,7 @@
 /* main.c: meshscope-fcgi's command line and its FastCGI (or one-shot CGI) request loop. */
+#include <errno.h>
 #include <getopt.h>
+#include <netdb.h>
 #include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,7 +17,11 @@
 #include "config.h"
 #include "log.h"
 #include "poolstats.h"
+#include "migrations.h"
+#include "reader_db.h"
+#include "request.h"
 #include "responder.h"
+#include "router.h"
 #include "util.h"
 
 
@@ -63,21 +69,57 @@ static void usage(FILE *out)
 struct fcgi_options {
     const char *listen;
     const char *stats_file;
+    enum log_level level;
+    int64_t stalled_after_s;
 };
+
+enum {
+    OPT_DB = 256,
+    OPT_LISTEN,
+    OPT_CACHE,
+    OPT_STALLED,
+    OPT_STATS,
+    OPT_LOG,
+    OPT_LIVENESS,
+    OPT_HELP,
+    OPT_VERSION
+};
+
+/* Stores one option's value; -1 with *errp when the value is bad. */
+static int apply_option(int opt, const char *arg, struct responder *r, struct fcgi_options *o,
+                        char **errp)
+{
+    switch (opt) {
+    case OPT_DB:
+        r->reader.path = arg;
+        return 0;
+    case OPT_LISTEN:
+        if (strncmp(arg, "unix:", 5) != 0 && strchr(arg, ':') == NULL)
+            return set_error(errp, "--listen: expected unix:PATH or HOST:PORT");
+        o->listen = arg;
+        return 0;
+    case OPT_CACHE:
+        return parse_int64(arg, 0, 3600000, "--cache-ttl-ms", &r->cache_ttl_ms, errp);
+    case OPT_STALLED:
+        return parse_int64(arg, 1, 7 * 86400, "--stalled-after-s", &o->stalled_after_s, errp);
+    case OPT_STATS:
+        if (*arg == '\0')
+            return set_error(errp, "--stats-file: expected a path");
+        o->stats_file = arg;
+        return 0;
+    case OPT_LIVENESS:
+        r->liveness_path = arg;
+        return 0;
+    case OPT_LOG:
+        if (log_level_parse(arg, &o->level) != 0)
+            return set_error(errp, "--log-level: expected error, warn, info or debug");
+        return 0;
+    }
+    return set_error(errp, "unknown option");
+}
 
 static int parse_options(int argc, char **argv, struct responder *r, struct fcgi_options *o)
 {
-    enum {
-        OPT_DB = 256,
-        OPT_LISTEN,
-        OPT_CACHE,
-        OPT_STALLED,
-        OPT_STATS,
-        OPT_LOG,
-        OPT_LIVENESS,
-        OPT_HELP,
-        OPT_VERSION
-    };
     static const struct option options[] = {
         {"db", required_argument, NULL, OPT_DB},
         {"listen", required_argument, NULL, OPT_LISTEN},
@@ -90,69 +132,38 @@ static int parse_options(int argc, char **argv, struct responder *r, struct fcgi
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
     };
-    enum log_level level = LOG_LEVEL_INFO;
     char *err = NULL;
     int opt;
 
-    int64_t stalled_after_s = MIGRATION_STALLED_AFTER_MS_DEFAULT / 1000;
+    o->level = LOG_LEVEL_INFO;
+    o->stalled_after_s = MIGRATION_STALLED_AFTER_MS_DEFAULT / 1000;
     r->cache_ttl_ms = 1000;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        switch (opt) {
-        case OPT_DB:
-            r->db_path = optarg;
-            break;
-        case OPT_LISTEN:
-            if (strncmp(optarg, "unix:", 5) != 0 && strchr(optarg, ':') == NULL) {
-                err = xasprintf("--listen: expected unix:PATH or HOST:PORT");
-                goto bad;
-            }
-            o->listen = optarg;
-            break;
-        case OPT_CACHE:
-            if (parse_int64(optarg, 0, 3600000, "--cache-ttl-ms", &r->cache_ttl_ms, &err))
-                goto bad;
-            break;
-        case OPT_STALLED:
-            if (parse_int64(optarg, 1, 7 * 86400, "--stalled-after-s", &stalled_after_s, &err))
-                goto bad;
-            break;
-        case OPT_STATS:
-            if (*optarg == '\0') {
-                err = xasprintf("--stats-file: expected a path");
-                goto bad;
-            }
-            o->stats_file = optarg;
-            break;
-        case OPT_LIVENESS:
-            r->liveness_path = optarg;
-            break;
-        case OPT_LOG:
-            if (log_level_parse(optarg, &level) != 0) {
-                err = xasprintf("--log-level: expected error, warn, info or debug");
-                goto bad;
-            }
-            break;
-        case OPT_HELP:
+        if (opt == OPT_HELP) {
             usage(stdout);
             exit(0);
-        case OPT_VERSION:
+        }
+        if (opt == OPT_VERSION) {
             printf("meshscope-fcgi %s\n", PACKAGE_VERSION);
             exit(0);
-        default:
+        }
+        if (opt == '?') {
             usage(stderr);
             return -1;
         }
+        if (apply_option(opt, optarg, r, o, &err) != 0)
+            goto bad;
     }
     if (optind < argc) {
         err = xasprintf("unexpected argument '%s'", argv[optind]);
         goto bad;
     }
-    if (r->db_path == NULL) {
+    if (r->reader.path == NULL) {
         err = xasprintf("--db PATH is required");
         goto bad;
     }
-    r->stalled_after_ms = stalled_after_s * 1000;
-    log_init("fcgi", level);
+    r->stalled_after_ms = o->stalled_after_s * 1000;
+    log_init("fcgi", o->level);
     return 0;
 
 bad:
@@ -193,8 +204,7 @@ static struct poolstats *open_stats(const char *path, enum poolstats_role role)
     struct poolstats *ps = NULL;
     if (path != NULL) {
         char *err = NULL;
-        ps = poolstats_open(path, role, router_endpoint_count(), layout, &err);
-        if (ps == NULL) {
+        if (poolstats_open(path, role, router_endpoint_count(), layout, &ps, &err) != 0) {
             log_warnx("%s; reporting this process's figures only", err);
             free(err);
         }
@@ -218,20 +228,58 @@ static int serve_cgi(struct responder *r)
     return ok ? 0 : 1;
 }
 
-static int open_listen_socket(const char *spec, char **errp)
+/*
+ * Our own socket, bind and listen rather than FCGX_OpenSocket, which prints
+ * its own message and exits the process when binding fails. Returns the
+ * listening descriptor, or -1 with errno's text in *errp.
+ */
+static int listen_unix(const char *path, char **errp)
 {
-    const char *target = strncmp(spec, "unix:", 5) == 0 ? spec + 5 : spec;
-    if (target == spec + 5)
-        unlink(target); /* a stale socket from a previous run */
-    int fd = FCGX_OpenSocket(target, 128);
-    if (fd < 0)
-        return set_error(errp, "cannot listen on %s", spec);
-    /* The web server's user reaches the socket through its group (see nginx/). */
-    if (target == spec + 5 && chmod(target, 0660) != 0) {
-        close(fd);
-        return set_error(errp, "cannot set permissions on %s", target);
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof addr.sun_path)
+        return set_error(errp, "cannot listen on unix:%s: path longer than %zu bytes", path,
+                         sizeof addr.sun_path - 1);
+    memcpy(addr.sun_path, path, strlen(path) + 1);
+    unlink(path); /* a stale socket from a previous run */
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(fd, 128) != 0 ||
+        chmod(path, 0660) != 0) { /* nginx's user reaches it through its group (see nginx/) */
+        int saved = errno;
+        if (fd >= 0)
+            close(fd);
+        return set_error(errp, "cannot listen on unix:%s: %s", path, strerror(saved));
     }
     return fd;
+}
+
+static int listen_tcp(const char *spec, char **errp)
+{
+    const char *colon = strrchr(spec, ':');
+    char *host = xasprintf("%.*s", (int)(colon - spec), spec);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE};
+    struct addrinfo *ai = NULL;
+    int rc = getaddrinfo(*host ? host : NULL, colon + 1, &hints, &ai);
+    free(host);
+    if (rc != 0)
+        return set_error(errp, "cannot listen on %s: %s", spec, gai_strerror(rc));
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 128) != 0) {
+        int saved = errno;
+        if (fd >= 0)
+            close(fd);
+        freeaddrinfo(ai);
+        return set_error(errp, "cannot listen on %s: %s", spec, strerror(saved));
+    }
+    freeaddrinfo(ai);
+    return fd;
+}
+
+static int open_listen_socket(const char *spec, char **errp)
+{
+    return strncmp(spec, "unix:", 5) == 0 ? listen_unix(spec + 5, errp) : listen_tcp(spec, errp);
 }
 
 static int serve_fastcgi(struct responder *r, int listen_fd)
@@ -242,7 +290,7 @@ static int serve_fastcgi(struct responder *r, int listen_fd)
         return 1;
     }
     log_info("serving FastCGI (pid %d, database %s, cache %lld ms, stalled after %lld s)",
-             (int)getpid(), r->db_path, (long long)r->cache_ttl_ms,
+             (int)getpid(), r->reader.path, (long long)r->cache_ttl_ms,
              (long long)(r->stalled_after_ms / 1000));
     while (!stop_requested) {
         if (FCGX_Accept_r(&request) < 0)
@@ -315,6 +363,6 @@ int main(int argc, char **argv)
     }
     poolstats_close(r.stats);
     migration_cache_destroy(&r.migrations);
-    reader_db_close(&r);
+    reader_db_close(&r.reader);
     return rc;
 }

@@ -5,37 +5,32 @@
 
 #include "util.h"
 
-struct migration_set *migration_set_new(enum migration_set_state state)
+struct migration_set *migration_set_new(enum reader_presence presence)
 {
     struct migration_set *set = xcalloc(1, sizeof *set);
     set->refs = 1;
-    set->state = state;
+    set->presence = presence;
     return set;
 }
 
-void migration_set_add(struct migration_set *set, const struct migration_row *row)
+void migration_set_add(struct migration_set *set, const struct migration_row *row, char *name_raw)
 {
     set->rows = xrealloc(set->rows, (set->count + 1) * sizeof *set->rows);
+    set->name_raw = xrealloc(set->name_raw, (set->count + 1) * sizeof *set->name_raw);
+    set->name_raw[set->count] = name_raw;
     set->rows[set->count++] = *row;
-}
-
-static void row_free(struct migration_row *row)
-{
-    free(row->name);
-    free(row->status);
-    free(row->started_at);
-    free(row->ended_at);
-    free(row->error);
-    free(row->last_update_at);
 }
 
 void migration_set_release(struct migration_set *set)
 {
     if (set == NULL || __atomic_sub_fetch(&set->refs, 1, __ATOMIC_ACQ_REL) > 0)
         return;
-    for (size_t i = 0; i < set->count; i++)
-        row_free(&set->rows[i]);
+    for (size_t i = 0; i < set->count; i++) {
+        migration_row_free(&set->rows[i]);
+        free(set->name_raw[i]);
+    }
     free(set->rows);
+    free(set->name_raw);
     free(set);
 }
 

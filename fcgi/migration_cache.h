@@ -1,4 +1,4 @@
-/* migration_cache.h: a short-lived cache of _async_migrations reads (design §4). */
+/* migration_cache.h: a short-lived cache of _async_migrations reads (docs/api.md). */
 #ifndef MESHSCOPE_MIGRATION_CACHE_H
 #define MESHSCOPE_MIGRATION_CACHE_H
 
@@ -7,25 +7,25 @@
 #include <stdint.h>
 
 #include "migration_info.h"
-
-/* What a successful read found. A failed read is an error, never a state. */
-enum migration_set_state {
-    MIGRATIONS_OK,       /* the table exists; rows may be empty */
-    MIGRATIONS_NO_DB,    /* no database file yet */
-    MIGRATIONS_NO_TABLE, /* a database without the table: the worker has not created the schema */
-};
+#include "reader_db.h"
 
 /* An immutable, reference-counted result; readers keep it while the cache moves on. */
 struct migration_set {
     int refs;
-    enum migration_set_state state;
+    enum reader_presence presence; /* READER_PRESENT: the table exists; rows may be empty */
     struct migration_row *rows; /* ordered by name */
+    /*
+     * Parallel to rows: NULL when the stored name is TEXT, valid UTF-8 and
+     * NUL-free, so row.name shows it exactly; otherwise its type and bytes
+     * ("blob:61", "text:610062"), which tell apart names row.name cannot.
+     */
+    char **name_raw;
     size_t count;
 };
 
-struct migration_set *migration_set_new(enum migration_set_state state);
-/* Appends a row, taking ownership of its strings. */
-void migration_set_add(struct migration_set *set, const struct migration_row *row);
+struct migration_set *migration_set_new(enum reader_presence presence);
+/* Appends a row, taking ownership of its strings (and of name_raw, which may be NULL). */
+void migration_set_add(struct migration_set *set, const struct migration_row *row, char *name_raw);
 /* Drops one reference; accepts NULL. */
 void migration_set_release(struct migration_set *set);
 

@@ -1,53 +1,73 @@
 /* migrations.c: reads _async_migrations through the TTL cache and renders the info array. */
+#include <stdio.h>
 #include <string.h>
 
-#include "responder.h"
+#include "migrations.h"
+
 #include "db.h"
 #include "schema.h"
+#include "utf8.h"
 #include "util.h"
 
+/* With pauses and throttles (the worker's schema), else as a database without them has it. */
 static const struct reader_query migrations_query = {
-    .sql = "SELECT name, status, started_at, ended_at, error, rows_processed, rows_total,"
-           " last_update_at FROM " SCHEMA_MIGRATIONS_TABLE " ORDER BY name",
+    .sql = MIGRATION_ROW_SELECT,
     .table = SCHEMA_MIGRATIONS_TABLE,
 };
+static const struct reader_query migrations_query_basic = {
+    .sql = MIGRATION_ROW_SELECT_BASIC,
+    .table = SCHEMA_MIGRATIONS_TABLE,
+};
+
+/* See migration_set.name_raw. Reads the column's type before any conversion can change it. */
+static char *name_raw(sqlite3_stmt *stmt, int col)
+{
+    int type = sqlite3_column_type(stmt, col);
+    const unsigned char *bytes =
+        type == SQLITE_BLOB ? sqlite3_column_blob(stmt, col) : sqlite3_column_text(stmt, col);
+    size_t len = (size_t)sqlite3_column_bytes(stmt, col);
+    if (type == SQLITE_TEXT && memchr(bytes, '\0', len) == NULL && utf8_valid(bytes, len))
+        return NULL;
+    const char *kind = type == SQLITE_TEXT ? "text" : type == SQLITE_BLOB ? "blob" : "null";
+    char *raw = xmalloc(strlen(kind) + 1 + 2 * len + 1);
+    char *p = raw + sprintf(raw, "%s:", kind);
+    for (size_t i = 0; bytes != NULL && i < len; i++)
+        p += sprintf(p, "%02x", bytes[i]);
+    *p = '\0';
+    return raw;
+}
 
 static int migrations_load(void *ctx, struct migration_set **out, char **errp)
 {
     struct responder *r = ctx;
     sqlite3_stmt *stmt = NULL;
+    enum reader_presence presence;
     char *err = NULL;
-    switch (reader_db_prepare(r, &migrations_query, &stmt, &err)) {
-    case READER_NO_DB:
-        *out = migration_set_new(MIGRATIONS_NO_DB);
-        return 0;
-    case READER_NO_TABLE:
-        *out = migration_set_new(MIGRATIONS_NO_TABLE);
-        return 0;
-    case READER_ERROR:
+    int rc = reader_db_prepare(&r->reader, &migrations_query, &stmt, &presence, &err);
+    /* Only a database without operator control falls back; a locked or damaged one fails once. */
+    if (rc != 0 && err != NULL && strstr(err, "no such ") != NULL) {
+        free(err);
+        err = NULL;
+        rc = reader_db_prepare(&r->reader, &migrations_query_basic, &stmt, &presence, &err);
+    }
+    if (rc != 0) {
         set_error(errp, "reading %s: %s", SCHEMA_MIGRATIONS_TABLE, err);
         free(err);
         return -1;
-    case READER_OK:
-        break;
     }
-    struct migration_set *set = migration_set_new(MIGRATIONS_OK);
-    int rc;
+    if (presence != READER_PRESENT) {
+        *out = migration_set_new(presence);
+        return 0;
+    }
+    struct migration_set *set = migration_set_new(READER_PRESENT);
     while ((rc = reader_db_step(stmt)) == SQLITE_ROW) {
-        struct migration_row row = {
-            .name = db_column_text_dup(stmt, 0),
-            .status = db_column_text_dup(stmt, 1),
-            .started_at = db_column_text_dup(stmt, 2),
-            .ended_at = db_column_text_dup(stmt, 3),
-            .error = db_column_text_dup(stmt, 4),
-            .rows_processed = sqlite3_column_int64(stmt, 5),
-            .rows_total = sqlite3_column_int64(stmt, 6),
-            .last_update_at = db_column_text_dup(stmt, 7),
-        };
-        migration_set_add(set, &row);
+        char *raw = name_raw(stmt, 0);
+        struct migration_row row;
+        migration_row_read(stmt, &row);
+        migration_set_add(set, &row, raw);
     }
     if (rc != SQLITE_DONE) {
-        set_error(errp, "reading %s: %s", SCHEMA_MIGRATIONS_TABLE, reader_db_errmsg(r));
+        set_error(errp, "reading %s: %s", SCHEMA_MIGRATIONS_TABLE, reader_db_errmsg(&r->reader));
         reader_db_release(stmt);
         migration_set_release(set);
         return -1;
@@ -76,7 +96,8 @@ struct json_object *migrations_to_json(struct responder *r, const struct migrati
     for (size_t i = 0; set != NULL && i < set->count; i++) {
         struct migration_info info;
         migration_info_compute(&set->rows[i], now_ms, r->stalled_after_ms, &info);
-        *running |= info.status == MIGRATION_STATE_RUNNING;
+        /* A paused migration keeps the site warming up: its data is still incomplete. */
+        *running |= info.status == MIGRATION_STATE_RUNNING || info.status == MIGRATION_STATE_PAUSED;
         json_object_array_add(array, migration_info_to_json(&info));
         migration_info_free(&info);
     }

@@ -4,7 +4,8 @@
 
 #include "encode.h"
 #include "log.h"
-#include "responder.h"
+#include "observer_metrics.h"
+#include "route_query.h"
 
 /* Observers silent longer than this drop out, so the series stay bounded. */
 #define OBSERVER_METRICS_WINDOW_S (7 * 86400)
@@ -30,11 +31,11 @@ void observer_metrics_write(FILE *out, struct responder *r)
                                         "meshscope_observer_packets_total"};
     sqlite3_stmt *st = NULL;
     char *err = NULL;
-    enum reader_result res = reader_db_prepare(r, &observer_metrics_query, &st, &err);
-    if (res == READER_ERROR)
+    int open = route_query_open(r, &observer_metrics_query, &st, &err);
+    if (open < 0)
         log_warnx("/api/metrics: observers: %s", err);
     free(err);
-    if (res != READER_OK)
+    if (open != 0)
         return;
     sqlite3_bind_int64(st, 1, r->wall_clock_ms() / 1000 - OBSERVER_METRICS_WINDOW_S);
     static const char *const help[] = {
@@ -50,7 +51,7 @@ void observer_metrics_write(FILE *out, struct responder *r)
             series(out, names[pass], id, sqlite3_column_double(st, pass == 0 ? 1 : 2));
         }
         if (rc != SQLITE_DONE)
-            log_warnx("/api/metrics: observers: %s", reader_db_errmsg(r));
+            log_warnx("/api/metrics: observers: %s", reader_db_errmsg(&r->reader));
         sqlite3_reset(st);
     }
     reader_db_release(st);

@@ -18,15 +18,20 @@ static int hex_value(char c)
     return -1;
 }
 
-int params_percent_decode(const char *in, size_t len, char **out, size_t *out_len)
+int params_percent_decode(const char *in, size_t len, char **out, size_t *out_len, char **errp)
 {
     char *buf = xmalloc(len + 1);
     size_t o = 0;
     for (size_t i = 0; i < len; i++) {
         if (in[i] == '%') {
-            if (len - i < 3 || hex_value(in[i + 1]) < 0 || hex_value(in[i + 2]) < 0) {
+            /* Offsets, never the bytes: the input may not be UTF-8. */
+            const char *why = len - i < 3 ? "two characters"
+                              : hex_value(in[i + 1]) < 0 || hex_value(in[i + 2]) < 0
+                                  ? "two hex digits"
+                                  : NULL;
+            if (why != NULL) {
                 free(buf);
-                return -1;
+                return set_error(errp, "'%%' at byte %zu is not followed by %s", i, why);
             }
             buf[o++] = (char)(hex_value(in[i + 1]) * 16 + hex_value(in[i + 2]));
             i += 2;
@@ -117,7 +122,7 @@ int params_parse(const char *query, const struct param_spec *specs, size_t count
         size_t name_len = 0;
         size_t index = 0;
         /* A name that does not decode cannot be one we declared: ignore it like any unknown name. */
-        if (pair_len > 0 && params_percent_decode(p, raw_name_len, &name, &name_len) == 0) {
+        if (pair_len > 0 && params_percent_decode(p, raw_name_len, &name, &name_len, NULL) == 0) {
             const struct param_spec *spec = find_spec(specs, count, name, name_len, &index);
             free(name);
             if (spec != NULL) {
@@ -128,8 +133,12 @@ int params_parse(const char *query, const struct param_spec *specs, size_t count
                 size_t raw_value_len = (size_t)(p + pair_len - raw_value);
                 char *value = NULL;
                 size_t value_len = 0;
-                if (params_percent_decode(raw_value, raw_value_len, &value, &value_len) != 0)
-                    return set_error(errp, "parameter '%s' is badly percent-encoded", spec->name);
+                char *why = NULL;
+                if (params_percent_decode(raw_value, raw_value_len, &value, &value_len, &why) != 0) {
+                    set_error(errp, "parameter '%s' is badly percent-encoded: %s", spec->name, why);
+                    free(why);
+                    return -1;
+                }
                 int rc = params_validate(spec, value, value_len, &out[index], errp);
                 free(value);
                 if (rc != 0)

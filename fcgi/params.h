@@ -48,8 +48,8 @@ int params_parse(const char *query, const struct param_spec *specs, size_t count
 /*
  * Decodes %XX escapes and '+' (as a space) from in[0..len) into a heap buffer
  * (NUL-terminated; *out_len excludes the NUL and may count embedded NULs).
- * Returns -1 on a truncated or non-hex escape.
+ * Returns -1 on a truncated or non-hex escape, with *errp naming its offset.
  */
-int params_percent_decode(const char *in, size_t len, char **out, size_t *out_len);
+int params_percent_decode(const char *in, size_t len, char **out, size_t *out_len, char **errp);
 
 #endif

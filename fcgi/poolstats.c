@@ -11,36 +11,29 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "mapping_guard.h"
+#include "poolstats_file.h"
+#include "log.h"
 #include "util.h"
 
 #define POOLSTATS_MAGIC 0x3174617473687365ULL /* "eshstat1" */
+
+/*
+ * Whoever holds the flock only folds a dead slot or initialises the file:
+ * microseconds. Waiting longer means someone is holding it on purpose, and a
+ * request must not wait on them.
+ */
+#define POOLSTATS_LOCK_WAIT_MS 100
 
 const uint64_t poolstats_bucket_bounds_us[POOLSTATS_BUCKETS] = {
     25,    50,    100,    250,    500,    1000,    2500,    5000,    10000,
     25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000,
 };
 
-struct pool_slot {
-    int32_t pid;        /* 0: never claimed since the file was made */
-    int32_t unused;
-    int64_t started_ms; /* wall clock */
-    uint64_t rss_bytes;
-    uint64_t requests;
-    struct poolstats_counters c;
-} __attribute__((aligned(64)));
-
-struct pool_file {
-    uint64_t magic;     /* written last when the file is initialised */
-    uint64_t layout;    /* hash of the layout; a mismatch means another build made the file */
-    uint32_t slot_count;
-    uint32_t slot_size;
-    struct poolstats_counters retired; /* counts of dead responders whose slots were reused */
-    struct pool_slot slots[POOLSTATS_SLOTS];
-};
-
 struct poolstats {
-    int fd;                 /* -1 when private */
-    struct pool_file *file; /* mapped */
+    int fd;                 /* -1 when private (or the file was lost) */
+    struct pool_file *file; /* mapped, shared or anonymous */
+    int guard;              /* mapping_guard handle, -1 when not shared */
     int own_slot;           /* -1 for an observer */
     int endpoint_count;
     int64_t rss_refreshed_ms;
@@ -54,6 +47,24 @@ static uint64_t load(const uint64_t *p)
 static void add(uint64_t *p, uint64_t v)
 {
     __atomic_fetch_add(p, v, __ATOMIC_RELAXED);
+}
+
+uint64_t poolstats_add_saturating(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+/* Reads this process's resident set size from /proc/self/statm; 0 when unknown. */
+static uint64_t rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f == NULL)
+        return 0;
+    unsigned long long size = 0, resident = 0;
+    int n = fscanf(f, "%llu %llu", &size, &resident);
+    fclose(f);
+    long page = sysconf(_SC_PAGESIZE);
+    return n == 2 && page > 0 ? (uint64_t)resident * (uint64_t)page : 0;
 }
 
 static uint64_t layout_hash(const char *layout_name, int endpoint_count)
@@ -110,16 +121,35 @@ static int any_slot_held(int fd)
     return 0;
 }
 
+/* flock with a deadline: 0 when taken, -1 (errno EWOULDBLOCK on timeout) otherwise. */
+static int flock_bounded(int fd, int operation)
+{
+    int64_t deadline = clock_monotonic_ms() + POOLSTATS_LOCK_WAIT_MS;
+    for (;;) {
+        if (flock(fd, operation | LOCK_NB) == 0)
+            return 0;
+        if (errno != EWOULDBLOCK && errno != EINTR)
+            return -1;
+        if (clock_monotonic_ms() >= deadline) {
+            errno = EWOULDBLOCK;
+            return -1;
+        }
+        usleep(1000);
+    }
+}
+
+/* Sums saturate: the file is input anyone with write access chooses, and totals must never wrap. */
 static void counters_add(struct poolstats_counters *into, const struct poolstats_counters *from,
                          int atomic_into)
 {
     const uint64_t *src = (const uint64_t *)from;
     uint64_t *dst = (uint64_t *)into;
     for (size_t i = 0; i < sizeof *from / sizeof(uint64_t); i++) {
+        uint64_t sum = poolstats_add_saturating(load(&dst[i]), load(&src[i]));
         if (atomic_into)
-            add(&dst[i], load(&src[i]));
+            __atomic_store_n(&dst[i], sum, __ATOMIC_RELAXED); /* readers may be summing */
         else
-            dst[i] += load(&src[i]);
+            dst[i] = sum;
     }
 }
 
@@ -137,120 +167,185 @@ static void claim_slot(struct poolstats *ps, int slot)
         counters_add(&ps->file->retired, &s->c, 1);
     memset(s, 0, sizeof *s);
     s->started_ms = clock_realtime_ms();
-    s->rss_bytes = poolstats_rss_bytes();
+    s->rss_bytes = rss_bytes();
     __atomic_store_n(&s->pid, (int32_t)getpid(), __ATOMIC_RELEASE);
     ps->own_slot = slot;
 }
 
-struct poolstats *poolstats_open(const char *path, enum poolstats_role role, int endpoint_count,
-                                 const char *layout_name, char **errp)
+/*
+ * O_NOFOLLOW and the owner check keep another user from steering us into
+ * their file; O_NONBLOCK keeps a FIFO put at the path from hanging the open.
+ */
+static int open_file(const char *path, int member, int *fd_out, char **errp)
 {
-    if (endpoint_count > POOLSTATS_MAX_ENDPOINTS) {
-        set_error(errp, "%d endpoints exceed POOLSTATS_MAX_ENDPOINTS", endpoint_count);
-        return NULL;
+    int fd = open(path, (member ? O_RDWR | O_CREAT : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK,
+                  0600);
+    if (fd < 0)
+        return set_error(errp, "cannot open stats file %s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+        close(fd);
+        return set_error(errp, "stats file %s is not a regular file owned by this user", path);
     }
+    *fd_out = fd;
+    return 0;
+}
+
+static struct pool_file *map(int fd, int writable)
+{
+    void *p = mmap(NULL, sizeof(struct pool_file), writable ? PROT_READ | PROT_WRITE : PROT_READ,
+                   MAP_SHARED, fd, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+/* Sizes the file with every page allocated, so a full tmpfs is an error now, never a SIGBUS later. */
+static int reserve(int fd, const char *path, int fresh, char **errp)
+{
+    if (fresh && (ftruncate(fd, 0) != 0 || ftruncate(fd, (off_t)sizeof(struct pool_file)) != 0))
+        return set_error(errp, "cannot size stats file %s: %s", path, strerror(errno));
+    int rc = posix_fallocate(fd, 0, (off_t)sizeof(struct pool_file));
+    if (rc != 0)
+        return set_error(errp, "cannot reserve stats file %s: %s", path, strerror(rc));
+    return 0;
+}
+
+/* Maps the file under the flock, (re)initialising it when a member finds no usable header. */
+static int map_file(struct poolstats *ps, const char *path, int member, uint64_t layout,
+                    char **errp)
+{
+    struct stat st;
+    if (fstat(ps->fd, &st) != 0)
+        return set_error(errp, "cannot stat stats file %s: %s", path, strerror(errno));
+    int fresh = (size_t)st.st_size != sizeof(struct pool_file);
+    if (!fresh && (ps->file = map(ps->fd, member)) != NULL && !valid_header(ps->file, layout))
+        fresh = 1;
+    if (fresh && !member)
+        return set_error(errp, "stats file %s has no pool figures of this build", path);
+    /* Another build's responders may still be writing it; never pull the file from under them. */
+    if (fresh && any_slot_held(ps->fd))
+        return set_error(errp, "stats file %s is in use by responders of another build", path);
+    if (fresh && ps->file != NULL) {
+        munmap(ps->file, sizeof *ps->file);
+        ps->file = NULL;
+    }
+    if (member && reserve(ps->fd, path, fresh, errp) != 0)
+        return -1;
+    if (ps->file == NULL && (ps->file = map(ps->fd, member)) == NULL)
+        return set_error(errp, "cannot map stats file %s: %s", path, strerror(errno));
+    if (fresh) {
+        ps->file->layout = layout;
+        ps->file->slot_count = POOLSTATS_SLOTS;
+        ps->file->slot_size = sizeof(struct pool_slot);
+        __atomic_store_n(&ps->file->magic, POOLSTATS_MAGIC, __ATOMIC_RELEASE);
+    }
+    return 0;
+}
+
+static int claim_free_slot(struct poolstats *ps, const char *path, char **errp)
+{
+    for (int i = 0; i < POOLSTATS_SLOTS; i++) {
+        if (slot_lock(ps->fd, i, F_OFD_SETLK, F_WRLCK, NULL) == 0) {
+            claim_slot(ps, i);
+            return 0;
+        }
+    }
+    return set_error(errp, "stats file %s: all %d slots are held by live responders", path,
+                     POOLSTATS_SLOTS);
+}
+
+static void release(struct poolstats *ps)
+{
+    mapping_guard_remove(ps->guard);
+    if (ps->file != NULL) {
+        munmap(ps->file, sizeof *ps->file);
+        ps->file = NULL;
+    }
+    if (ps->fd >= 0)
+        close(ps->fd); /* drops the slot lock; the next claimer folds our counts */
+    ps->fd = -1;
+}
+
+int poolstats_open(const char *path, enum poolstats_role role, int endpoint_count,
+                   const char *layout_name, struct poolstats **out, char **errp)
+{
+    if (endpoint_count > POOLSTATS_MAX_ENDPOINTS)
+        return set_error(errp, "%d endpoints exceed POOLSTATS_MAX_ENDPOINTS", endpoint_count);
     int member = role == POOLSTATS_MEMBER;
-    uint64_t layout = layout_hash(layout_name, endpoint_count);
-    size_t size = sizeof(struct pool_file);
-    /* O_NOFOLLOW and the owner check keep another user from steering us into their file. */
-    int fd = open(path, (member ? O_RDWR | O_CREAT : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        set_error(errp, "cannot open stats file %s: %s", path, strerror(errno));
-        return NULL;
-    }
     struct poolstats *ps = xcalloc(1, sizeof *ps);
-    ps->fd = fd;
+    ps->guard = -1;
     ps->own_slot = -1;
     ps->endpoint_count = endpoint_count;
-    ps->file = MAP_FAILED;
-
+    if (open_file(path, member, &ps->fd, errp) != 0) {
+        free(ps);
+        return -1;
+    }
     /* flock serialises claims and folding; readers take it shared while they sum. */
-    if (flock(fd, member ? LOCK_EX : LOCK_SH) != 0) {
+    if (flock_bounded(ps->fd, member ? LOCK_EX : LOCK_SH) != 0) {
         set_error(errp, "cannot lock stats file %s: %s", path, strerror(errno));
         goto err;
     }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
-        set_error(errp, "stats file %s is not a regular file owned by this user", path);
+    if (map_file(ps, path, member, layout_hash(layout_name, endpoint_count), errp) != 0)
+        goto err;
+    if ((ps->guard = mapping_guard_add(ps->file, sizeof *ps->file)) < 0) {
+        set_error(errp, "stats file %s: too many shared mappings in one process", path);
         goto err;
     }
-    int fresh = (size_t)st.st_size != size;
-    ps->file = mmap(NULL, size, member ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, 0);
-    if (!fresh && ps->file != MAP_FAILED && !valid_header(ps->file, layout))
-        fresh = 1;
-    if (fresh) {
-        if (!member) {
-            set_error(errp, "stats file %s has no pool figures of this build", path);
-            goto err;
-        }
-        /* Another build's responders may still be writing it; never pull the file from under them. */
-        if (any_slot_held(fd)) {
-            set_error(errp, "stats file %s is in use by responders of another build", path);
-            goto err;
-        }
-        if (ps->file != MAP_FAILED)
-            munmap(ps->file, size);
-        if (ftruncate(fd, 0) != 0 || ftruncate(fd, (off_t)size) != 0) {
-            set_error(errp, "cannot size stats file %s: %s", path, strerror(errno));
-            ps->file = MAP_FAILED;
-            goto err;
-        }
-        ps->file = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-        if (ps->file != MAP_FAILED) {
-            ps->file->layout = layout;
-            ps->file->slot_count = POOLSTATS_SLOTS;
-            ps->file->slot_size = sizeof(struct pool_slot);
-            __atomic_store_n(&ps->file->magic, POOLSTATS_MAGIC, __ATOMIC_RELEASE);
-        }
-    }
-    if (ps->file == MAP_FAILED) {
-        set_error(errp, "cannot map stats file %s: %s", path, strerror(errno));
+    if (member && claim_free_slot(ps, path, errp) != 0)
         goto err;
-    }
-    if (member) {
-        for (int i = 0; i < POOLSTATS_SLOTS && ps->own_slot < 0; i++) {
-            if (slot_lock(fd, i, F_OFD_SETLK, F_WRLCK, NULL) == 0)
-                claim_slot(ps, i);
-        }
-        if (ps->own_slot < 0) {
-            set_error(errp, "stats file %s: all %d slots are held by live responders", path,
-                      POOLSTATS_SLOTS);
-            goto err;
-        }
-    }
-    flock(fd, LOCK_UN);
+    flock(ps->fd, LOCK_UN);
     ps->rss_refreshed_ms = clock_monotonic_ms();
-    return ps;
+    *out = ps;
+    return 0;
 
 err:
-    if (ps->file != MAP_FAILED)
-        munmap(ps->file, size);
-    close(fd);
+    release(ps);
     free(ps);
-    return NULL;
+    return -1;
+}
+
+static struct pool_file *anonymous_file(void)
+{
+    void *p = mmap(NULL, sizeof(struct pool_file), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        abort(); /* as xcalloc would on a failed allocation */
+    return p;
 }
 
 struct poolstats *poolstats_open_private(int endpoint_count)
 {
     struct poolstats *ps = xcalloc(1, sizeof *ps);
     ps->fd = -1;
+    ps->guard = -1;
     ps->endpoint_count = endpoint_count;
-    ps->file = xcalloc(1, sizeof *ps->file);
+    ps->file = anonymous_file();
     claim_slot(ps, 0);
     ps->rss_refreshed_ms = clock_monotonic_ms();
     return ps;
+}
+
+/*
+ * Someone truncated the shared file and the guard put zero pages in its
+ * place: from now on this process reports its own figures, as without a file.
+ */
+static void check_lost(struct poolstats *ps)
+{
+    if (!mapping_guard_lost(ps->guard))
+        return;
+    log_warnx("stats file was truncated under this responder: reporting its own figures only");
+    mapping_guard_remove(ps->guard);
+    ps->guard = -1;
+    close(ps->fd);
+    ps->fd = -1;
+    if (ps->own_slot >= 0)
+        claim_slot(ps, 0);
 }
 
 void poolstats_close(struct poolstats *ps)
 {
     if (ps == NULL)
         return;
-    if (ps->fd >= 0) {
-        munmap(ps->file, sizeof *ps->file);
-        close(ps->fd); /* drops the slot lock; the next claimer folds our counts */
-    } else {
-        free(ps->file);
-    }
+    release(ps);
     free(ps);
 }
 
@@ -264,6 +359,7 @@ void poolstats_record(struct poolstats *ps, int endpoint, int status, int64_t la
 {
     if (ps == NULL || ps->own_slot < 0 || endpoint < 0 || endpoint >= ps->endpoint_count)
         return;
+    check_lost(ps);
     struct pool_slot *s = &ps->file->slots[ps->own_slot];
     uint64_t us = latency_us > 0 ? (uint64_t)latency_us : 0;
     int bucket = 0;
@@ -275,18 +371,6 @@ void poolstats_record(struct poolstats *ps, int endpoint, int status, int64_t la
     add(&s->requests, 1);
 }
 
-uint64_t poolstats_rss_bytes(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (f == NULL)
-        return 0;
-    unsigned long long size = 0, resident = 0;
-    int n = fscanf(f, "%llu %llu", &size, &resident);
-    fclose(f);
-    long page = sysconf(_SC_PAGESIZE);
-    return n == 2 && page > 0 ? (uint64_t)resident * (uint64_t)page : 0;
-}
-
 void poolstats_refresh_rss(struct poolstats *ps)
 {
     if (ps == NULL || ps->own_slot < 0)
@@ -295,19 +379,39 @@ void poolstats_refresh_rss(struct poolstats *ps)
     if (now - ps->rss_refreshed_ms < 1000)
         return;
     ps->rss_refreshed_ms = now;
-    __atomic_store_n(&ps->file->slots[ps->own_slot].rss_bytes, poolstats_rss_bytes(),
+    check_lost(ps);
+    __atomic_store_n(&ps->file->slots[ps->own_slot].rss_bytes, rss_bytes(),
                      __ATOMIC_RELAXED);
+}
+
+/* One live responder's line, every value range-checked: the slot holds whatever was written there. */
+static void describe(const struct pool_slot *s, int slot, int self, int32_t pid, int64_t now_ms,
+                     struct poolstats_responder *r)
+{
+    r->slot = slot;
+    r->pid = pid;
+    r->self = self;
+    int64_t started = __atomic_load_n(&s->started_ms, __ATOMIC_RELAXED);
+    r->uptime_sec = started > 0 && now_ms > started ? (double)(now_ms - started) / 1000.0 : 0.0;
+    uint64_t rss = self ? rss_bytes() : load(&s->rss_bytes);
+    uint64_t requests = load(&s->requests);
+    r->rss_bytes = rss > (uint64_t)INT64_MAX ? (uint64_t)INT64_MAX : rss;
+    r->requests = requests > (uint64_t)INT64_MAX ? (uint64_t)INT64_MAX : requests;
 }
 
 void poolstats_snapshot(struct poolstats *ps, struct poolstats_snapshot *out)
 {
+    check_lost(ps);
     memset(out, 0, sizeof *out);
     out->shared = ps->fd >= 0;
     out->own_slot = ps->own_slot;
     int64_t now = clock_realtime_ms();
-    /* Shared: a claimer folding a dead slot into `retired` must not be seen half-way. */
-    if (ps->fd >= 0)
-        flock(ps->fd, LOCK_SH);
+    /*
+     * Shared: a claimer folding a dead slot into `retired` must not be seen
+     * half-way. Past the bound, the sums are read anyway: a fold caught
+     * mid-way miscounts one snapshot, a request stuck on the lock would be worse.
+     */
+    int locked = ps->fd >= 0 && flock_bounded(ps->fd, LOCK_SH) == 0;
     counters_add(&out->totals, &ps->file->retired, 0);
     for (int i = 0; i < POOLSTATS_SLOTS; i++) {
         struct pool_slot *s = &ps->file->slots[i];
@@ -318,16 +422,9 @@ void poolstats_snapshot(struct poolstats *ps, struct poolstats_snapshot *out)
         int self = i == ps->own_slot;
         if (!self && (ps->fd < 0 || !slot_is_held(ps->fd, i)))
             continue; /* dead: its counts stay in the totals, it is not listed */
-        struct poolstats_responder *r = &out->responders[out->responder_count++];
-        r->slot = i;
-        r->pid = pid;
-        r->self = self;
-        int64_t started = __atomic_load_n(&s->started_ms, __ATOMIC_RELAXED);
-        r->uptime_sec = now > started ? (double)(now - started) / 1000.0 : 0.0;
-        r->rss_bytes = self ? poolstats_rss_bytes() : load(&s->rss_bytes);
-        r->requests = load(&s->requests);
+        describe(s, i, self, pid, now, &out->responders[out->responder_count++]);
     }
-    if (ps->fd >= 0)
+    if (locked)
         flock(ps->fd, LOCK_UN);
 }
 
@@ -335,29 +432,30 @@ uint64_t poolstats_endpoint_requests(const struct poolstats_counters *c, int end
 {
     uint64_t n = 0;
     for (int k = 0; k < POOLSTATS_CLASSES; k++)
-        n += c->requests[endpoint][k];
+        n = poolstats_add_saturating(n, c->requests[endpoint][k]);
     return n;
 }
 
 double poolstats_quantile(const uint64_t buckets[POOLSTATS_BUCKETS + 1], double q)
 {
-    uint64_t total = 0;
+    /* In double: counts from the file may be anything, and their sum must not wrap. */
+    double total = 0;
     for (int i = 0; i <= POOLSTATS_BUCKETS; i++)
-        total += buckets[i];
+        total += (double)buckets[i];
     if (total == 0 || !(q > 0))
         return 0.0;
     if (q > 1)
         q = 1;
-    double rank = q * (double)total;
-    uint64_t below = 0;
+    double rank = q * total;
+    double below = 0;
     for (int i = 0; i < POOLSTATS_BUCKETS; i++) {
-        if (buckets[i] > 0 && (double)(below + buckets[i]) >= rank) {
+        if (buckets[i] > 0 && below + (double)buckets[i] >= rank) {
             double lower = i == 0 ? 0.0 : (double)poolstats_bucket_bounds_us[i - 1];
             double upper = (double)poolstats_bucket_bounds_us[i];
-            double fraction = (rank - (double)below) / (double)buckets[i];
+            double fraction = (rank - below) / (double)buckets[i];
             return (lower + (upper - lower) * fraction) / 1e6;
         }
-        below += buckets[i];
+        below += (double)buckets[i];
     }
     return (double)poolstats_bucket_bounds_us[POOLSTATS_BUCKETS - 1] / 1e6;
 }

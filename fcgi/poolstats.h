@@ -50,11 +50,15 @@ enum poolstats_role {
  * the owner dies, so a crashed responder's slot is reused; its counts are
  * first folded into the retired sum so pool totals never go backwards.
  * endpoint_count and layout_name must be the same in every process sharing
- * the file (layout_name is hashed into the header). Returns NULL and *errp
- * on failure.
+ * the file (layout_name is hashed into the header).
+ *
+ * The file is input from whoever can write it: a member reserves its pages
+ * (a full tmpfs is an error here, not a SIGBUS later), lock waits are bounded,
+ * a truncation later on turns this process's figures private (mapping_guard.h)
+ * and every value read is range-checked. Returns 0 and *out, or -1 and *errp.
  */
-struct poolstats *poolstats_open(const char *path, enum poolstats_role role, int endpoint_count,
-                                 const char *layout_name, char **errp);
+int poolstats_open(const char *path, enum poolstats_role role, int endpoint_count,
+                   const char *layout_name, struct poolstats **out, char **errp);
 /* Statistics private to this process: what a responder without a shared file reports. */
 struct poolstats *poolstats_open_private(int endpoint_count);
 void poolstats_close(struct poolstats *ps);
@@ -76,7 +80,7 @@ uint64_t poolstats_endpoint_requests(const struct poolstats_counters *c, int end
  */
 double poolstats_quantile(const uint64_t buckets[POOLSTATS_BUCKETS + 1], double q);
 
-/* Reads this process's resident set size from /proc/self/statm; 0 when unknown. */
-uint64_t poolstats_rss_bytes(void);
+/* a + b, or UINT64_MAX when that would wrap: sums of figures read from the file never go backwards. */
+uint64_t poolstats_add_saturating(uint64_t a, uint64_t b);
 
 #endif

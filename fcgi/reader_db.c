@@ -1,4 +1,4 @@
-/* reader_db.c: the responder's read-only SQLite connection and its prepared-statement cache (design §1, §9). */
+/* reader_db.c: the responder's read-only SQLite connection and its prepared-statement cache (docs/architecture.md). */
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -6,7 +6,7 @@
 
 #include "db.h"
 #include "log.h"
-#include "responder.h"
+#include "reader_db.h"
 #include "schema.h"
 #include "util.h"
 
@@ -18,15 +18,19 @@ static const struct reader_query table_exists_query = {
     .table = "sqlite_master",
 };
 
-enum reader_result reader_db_get(struct responder *r, sqlite3 **db, char **errp)
+int reader_db_get(struct reader_db *rd, sqlite3 **db, enum reader_presence *presence, char **errp)
 {
-    if (r->db != NULL) {
-        *db = r->db;
-        return READER_OK;
+    *presence = READER_PRESENT;
+    if (rd->db != NULL) {
+        *db = rd->db;
+        return 0;
     }
     struct stat st;
-    if (stat(r->db_path, &st) != 0 && errno == ENOENT)
-        return READER_NO_DB;
+    if (stat(rd->path, &st) != 0 && errno == ENOENT) {
+        *presence = READER_NO_DB;
+        *db = NULL;
+        return 0;
+    }
 
     /*
      * READONLY is the guarantee (no code path here can write, whatever SQL
@@ -35,96 +39,91 @@ enum reader_result reader_db_get(struct responder *r, sqlite3 **db, char **errp)
      * request tries again, so a file that becomes readable is picked up.
      */
     sqlite3 *conn = NULL;
-    if (db_open(r->db_path, DB_READ_ONLY, DB_ONE_THREAD, READER_BUSY_TIMEOUT_MS, &conn, errp) != 0)
-        return READER_ERROR;
-    r->db = conn;
+    if (db_open(rd->path, DB_READ_ONLY, DB_ONE_THREAD, READER_BUSY_TIMEOUT_MS, &conn, errp) != 0)
+        return -1;
+    rd->db = conn;
     *db = conn;
-    return READER_OK;
+    return 0;
 }
 
-static sqlite3_stmt **cached_slot(struct responder *r, const struct reader_query *q)
+static sqlite3_stmt **cached_slot(struct reader_db *rd, const struct reader_query *q)
 {
-    for (int i = 0; i < r->stmt_count; i++) {
-        if (r->stmts[i].query == q)
-            return &r->stmts[i].stmt;
+    for (int i = 0; i < rd->stmt_count; i++) {
+        if (rd->stmts[i].query == q)
+            return &rd->stmts[i].stmt;
     }
     return NULL;
 }
 
-static enum reader_result prepare(struct responder *r, sqlite3 *db, const struct reader_query *q,
-                                  sqlite3_stmt **out, char **errp)
+static int prepare(struct reader_db *rd, sqlite3 *db, const struct reader_query *q,
+                   sqlite3_stmt **out, char **errp)
 {
-    sqlite3_stmt **slot = cached_slot(r, q);
+    sqlite3_stmt **slot = cached_slot(rd, q);
     if (slot != NULL) {
         *out = *slot;
-        return READER_OK;
+        return 0;
     }
     sqlite3_stmt *stmt = NULL;
-    if (sqlite3_prepare_v3(db, q->sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL) != SQLITE_OK) {
-        set_error(errp, "%s", sqlite3_errmsg(db));
-        return READER_ERROR;
-    }
+    if (sqlite3_prepare_v3(db, q->sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL) != SQLITE_OK)
+        return set_error(errp, "%s", sqlite3_errmsg(db));
     /* Only successful statements are kept, so a table created later is seen on the next request. */
-    if (r->stmt_count < READER_STMT_CACHE_MAX) {
-        r->stmts[r->stmt_count].query = q;
-        r->stmts[r->stmt_count].stmt = stmt;
-        r->stmt_count++;
+    if (rd->stmt_count < READER_STMT_CACHE_MAX) {
+        rd->stmts[rd->stmt_count].query = q;
+        rd->stmts[rd->stmt_count].stmt = stmt;
+        rd->stmt_count++;
     } else {
         log_warnx("prepared-statement cache full; raise READER_STMT_CACHE_MAX");
     }
     *out = stmt;
-    return READER_OK;
+    return 0;
 }
 
 /* Distinguishes "the worker has not created this table yet" from a real read failure. */
-static enum reader_result table_state(struct responder *r, sqlite3 *db, const char *table,
-                                      char **errp)
+static int table_present(struct reader_db *rd, sqlite3 *db, const char *table, int *present,
+                         char **errp)
 {
     sqlite3_stmt *stmt = NULL;
-    if (prepare(r, db, &table_exists_query, &stmt, errp) != READER_OK)
-        return READER_ERROR;
+    if (prepare(rd, db, &table_exists_query, &stmt, errp) != 0)
+        return -1;
     sqlite3_bind_text(stmt, 1, table, -1, SQLITE_STATIC);
     int rc = reader_db_step(stmt);
-    enum reader_result result = rc == SQLITE_ROW ? READER_OK : READER_NO_TABLE;
+    *present = rc == SQLITE_ROW;
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         set_error(errp, "%s", sqlite3_errmsg(db));
-        result = READER_ERROR;
+        reader_db_release(stmt);
+        return -1;
     }
     reader_db_release(stmt);
-    return result;
+    return 0;
 }
 
-enum reader_result reader_db_prepare(struct responder *r, const struct reader_query *q,
-                                     sqlite3_stmt **out, char **errp)
+int reader_db_prepare(struct reader_db *rd, const struct reader_query *q, sqlite3_stmt **out,
+                      enum reader_presence *presence, char **errp)
 {
     sqlite3 *db = NULL;
-    enum reader_result state = reader_db_get(r, &db, errp);
-    if (state != READER_OK)
-        return state;
+    *out = NULL;
+    if (reader_db_get(rd, &db, presence, errp) != 0)
+        return -1;
+    if (*presence != READER_PRESENT)
+        return 0;
     char *prepare_err = NULL;
-    if (prepare(r, db, q, out, &prepare_err) == READER_OK)
-        return READER_OK;
+    if (prepare(rd, db, q, out, &prepare_err) == 0)
+        return 0;
+    int present = 1;
     if (q->table != NULL) {
         char *check_err = NULL;
-        enum reader_result table = table_state(r, db, q->table, &check_err);
+        if (table_present(rd, db, q->table, &present, &check_err) != 0)
+            present = 1; /* the probe failed too: report the original failure */
         free(check_err);
-        if (table == READER_NO_TABLE) {
-            free(prepare_err);
-            return READER_NO_TABLE;
-        }
+    }
+    if (!present) {
+        free(prepare_err);
+        *presence = READER_NO_TABLE;
+        return 0;
     }
     set_error(errp, "%s", prepare_err);
     free(prepare_err);
-    return READER_ERROR;
-}
-
-enum reader_result reader_db_table_exists(struct responder *r, const char *table, char **errp)
-{
-    sqlite3 *db = NULL;
-    enum reader_result state = reader_db_get(r, &db, errp);
-    if (state != READER_OK)
-        return state;
-    return table_state(r, db, table, errp);
+    return -1;
 }
 
 /*
@@ -164,16 +163,16 @@ void reader_db_release(sqlite3_stmt *stmt)
     }
 }
 
-const char *reader_db_errmsg(struct responder *r)
+const char *reader_db_errmsg(struct reader_db *rd)
 {
-    return r->db ? sqlite3_errmsg(r->db) : "no database connection";
+    return rd->db ? sqlite3_errmsg(rd->db) : "no database connection";
 }
 
-void reader_db_close(struct responder *r)
+void reader_db_close(struct reader_db *rd)
 {
-    for (int i = 0; i < r->stmt_count; i++)
-        sqlite3_finalize(r->stmts[i].stmt);
-    r->stmt_count = 0;
-    sqlite3_close(r->db);
-    r->db = NULL;
+    for (int i = 0; i < rd->stmt_count; i++)
+        sqlite3_finalize(rd->stmts[i].stmt);
+    rd->stmt_count = 0;
+    sqlite3_close(rd->db);
+    rd->db = NULL;
 }

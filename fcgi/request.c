@@ -1,7 +1,9 @@
 /* request.c: turns the CGI/FastCGI parameters of one request into its serialized answer. */
 #include <string.h>
 
-#include "responder.h"
+#include "request.h"
+
+#include "router.h"
 #include "util.h"
 
 /* Request targets longer than this are refused before any route sees them. */

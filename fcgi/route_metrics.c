@@ -6,7 +6,10 @@
 #include "ingest_liveness.h"
 #include "log.h"
 #include "poolstats.h"
-#include "responder.h"
+#include "ingest_stats.h"
+#include "migrations.h"
+#include "observer_metrics.h"
+#include "router.h"
 #include "util.h"
 
 static const char *const class_names[POOLSTATS_CLASSES] = {"2xx", "3xx", "4xx", "5xx"};
@@ -35,7 +38,7 @@ static void write_http(FILE *out, const struct poolstats_snapshot *snap)
         /* _count is the +Inf bucket, so the series agree even while responders keep counting. */
         uint64_t cumulative = 0;
         for (int b = 0; b <= POOLSTATS_BUCKETS; b++) {
-            cumulative += snap->totals.latency[e][b];
+            cumulative = poolstats_add_saturating(cumulative, snap->totals.latency[e][b]);
             fputs("meshscope_http_request_duration_seconds_bucket{endpoint=\"", out);
             encode_prom_label(out, router_endpoint_name(e));
             if (b < POOLSTATS_BUCKETS)
@@ -73,7 +76,10 @@ static void write_responders(FILE *out, const struct poolstats_snapshot *snap)
     }
 }
 
-enum migration_figure { FIG_PROCESSED, FIG_PLANNED, FIG_ETA, FIG_STALLED, FIG_ELAPSED, FIG_RATE };
+enum migration_figure {
+    FIG_PROCESSED, FIG_PLANNED, FIG_ETA, FIG_STALLED, FIG_ELAPSED, FIG_RATE,
+    FIG_PAUSED, FIG_THROTTLED, FIG_THROTTLED_SECONDS, FIG_RECENT_RATE
+};
 
 static double figure(const struct migration_info *m, enum migration_figure f)
 {
@@ -83,28 +89,72 @@ static double figure(const struct migration_info *m, enum migration_figure f)
     case FIG_ETA: return m->eta_sec;
     case FIG_STALLED: return m->stalled;
     case FIG_ELAPSED: return m->elapsed_sec;
+    case FIG_PAUSED: return m->status == MIGRATION_STATE_PAUSED;
+    case FIG_THROTTLED: return m->throttled;
+    case FIG_THROTTLED_SECONDS: return m->throttled_sec;
+    case FIG_RECENT_RATE: return m->recent_rate_per_sec;
     case FIG_RATE: break;
     }
     return m->rate_per_sec;
 }
 
-/* One gauge family over every migration, labelled by name. */
-static void migration_gauge(FILE *out, const char *name, const char *help,
-                            const struct migration_info *infos, size_t count,
-                            enum migration_figure field)
+/*
+ * name="..." for one migration. A label value must be UTF-8, so a name that
+ * is not plain text (a NUL, invalid UTF-8, a BLOB) is shown sanitized and its
+ * exact type and bytes follow in name_raw: no two migrations share a series.
+ */
+static void name_labels(FILE *out, const struct migration_set *set, size_t i,
+                        const struct migration_info *m)
 {
-    if (count == 0)
+    fputs("name=\"", out);
+    encode_prom_label(out, m->name);
+    fputc('"', out);
+    if (set->name_raw[i] != NULL)
+        fprintf(out, ",name_raw=\"%s\"", set->name_raw[i]);
+}
+
+/* One family over every migration, labelled by name. */
+static void migration_family(FILE *out, const char *name, const char *type, const char *help,
+                             const struct migration_set *set, const struct migration_info *infos,
+                             enum migration_figure field)
+{
+    if (set->count == 0)
         return;
-    family(out, name, "gauge", help);
-    for (size_t i = 0; i < count; i++) {
+    family(out, name, type, help);
+    for (size_t i = 0; i < set->count; i++) {
         const struct migration_info *m = &infos[i];
         double v = figure(m, field);
-        fprintf(out, "%s{name=\"", name);
-        encode_prom_label(out, m->name);
-        fputs("\"} ", out);
+        fprintf(out, "%s{", name);
+        name_labels(out, set, i, m);
+        fputs("} ", out);
         encode_prom_value(out, v);
         fputc('\n', out);
     }
+}
+
+static void migration_gauge(FILE *out, const char *name, const char *help,
+                            const struct migration_set *set, const struct migration_info *infos,
+                            enum migration_figure field)
+{
+    migration_family(out, name, "gauge", help, set, infos, field);
+}
+
+/* Operator control (docs/operations.md): pause, throttle and the recent rate. */
+static void write_migration_control(FILE *out, const struct migration_set *set,
+                                    const struct migration_info *infos)
+{
+    migration_gauge(out, "meshscope_async_migration_paused",
+                    "1 while an operator (or a critical WAL size) has the migration paused.",
+                    set, infos, FIG_PAUSED);
+    migration_gauge(out, "meshscope_async_migration_throttled",
+                    "1 while a health factor holds the migration back (see throttleReason).",
+                    set, infos, FIG_THROTTLED);
+    migration_family(out, "meshscope_async_migration_throttled_seconds_total", "counter",
+                     "Seconds this run of the migration has spent throttled.", set, infos,
+                     FIG_THROTTLED_SECONDS);
+    migration_gauge(out, "meshscope_async_migration_recent_rate",
+                    "Rows per second over about the last 30 s of active time (what the ETA uses).",
+                    set, infos, FIG_RECENT_RATE);
 }
 
 static void write_migrations(FILE *out, struct responder *r, const struct migration_set *set,
@@ -122,30 +172,32 @@ static void write_migrations(FILE *out, struct responder *r, const struct migrat
         migration_info_compute(&set->rows[i], now_ms, r->stalled_after_ms, &infos[i]);
 
     migration_gauge(out, "meshscope_async_migration_rows_processed",
-                    "Rows the migration has processed so far.", infos, count, FIG_PROCESSED);
+                    "Rows the migration has processed so far.", set, infos, FIG_PROCESSED);
     migration_gauge(out, "meshscope_async_migration_rows_planned",
-                    "Rows the migration intends to process (its rows_total).", infos, count, FIG_PLANNED);
+                    "Rows the migration intends to process (its rows_total).", set, infos, FIG_PLANNED);
     migration_gauge(out, "meshscope_async_migration_eta_seconds",
                     "Estimated seconds until a running migration finishes; 0 when unknown or not running.",
-                    infos, count, FIG_ETA);
+                    set, infos, FIG_ETA);
     migration_gauge(out, "meshscope_async_migration_stalled",
                     "1 when a running migration has written no progress for longer than the stall threshold.",
-                    infos, count, FIG_STALLED);
+                    set, infos, FIG_STALLED);
     migration_gauge(out, "meshscope_async_migration_elapsed_seconds",
-                    "Seconds the migration has run (until now, or until it ended).", infos, count, FIG_ELAPSED);
+                    "Seconds the migration has run (until now, or until it ended).", set, infos, FIG_ELAPSED);
     migration_gauge(out, "meshscope_async_migration_rate_rows_per_second",
-                    "Average rows processed per second.", infos, count, FIG_RATE);
+                    "Average rows processed per second.", set, infos, FIG_RATE);
+    write_migration_control(out, set, infos);
 
     /* A state set: one series per possible status, exactly one of them 1. */
     family(out, "meshscope_async_migration_status", "gauge",
-           "1 for the migration's current status (running, done, failed or unknown), else 0.");
-    static const enum migration_state statuses[] = {MIGRATION_STATE_RUNNING, MIGRATION_STATE_DONE,
-                                                     MIGRATION_STATE_FAILED, MIGRATION_STATE_UNKNOWN};
+           "1 for the migration's current status (running, paused, done, failed or unknown), else 0.");
+    static const enum migration_state statuses[] = {MIGRATION_STATE_RUNNING, MIGRATION_STATE_PAUSED,
+                                                     MIGRATION_STATE_DONE, MIGRATION_STATE_FAILED,
+                                                     MIGRATION_STATE_UNKNOWN};
     for (size_t i = 0; i < count; i++) {
         for (size_t s = 0; s < sizeof statuses / sizeof statuses[0]; s++) {
-            fputs("meshscope_async_migration_status{name=\"", out);
-            encode_prom_label(out, infos[i].name);
-            fprintf(out, "\",status=\"%s\"} %d\n", migration_status_name(statuses[s]),
+            fputs("meshscope_async_migration_status{", out);
+            name_labels(out, set, i, &infos[i]);
+            fprintf(out, ",status=\"%s\"} %d\n", migration_status_name(statuses[s]),
                     infos[i].status == statuses[s]);
         }
     }
@@ -212,17 +264,13 @@ static void metrics(struct responder *r, const struct http_request *req,
     }
 
     struct ingest_stats ingest = {0};
-    switch (ingest_stats_read(r, &ingest, &err)) {
-    case 1:
-        write_ingest(out, &ingest);
-        ingest_stats_free(&ingest);
-        break;
-    case -1:
+    enum reader_presence presence;
+    if (ingest_stats_read(&r->reader, &ingest, &presence, &err) != 0) {
         log_warnx("/api/metrics: %s", err);
         free(err);
-        break;
-    default:
-        break;
+    } else if (presence == READER_PRESENT) {
+        write_ingest(out, &ingest);
+        ingest_stats_free(&ingest);
     }
     observer_metrics_write(out, r);
     if (r->liveness_path != NULL) {

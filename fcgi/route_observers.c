@@ -4,7 +4,8 @@
 #include <string.h>
 
 #include "encode.h"
-#include "responder.h"
+#include "route_query.h"
+#include "router.h"
 #include "util.h"
 
 #define OBSERVERS_HOUR_S 3600
@@ -85,11 +86,9 @@ static int read_hour(struct responder *r, int64_t now, struct hour_stats **all, 
                      char **errp)
 {
     sqlite3_stmt *stmt = NULL;
-    enum reader_result res = reader_db_prepare(r, &observers_hour_query, &stmt, errp);
-    if (res == READER_NO_DB || res == READER_NO_TABLE)
-        return 0;
-    if (res == READER_ERROR)
-        return -1;
+    int open = route_query_open(r, &observers_hour_query, &stmt, errp);
+    if (open != 0)
+        return open > 0 ? 0 : -1;
     sqlite3_bind_int64(stmt, 1, now - OBSERVERS_HOUR_S);
     sqlite3_bind_int64(stmt, 2, now);
     int rc;
@@ -102,7 +101,7 @@ static int read_hour(struct responder *r, int64_t now, struct hour_stats **all, 
             push(&h->rssi, &h->rssi_len, &h->rssi_cap, sqlite3_column_double(stmt, 2));
     }
     if (rc != SQLITE_DONE) {
-        set_error(errp, "%s", reader_db_errmsg(r));
+        set_error(errp, "%s", reader_db_errmsg(&r->reader));
         reader_db_release(stmt);
         return -1;
     }
@@ -164,22 +163,19 @@ static void observers(struct responder *r, const struct http_request *req,
     char *err = NULL;
     if (read_hour(r, now, &all, &len, &err) != 0)
         goto fail;
-    switch (reader_db_prepare(r, &observers_query, &stmt, &err)) {
-    case READER_NO_DB:
-    case READER_NO_TABLE: /* nothing stored yet: no observers */
+    int open = route_query_open(r, &observers_query, &stmt, &err);
+    if (open < 0)
+        goto fail;
+    if (open > 0) { /* nothing stored yet: no observers */
         hour_free(all, len);
         http_response_json(resp, 200, body);
         return;
-    case READER_ERROR:
-        goto fail;
-    case READER_OK:
-        break;
     }
     int rc;
     while ((rc = reader_db_step(stmt)) == SQLITE_ROW)
         json_object_array_add(list, observer_json(stmt, all, len));
     if (rc != SQLITE_DONE)
-        err = xstrdup(reader_db_errmsg(r));
+        err = xstrdup(reader_db_errmsg(&r->reader));
     reader_db_release(stmt);
     if (err != NULL)
         goto fail;

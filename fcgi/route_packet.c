@@ -6,7 +6,8 @@
 
 #include "encode.h"
 #include "packet.h"
-#include "responder.h"
+#include "route_query.h"
+#include "router.h"
 #include "util.h"
 
 #define PACKET_PREFIX "/api/packets/"
@@ -98,11 +99,9 @@ static int observations_json(struct responder *r, int64_t id, struct json_object
                              char **errp)
 {
     sqlite3_stmt *st = NULL;
-    enum reader_result res = reader_db_prepare(r, &packet_obs_query, &st, errp);
-    if (res == READER_NO_TABLE)
-        return 0;
-    if (res != READER_OK)
-        return -1;
+    int open = route_query_open(r, &packet_obs_query, &st, errp);
+    if (open != 0)
+        return open > 0 ? 0 : -1;
     sqlite3_bind_int64(st, 1, id);
     int rc;
     while ((rc = reader_db_step(st)) == SQLITE_ROW) {
@@ -120,7 +119,7 @@ static int observations_json(struct responder *r, int64_t id, struct json_object
         json_object_array_add(list, o);
     }
     if (rc != SQLITE_DONE)
-        set_error(errp, "%s", reader_db_errmsg(r));
+        set_error(errp, "%s", reader_db_errmsg(&r->reader));
     reader_db_release(st);
     return rc == SQLITE_DONE ? 0 : -1;
 }
@@ -129,20 +128,14 @@ static int observations_json(struct responder *r, int64_t id, struct json_object
 static int packet_body(struct responder *r, int64_t id, struct json_object **body, char **errp)
 {
     sqlite3_stmt *st = NULL;
-    switch (reader_db_prepare(r, &packet_query, &st, errp)) {
-    case READER_NO_DB:
-    case READER_NO_TABLE:
-        return 404;
-    case READER_ERROR:
-        return 500;
-    case READER_OK:
-        break;
-    }
+    int open = route_query_open(r, &packet_query, &st, errp);
+    if (open != 0)
+        return open > 0 ? 404 : 500;
     sqlite3_bind_int64(st, 1, id);
     int rc = reader_db_step(st);
     if (rc != SQLITE_ROW) {
         if (rc != SQLITE_DONE)
-            set_error(errp, "%s", reader_db_errmsg(r));
+            set_error(errp, "%s", reader_db_errmsg(&r->reader));
         reader_db_release(st);
         return rc == SQLITE_DONE ? 404 : 500;
     }

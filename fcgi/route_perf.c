@@ -1,23 +1,32 @@
 /* route_perf.c: GET /api/perf, the whole pool's request counts and latencies, responders, migrations and ingest. */
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "encode.h"
 #include "ingest_liveness.h"
 #include "log.h"
 #include "poolstats.h"
-#include "responder.h"
+#include "ingest_stats.h"
+#include "migrations.h"
+#include "router.h"
 #include "util.h"
 
 static const char *const class_names[POOLSTATS_CLASSES] = {"2xx", "3xx", "4xx", "5xx"};
+
+/* JSON integers are int64: a count read from the stats file may be larger, and must not turn negative. */
+static struct json_object *count_json(uint64_t n)
+{
+    return json_object_new_int64(n > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)n);
+}
 
 static struct json_object *endpoint_json(const struct poolstats_counters *c, int e)
 {
     struct json_object *obj = json_object_new_object();
     json_object_object_add(obj, "requests",
-                           json_object_new_int64((int64_t)poolstats_endpoint_requests(c, e)));
+                           count_json(poolstats_endpoint_requests(c, e)));
     struct json_object *by = json_object_new_object();
     for (int k = 0; k < POOLSTATS_CLASSES; k++)
-        json_object_object_add(by, class_names[k], json_object_new_int64((int64_t)c->requests[e][k]));
+        json_object_object_add(by, class_names[k], count_json(c->requests[e][k]));
     json_object_object_add(obj, "byStatus", by);
     struct json_object *lat = json_object_new_object();
     json_object_object_add(lat, "p50", encode_json_number(poolstats_quantile(c->latency[e], 0.50) * 1e3));
@@ -53,8 +62,8 @@ static void perf(struct responder *r, const struct http_request *req, struct htt
     json_object_object_add(pool, "responderCount", json_object_new_int(snap->responder_count));
     uint64_t total = 0;
     for (int e = 0; e < router_endpoint_count(); e++)
-        total += poolstats_endpoint_requests(&snap->totals, e);
-    json_object_object_add(pool, "requests", json_object_new_int64((int64_t)total));
+        total = poolstats_add_saturating(total, poolstats_endpoint_requests(&snap->totals, e));
+    json_object_object_add(pool, "requests", count_json(total));
     json_object_object_add(body, "pool", pool);
 
     struct json_object *responders = json_object_new_array();
@@ -65,8 +74,8 @@ static void perf(struct responder *r, const struct http_request *req, struct htt
         json_object_object_add(o, "slot", json_object_new_int(p->slot));
         json_object_object_add(o, "self", json_object_new_boolean(p->self));
         json_object_object_add(o, "uptimeSec", encode_json_number(p->uptime_sec));
-        json_object_object_add(o, "rssBytes", json_object_new_int64((int64_t)p->rss_bytes));
-        json_object_object_add(o, "requests", json_object_new_int64((int64_t)p->requests));
+        json_object_object_add(o, "rssBytes", count_json(p->rss_bytes));
+        json_object_object_add(o, "requests", count_json(p->requests));
         json_object_array_add(responders, o);
     }
     json_object_object_add(body, "responders", responders);
@@ -92,18 +101,14 @@ static void perf(struct responder *r, const struct http_request *req, struct htt
     }
 
     struct ingest_stats ingest = {0};
-    switch (ingest_stats_read(r, &ingest, &err)) {
-    case 1:
-        json_object_object_add(body, "ingest", ingest_json(&ingest));
-        ingest_stats_free(&ingest);
-        break;
-    case -1:
+    enum reader_presence presence;
+    if (ingest_stats_read(&r->reader, &ingest, &presence, &err) != 0) {
         log_warnx("/api/perf: %s", err);
         json_object_object_add(body, "ingest_error", encode_json_string(err));
         free(err);
-        break;
-    default:
-        break;
+    } else if (presence == READER_PRESENT) {
+        json_object_object_add(body, "ingest", ingest_json(&ingest));
+        ingest_stats_free(&ingest);
     }
     if (r->liveness_path != NULL) {
         struct ingest_liveness *l = xmalloc(sizeof *l);

@@ -2,7 +2,8 @@
 #include <stdlib.h>
 
 #include "encode.h"
-#include "responder.h"
+#include "migrations.h"
+#include "router.h"
 
 static void perf_migrations(struct responder *r, const struct http_request *req,
                             struct http_response *resp)

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 
 #include "encode.h"
-#include "responder.h"
+#include "router.h"
 #include "util.h"
 
 /*
@@ -42,23 +42,23 @@ static const struct reader_query newest_query = {
     "transmissions",
 };
 
-/* Returns a reader_result; on READER_OK the counter is current. */
-static enum reader_result count_rows(struct responder *r, const struct counted_table *t,
-                                     struct row_counter *c, char **errp)
+/* 0 with *presence; when READER_PRESENT the counter is current. -1 and *errp on failure. */
+static int count_rows(struct responder *r, const struct counted_table *t, struct row_counter *c,
+                      enum reader_presence *presence, char **errp)
 {
     for (int attempt = 0; attempt < 2; attempt++) {
         sqlite3_stmt *stmt = NULL;
         int full = !c->valid;
-        enum reader_result state =
-            reader_db_prepare(r, full ? &t->full : &t->delta, &stmt, errp);
-        if (state != READER_OK)
-            return state;
+        if (reader_db_prepare(&r->reader, full ? &t->full : &t->delta, &stmt, presence, errp) != 0)
+            return -1;
+        if (*presence != READER_PRESENT)
+            return 0;
         if (!full)
             sqlite3_bind_int64(stmt, 1, c->max_id);
         if (reader_db_step(stmt) != SQLITE_ROW) {
-            set_error(errp, "counting %s: %s", t->name, reader_db_errmsg(r));
+            set_error(errp, "counting %s: %s", t->name, reader_db_errmsg(&r->reader));
             reader_db_release(stmt);
-            return READER_ERROR;
+            return -1;
         }
         int64_t count = sqlite3_column_int64(stmt, 0);
         int64_t max_id = sqlite3_column_int64(stmt, 1);
@@ -67,17 +67,16 @@ static enum reader_result count_rows(struct responder *r, const struct counted_t
             c->valid = 1;
             c->count = count;
             c->max_id = max_id;
-            return READER_OK;
+            return 0;
         }
         if (max_id >= c->max_id) {
             c->count += count;
             c->max_id = max_id;
-            return READER_OK;
+            return 0;
         }
         c->valid = 0; /* the ids went backwards: recount from scratch */
     }
-    set_error(errp, "counting %s: ids keep going backwards", t->name);
-    return READER_ERROR;
+    return set_error(errp, "counting %s: ids keep going backwards", t->name);
 }
 
 static void stats(struct responder *r, const struct http_request *req, struct http_response *resp)
@@ -85,27 +84,25 @@ static void stats(struct responder *r, const struct http_request *req, struct ht
     (void)req;
     char *err = NULL;
     struct json_object *body = json_object_new_object();
-    enum reader_result tx = count_rows(r, &transmissions_table, &r->transmissions, &err);
-    enum reader_result obs = tx == READER_ERROR
-                                 ? READER_ERROR
-                                 : count_rows(r, &observations_table, &r->observations, &err);
-    if (tx == READER_ERROR || obs == READER_ERROR)
+    enum reader_presence tx, obs;
+    if (count_rows(r, &transmissions_table, &r->transmissions, &tx, &err) != 0 ||
+        count_rows(r, &observations_table, &r->observations, &obs, &err) != 0)
         goto fail;
     json_object_object_add(body, "transmissions",
-                           json_object_new_int64(tx == READER_OK ? r->transmissions.count : 0));
+                           json_object_new_int64(tx == READER_PRESENT ? r->transmissions.count : 0));
     json_object_object_add(body, "observations",
-                           json_object_new_int64(obs == READER_OK ? r->observations.count : 0));
+                           json_object_new_int64(obs == READER_PRESENT ? r->observations.count : 0));
 
     struct json_object *newest = NULL;
-    if (tx == READER_OK) {
+    if (tx == READER_PRESENT) {
         sqlite3_stmt *stmt = NULL;
-        enum reader_result state = reader_db_prepare(r, &newest_query, &stmt, &err);
-        if (state == READER_ERROR)
+        enum reader_presence presence;
+        if (reader_db_prepare(&r->reader, &newest_query, &stmt, &presence, &err) != 0)
             goto fail;
-        if (state == READER_OK) {
+        if (presence == READER_PRESENT) {
             int rc = reader_db_step(stmt);
             if (rc != SQLITE_ROW) {
-                err = xasprintf("reading newest last_seen: %s", reader_db_errmsg(r));
+                err = xasprintf("reading newest last_seen: %s", reader_db_errmsg(&r->reader));
                 reader_db_release(stmt);
                 goto fail;
             }

@@ -2,7 +2,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "responder.h"
+#include "route_query.h"
+#include "router.h"
 #include "util.h"
 
 enum { TRAFFIC_MINUTES };
@@ -37,10 +38,10 @@ static void traffic(struct responder *r, const struct http_request *req,
     int64_t *packets = xcalloc((size_t)minutes, sizeof *packets);
     sqlite3_stmt *st = NULL;
     char *err = NULL;
-    enum reader_result res = reader_db_prepare(r, &traffic_query, &st, &err);
-    if (res == READER_ERROR)
+    int open = route_query_open(r, &traffic_query, &st, &err);
+    if (open < 0)
         goto fail;
-    if (res == READER_OK) {
+    if (open == 0) {
         sqlite3_bind_int64(st, 1, start);
         sqlite3_bind_int64(st, 2, end);
         int rc;
@@ -52,7 +53,7 @@ static void traffic(struct responder *r, const struct http_request *req,
             }
         }
         if (rc != SQLITE_DONE)
-            err = xstrdup(reader_db_errmsg(r));
+            err = xstrdup(reader_db_errmsg(&r->reader));
         reader_db_release(st);
         if (err != NULL)
             goto fail;

@@ -2,7 +2,7 @@
 #include <assert.h>
 #include <string.h>
 
-#include "responder.h"
+#include "router.h"
 #include "util.h"
 
 static const struct route *const routes[] = {

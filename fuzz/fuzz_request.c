@@ -8,7 +8,7 @@
  * It runs against one long-lived responder over a small database full of
  * awkward values (invalid UTF-8, unparseable times, zero elapsed time,
  * infinite latencies), as a pool member would between restarts. Besides the
- * sanitizers, every answer must keep the contract of design §4: a known
+ * sanitizers, every answer must keep the contract of docs/api.md: a known
  * status and never a 500 on a healthy database, Cache-Control: no-store, a
  * Content-Length that matches, and a JSON body that strict json-c accepts
  * as valid UTF-8 with no NaN or Infinity in it.
@@ -23,7 +23,10 @@
 #include <sqlite3.h>
 
 #include "poolstats.h"
+#include "migrations.h"
+#include "request.h"
 #include "responder.h"
+#include "router.h"
 #include "schema.h"
 #include "util.h"
 
@@ -60,7 +63,7 @@ static const char seed_sql[] =
 
 static void cleanup(void)
 {
-    reader_db_close(&responder);
+    reader_db_close(&responder.reader);
     poolstats_close(responder.stats);
     migration_cache_destroy(&responder.migrations);
     char *wal = xasprintf("%s-wal", db_path), *shm = xasprintf("%s-shm", db_path);
@@ -97,7 +100,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     }
     sqlite3_close(db);
 
-    responder.db_path = db_path;
+    responder.reader.path = db_path;
     responder.cache_ttl_ms = 0; /* every request reads the table, as after each TTL expiry */
     responder.stalled_after_ms = 60000;
     responder.wall_clock_ms = fixed_clock_ms;

@@ -13,10 +13,18 @@ worker_libworkerhooks_a_SOURCES = \
 	worker/writer_demand.c worker/writer_demand.h
 
 # The async migrations: runner, progress bookkeeping, one file per migration,
-# and the status view. A library so the unit suites link the same code.
+# operator control (control socket, ctl, pauses, settings, throttling) and the
+# status view. A library so the unit suites link the same code.
 noinst_LIBRARIES += worker/libmigrations.a
 worker_libmigrations_a_SOURCES = \
+	worker/backfill_maxima.c worker/backfill_maxima.h \
 	worker/batch_sizer.c worker/batch_sizer.h \
+	worker/control_client.c worker/control_client.h \
+	worker/control_command.c worker/control_command.h \
+	worker/control_server.c worker/control_server.h \
+	worker/job_clock.c worker/job_clock.h \
+	worker/job_control.c worker/job_control.h \
+	worker/job_pace.c worker/job_pace.h \
 	worker/migration.c worker/migration.h \
 	worker/migration_cancel.c worker/migration_cancel.h \
 	worker/migration_params.c worker/migration_params.h \
@@ -28,7 +36,9 @@ worker_libmigrations_a_SOURCES = \
 	worker/progress.c worker/progress.h \
 	worker/runner.c worker/runner.h \
 	worker/runner_thread.c worker/runner_thread.h \
-	worker/status.c worker/status.h
+	worker/status.c worker/status.h \
+	worker/throttle.c worker/throttle.h \
+	worker/unix_listener.c worker/unix_listener.h
 
 # Live ingest (docs/ingest.md), a library so the unit suites link the same code.
 noinst_LIBRARIES += worker/libingest.a

@@ -13,6 +13,9 @@
 #include "db.h"
 #include "config.h"
 #include "log.h"
+#include "control_client.h"
+#include "control_server.h"
+#include "job_control.h"
 #include "migration_registry.h"
 #include "migration_rows.h"
 #include "runner_thread.h"
@@ -72,6 +75,7 @@ static void usage(FILE *out)
 {
     fputs("Usage: meshscope-worker --db PATH [options]\n"
           "       meshscope-worker status --db PATH [--json]\n"
+          "       meshscope-worker ctl [--socket PATH] [--json] COMMAND... (see ctl --help)\n"
           "\n"
           "The only writer of a meshscope database: upgrades the schema, runs async\n"
           "migrations in short batches, and ingests live observations.\n"
@@ -96,8 +100,23 @@ static void usage(FILE *out)
           "  --batch-size N        fixed migration batch size (default: adaptive)\n"
           "  --target-batch-ms N   adaptive batches hold the writer about N ms (default 50)\n"
           "  --yield-ms N          pause between migration batches (default 100)\n"
+          "  --migration-memory-mib N\n"
+          "                        memory a migration may hold for its in-memory pass\n"
+          "                        (default 16; the backfill needs 16 bytes a row)\n"
           "  --run-once            upgrade, run pending migrations to the end, exit\n"
           "  --stats-json PATH     when migrations stop, write their batch figures to PATH\n"
+          "  --control-socket PATH unix socket for `meshscope-worker ctl` (mode 0600)\n"
+          "  --control-socket-group NAME\n"
+          "                        make it 0660 and owned by this group\n"
+          "  --throttle-wal-mb N   hold jobs back while N MB of WAL are not checkpointed\n"
+          "                        (default 64; 0: off)\n"
+          "  --throttle-ingest-wait-ms N\n"
+          "                        hold jobs back while ingest's wait for the writer is\n"
+          "                        over N ms at p99 over 10 s (default 20; 0: off)\n"
+          "  --throttle-flag-file PATH\n"
+          "                        hold jobs back while PATH exists\n"
+          "  --critical-wal-mb N   pause jobs (until resumed) past N MB of WAL\n"
+          "                        (default 1024; 0: off)\n"
           "  --log-level LEVEL     error, warn, info (default) or debug\n"
           "  --help                show this help\n"
           "  --version             show the version\n",
@@ -124,7 +143,8 @@ static int open_database(const char *path, sqlite3 **out, char **errp)
 enum {
     OPT_DB = 256, OPT_INGEST, OPT_BATCH, OPT_TARGET, OPT_YIELD, OPT_RUN_ONCE, OPT_STATS,
     OPT_LOG, OPT_HELP, OPT_VERSION, OPT_INGEST_MODE, OPT_INGEST_GROUP, OPT_INGEST_ROWS,
-    OPT_INGEST_MS, OPT_INGEST_CLIENTS, OPT_INGEST_SYNC
+    OPT_INGEST_MS, OPT_INGEST_CLIENTS, OPT_INGEST_SYNC, OPT_MEMORY, OPT_CONTROL,
+    OPT_CONTROL_GROUP, OPT_THROTTLE_WAL, OPT_THROTTLE_INGEST, OPT_THROTTLE_FLAG, OPT_CRITICAL_WAL
 };
 
 static const struct option worker_options[] = {
@@ -139,8 +159,15 @@ static const struct option worker_options[] = {
     {"batch-size", required_argument, NULL, OPT_BATCH},
     {"target-batch-ms", required_argument, NULL, OPT_TARGET},
     {"yield-ms", required_argument, NULL, OPT_YIELD},
+    {"migration-memory-mib", required_argument, NULL, OPT_MEMORY},
     {"run-once", no_argument, NULL, OPT_RUN_ONCE},
     {"stats-json", required_argument, NULL, OPT_STATS},
+    {"control-socket", required_argument, NULL, OPT_CONTROL},
+    {"control-socket-group", required_argument, NULL, OPT_CONTROL_GROUP},
+    {"throttle-wal-mb", required_argument, NULL, OPT_THROTTLE_WAL},
+    {"throttle-ingest-wait-ms", required_argument, NULL, OPT_THROTTLE_INGEST},
+    {"throttle-flag-file", required_argument, NULL, OPT_THROTTLE_FLAG},
+    {"critical-wal-mb", required_argument, NULL, OPT_CRITICAL_WAL},
     {"log-level", required_argument, NULL, OPT_LOG},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -191,6 +218,31 @@ static int parse_ingest_option(int opt, const char *arg, struct ingest_config *i
     return 1;
 }
 
+/* The control and throttle options; same returns as parse_ingest_option. */
+static int parse_control_option(int opt, const char *arg, struct worker_config *config,
+                                char **errp)
+{
+    struct throttle_config *t = &config->throttle;
+    switch (opt) {
+    case OPT_CONTROL:
+        config->control_socket = arg;
+        return 0;
+    case OPT_CONTROL_GROUP:
+        config->control_group = arg;
+        return 0;
+    case OPT_THROTTLE_WAL:
+        return parse_int64(arg, 0, 1000000, "--throttle-wal-mb", &t->wal_mb, errp);
+    case OPT_THROTTLE_INGEST:
+        return parse_int64(arg, 0, 60000, "--throttle-ingest-wait-ms", &t->ingest_wait_ms, errp);
+    case OPT_THROTTLE_FLAG:
+        t->flag_file = arg;
+        return 0;
+    case OPT_CRITICAL_WAL:
+        return parse_int64(arg, 0, 1000000, "--critical-wal-mb", &t->critical_wal_mb, errp);
+    }
+    return 1;
+}
+
 /* The migration and general options; same returns as parse_ingest_option. */
 static int parse_worker_option(int opt, const char *arg, struct worker_config *config,
                                enum log_level *level, char **errp)
@@ -208,6 +260,9 @@ static int parse_worker_option(int opt, const char *arg, struct worker_config *c
     case OPT_YIELD:
         return parse_int64(arg, 0, MIGRATION_MAX_YIELD_MS, "--yield-ms", &config->yield_ms,
                            errp);
+    case OPT_MEMORY:
+        return parse_int64(arg, 1, MIGRATION_MAX_MEMORY_KIB / 1024, "--migration-memory-mib",
+                           &config->memory_mib, errp);
     case OPT_RUN_ONCE:
         config->run_once = 1;
         return 0;
@@ -236,9 +291,13 @@ static int parse_options(int argc, char **argv, struct worker_config *config)
 
     config->yield_ms = MIGRATION_DEFAULT_YIELD_MS;
     config->target_batch_ms = MIGRATION_DEFAULT_TARGET_BATCH_MS;
+    config->memory_mib = MIGRATION_DEFAULT_MEMORY_KIB / 1024;
     ingest_config_defaults(&config->ingest);
+    throttle_config_default(&config->throttle);
     while ((opt = getopt_long(argc, argv, "", worker_options, NULL)) != -1) {
         int rc = parse_ingest_option(opt, optarg, &config->ingest, &err);
+        if (rc == 1)
+            rc = parse_control_option(opt, optarg, config, &err);
         if (rc == 1)
             rc = parse_worker_option(opt, optarg, config, &level, &err);
         if (rc == 1) {
@@ -254,6 +313,10 @@ static int parse_options(int argc, char **argv, struct worker_config *config)
     }
     if (config->db_path == NULL) {
         err = xasprintf("--db PATH is required");
+        goto bad;
+    }
+    if (config->control_group != NULL && config->control_socket == NULL) {
+        err = xasprintf("--control-socket-group needs --control-socket");
         goto bad;
     }
     config->ingest.db_path = config->db_path;
@@ -297,10 +360,30 @@ static void block_stop_signals(sigset_t *wait_mask)
  * themselves run in their own thread and connection, beside ingest rather
  * than before it.
  */
-static int worker_start(const struct worker_config *config, sqlite3 **db,
-                        struct runner **runner, char **errp)
+struct worker {
+    sqlite3 *db;
+    struct job_control *control;
+    struct runner *runner;
+    struct control_server *server;
+};
+
+/* Pauses and settings stored by an operator outlive restarts: they are read before any job runs. */
+static int worker_load_control(const struct worker_config *config, struct worker *w,
+                               const struct migration_params *params, char **errp)
 {
-    if (open_database(config->db_path, db, errp) != 0 || schema_upgrade(*db, errp) != 0)
+    if (job_control_new(migration_registry, migration_registry_len, params, &w->control,
+                        errp) != 0 ||
+        job_control_load(w->control, w->db, errp) != 0)
+        return -1;
+    if (config->control_socket == NULL)
+        return 0;
+    struct control_config cc = {config->control_socket, config->control_group, config->db_path};
+    return control_server_start(&cc, w->control, &w->server, errp);
+}
+
+static int worker_start(const struct worker_config *config, struct worker *w, char **errp)
+{
+    if (open_database(config->db_path, &w->db, errp) != 0 || schema_upgrade(w->db, errp) != 0)
         return -1;
     log_info("schema ready in %s (meshscope %s, sqlite %s)", config->db_path, PACKAGE_VERSION,
              sqlite3_libversion());
@@ -310,10 +393,27 @@ static int worker_start(const struct worker_config *config, sqlite3 **db,
     params.batch_size = config->batch_size;
     params.target_batch_ms = config->target_batch_ms;
     params.yield_ms = config->yield_ms;
-    if (migration_rows_register(*db, migration_registry, migration_registry_len, errp) != 0)
+    params.memory_kib = config->memory_mib * 1024;
+    if (migration_params_validate(&params, errp) != 0 ||
+        migration_rows_register(w->db, migration_registry, migration_registry_len, errp) != 0 ||
+        worker_load_control(config, w, &params, errp) != 0)
         return -1;
-    return runner_start(config->db_path, &params, config->stats_json, on_migrations_finished,
-                        NULL, runner, errp);
+    struct runner_config rc = {
+        .params = &params,
+        .stats_path = config->stats_json,
+        .control = w->control,
+        .throttle = &config->throttle,
+        .on_finished = on_migrations_finished,
+    };
+    return runner_start(config->db_path, &rc, &w->runner, errp);
+}
+
+static void worker_close(struct worker *w)
+{
+    control_server_stop(w->server);
+    w->server = NULL;
+    sqlite3_close(w->db);
+    job_control_free(w->control);
 }
 
 /*
@@ -343,6 +443,8 @@ int main(int argc, char **argv)
     log_init("worker", LOG_LEVEL_INFO);
     if (argc > 1 && strcmp(argv[1], "status") == 0)
         return status_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "ctl") == 0)
+        return control_client_main(argc - 1, argv + 1);
     if (parse_options(argc, argv, &config) != 0)
         return 2;
     char *err = NULL;
@@ -354,14 +456,14 @@ int main(int argc, char **argv)
     sigset_t wait_mask;
     block_stop_signals(&wait_mask);
 
-    sqlite3 *db = NULL;
-    struct runner *runner = NULL;
-    if (worker_start(&config, &db, &runner, &err) != 0) {
+    struct worker w = {0};
+    if (worker_start(&config, &w, &err) != 0) {
         log_error("startup failed: %s", err);
         free(err);
-        sqlite3_close(db);
+        worker_close(&w);
         return 1;
     }
+    struct runner *runner = w.runner;
     struct stop_watch watch = {.runner = runner};
     sigemptyset(&watch.signals);
     sigaddset(&watch.signals, SIGTERM);
@@ -371,17 +473,20 @@ int main(int argc, char **argv)
         log_error("startup failed: cannot start the signal thread: %s", strerror(rc));
         runner_cancel(runner);
         runner_join(runner, NULL);
-        sqlite3_close(db);
+        worker_close(&w);
         return 1;
     }
     int status = worker_serve(&config, runner, &wait_mask);
     /* sigwait() is a cancellation point; the watch touches the runner only before it returns. */
     pthread_cancel(watch.thread);
     pthread_join(watch.thread, NULL);
+    /* The control thread goes first: a pause waiting for the job is told the worker stops. */
+    control_server_stop(w.server);
+    w.server = NULL;
     runner_cancel(runner);
     struct runner_summary summary;
     runner_join(runner, &summary);
-    sqlite3_close(db);
+    worker_close(&w);
     log_info("stopped (migrations: %d done, %d already done, %d failed, %d interrupted)",
              summary.done, summary.skipped, summary.failed, summary.cancelled);
     if (config.run_once)

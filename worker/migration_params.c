@@ -11,6 +11,7 @@ void migration_params_default(struct migration_params *params)
     params->batch_size = 0;
     params->target_batch_ms = MIGRATION_DEFAULT_TARGET_BATCH_MS;
     params->yield_ms = MIGRATION_DEFAULT_YIELD_MS;
+    params->memory_kib = MIGRATION_DEFAULT_MEMORY_KIB;
 }
 
 int migration_params_validate(const struct migration_params *params, char **errp)
@@ -35,5 +36,8 @@ int migration_params_validate(const struct migration_params *params, char **errp
     if (params->yield_ms > MIGRATION_MAX_YIELD_MS)
         return set_error(errp, "invalid yield %" PRId64 " ms: at most %d ms", params->yield_ms,
                          MIGRATION_MAX_YIELD_MS);
+    if (params->memory_kib < 1 || params->memory_kib > MIGRATION_MAX_MEMORY_KIB)
+        return set_error(errp, "invalid memory budget %" PRId64 " KiB: 1 to %d KiB",
+                         params->memory_kib, MIGRATION_MAX_MEMORY_KIB);
     return 0;
 }

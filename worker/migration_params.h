@@ -10,6 +10,9 @@
 #define MIGRATION_MAX_BATCH_SIZE 10000000
 #define MIGRATION_MAX_TARGET_BATCH_MS 60000
 #define MIGRATION_MAX_YIELD_MS 3600000
+/* Working memory of a job's in-memory pass (the backfill's maxima), in KiB. */
+#define MIGRATION_DEFAULT_MEMORY_KIB 16384
+#define MIGRATION_MAX_MEMORY_KIB 4194304
 
 /* How a migration sizes its batches. */
 struct migration_params {
@@ -17,11 +20,13 @@ struct migration_params {
     int64_t batch_size;      /* rows per batch when !adaptive */
     int64_t target_batch_ms; /* hold-time target when adaptive */
     int64_t yield_ms;        /* sleep between batches, cut short by cancellation */
+    int64_t memory_kib;      /* memory a job may hold for its work between batches */
 };
 
-/* Adaptive batches, 50 ms target, 100 ms yield. */
+/* Adaptive batches, 50 ms target, 100 ms yield, 16 MiB of working memory. */
 void migration_params_default(struct migration_params *params);
-/* Rejects a batch size <= 0 (when fixed), a target <= 0 (when adaptive) and a negative yield. */
+/* Rejects a batch size <= 0 (when fixed), a target <= 0 (when adaptive), a negative yield
+ * and a memory budget under 1 KiB. */
 int migration_params_validate(const struct migration_params *params, char **errp);
 
 #endif

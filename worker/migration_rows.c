@@ -99,7 +99,9 @@ int migration_rows_reset(sqlite3 *db, const char *name, char **errp)
     static const char sql[] = "UPDATE " SCHEMA_MIGRATIONS_TABLE
                               " SET status = '" MIGRATION_STATUS_PENDING "',"
                               " started_at = datetime('now'), ended_at = NULL, error = NULL,"
-                              " rows_processed = 0, rows_total = 0, last_update_at = NULL"
+                              " rows_processed = 0, rows_total = 0, last_update_at = NULL,"
+                              " active_ms = 0, paused_ms = 0, throttled_ms = 0, recent_rate = 0,"
+                              " throttle_reason = NULL"
                               " WHERE name = ?1";
     return rows_update(db, sql, name, NULL, "resetting progress", errp);
 }
@@ -110,7 +112,7 @@ int migration_rows_mark_done(sqlite3 *db, const char *name, const struct migrati
     static const char sql[] = "UPDATE " SCHEMA_MIGRATIONS_TABLE
                               " SET status = '" MIGRATION_STATUS_DONE "',"
                               " ended_at = datetime('now'), error = NULL,"
-                              " rows_processed = ?3, rows_total = ?4,"
+                              " rows_processed = ?3, rows_total = ?4, throttle_reason = NULL,"
                               " last_update_at = " RFC3339_NOW " WHERE name = ?1";
     return rows_update(db, sql, name, result, "recording done", errp);
 }
@@ -119,7 +121,7 @@ int migration_rows_mark_stopped(sqlite3 *db, const char *name,
                                 const struct migration_result *result, char **errp)
 {
     static const char sql[] = "UPDATE " SCHEMA_MIGRATIONS_TABLE
-                              " SET rows_processed = ?3, rows_total = ?4,"
+                              " SET rows_processed = ?3, rows_total = ?4, throttle_reason = NULL,"
                               " last_update_at = " RFC3339_NOW " WHERE name = ?1";
     return rows_update(db, sql, name, result, "recording the stop", errp);
 }

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backfill_maxima.h"
 #include "batch_sizer.h"
 #include "log.h"
 #include "migration_stats.h"
@@ -29,42 +30,58 @@ static const char backfill_count_sql[] =
     " AND EXISTS (SELECT 1 FROM observations WHERE transmission_id = transmissions.id)";
 
 /*
- * Batches are id ranges [lo, hi], where hi is the id of the batch_size-th row
- * still at last_seen = 0 (a walk of the transmissions(last_seen) index). The
- * next batch starts at hi + 1 whatever the batch did, so rows whose last_seen
- * stays 0 (orphans, a MAX(timestamp) of 0) can never be picked again: the loop
- * ends after at most (candidates / batch_size + 1) batches on any data. An id
- * range is also portable to SQLite builds without UPDATE ... LIMIT (see
- * docs/architecture.md).
+ * The work follows the observations table's physical order. Looking up each
+ * row's MAX(timestamp) through the observations(transmission_id) index (the
+ * reference statement's plan) visits the pages of a packet's observations
+ * one by one, wherever they lie; on a table that does not fit the cache that
+ * grows faster than the data. Instead, one sequential pass over the
+ * observations, in short read transactions of BACKFILL_SCAN_CHUNK ids
+ * each, computes every row's maximum in memory (backfill_maxima.h), for a
+ * window of rows still at 0 that fits the memory budget (--migration-memory-mib);
+ * more rows than fit take one more pass each window. Then short write
+ * batches store the values by primary key.
+ *
+ * A window is the next rows still at 0 in id order (a walk of the
+ * transmissions(last_seen) index), up to the snapshot; the next window starts
+ * after its last id whatever the batches did, so rows whose last_seen stays 0
+ * (orphans, a MAX(timestamp) of 0) are never picked again and the run ends
+ * after (candidates / batch size + windows) batches on any data.
  */
-static const char backfill_boundary_sql[] =
+static const char backfill_collect_sql[] =
     "SELECT id FROM transmissions WHERE last_seen = 0 AND id BETWEEN ?1 AND ?2"
-    " ORDER BY id LIMIT 1 OFFSET ?3";
+    " ORDER BY id LIMIT ?3";
+static const char backfill_obs_snapshot_sql[] = "SELECT MAX(id) FROM observations";
+static const char backfill_scan_sql[] = BACKFILL_MAXIMA_SCAN_SQL;
+static const char backfill_next_sql[] = BACKFILL_MAXIMA_NEXT_SQL;
 
 /*
- * A batch reads before it writes. Nearly all of its cost is computing each
- * row's MAX(observations.timestamp) (about 20 index probes per row); that runs
- * in a read transaction, which in WAL mode never blocks the writer. The write
- * transaction then only stores the precomputed values by primary key, so it
- * holds SQLite's single writer for a small fraction of the batch.
+ * Why values computed minutes before they are written are still right: the
+ * only other writer of these tables while a migration runs is live ingest
+ * (retention starts once the migrations are done), and ingest sets last_seen
+ * to the maximum over all of a row's observations whenever it adds one to a
+ * row still at 0 (worker/ingest_store.c; timestamps are > 0, docs/ingest.md).
+ * So a row still at 0 inside the write transaction has gained no observation
+ * since the pass read its observations, and "AND last_seen = 0" leaves a row
+ * ingest filled with ingest's value. Observations past the snapshot of
+ * MAX(observations.id) belong to rows ingest filled itself.
  *
- * The value is the reference statement's, so each row ends up exactly as the
- * one-statement UPDATE of docs/database.md would leave it. "last_seen = 0" is
- * checked again inside the write transaction: the only other writer is live
- * ingest, which sets last_seen to the maximum over all of a row's
- * observations whenever it adds one (docs/ingest.md, timestamps > 0), so a
- * row still at 0 has gained no observation since it was read, and a row ingest filled is left with
- * ingest's value. EXISTS keeps orphans out, so sqlite3_changes64() counts
- * exactly the rows rows_total promised; the reference leaves them at 0 too.
+ * Rows with a timestamp that is not an INTEGER take the reference's own
+ * expression, so every row ends up exactly as the one-statement UPDATE of
+ * docs/database.md would leave it. Only rows seen with an observation are
+ * written, so sqlite3_changes64() counts exactly the rows rows_total promised.
  */
-static const char backfill_read_sql[] =
-    "SELECT id, (SELECT MAX(timestamp) FROM observations WHERE transmission_id = transmissions.id)"
-    " FROM transmissions"
-    " WHERE id BETWEEN ?1 AND ?2 AND last_seen = 0"
-    " AND EXISTS (SELECT 1 FROM observations WHERE transmission_id = transmissions.id)"
-    " ORDER BY id";
 static const char backfill_apply_sql[] =
-    "UPDATE transmissions SET last_seen = ?2 WHERE id = ?1 AND last_seen = 0";
+    "UPDATE transmissions SET last_seen = meshscope_backfill_value(id)"
+    " WHERE id BETWEEN ?1 AND ?2 AND +last_seen = 0 AND meshscope_backfill_value(id) IS NOT NULL";
+static const char backfill_apply_mixed_sql[] =
+    "UPDATE transmissions SET last_seen = COALESCE((SELECT MAX(timestamp) FROM observations"
+    " WHERE transmission_id = ?1), last_seen) WHERE id = ?1 AND last_seen = 0";
+
+/* Rows of the window per UPDATE statement: a write checks its deadline this often. */
+#define BACKFILL_WRITE_CHUNK 128
+
+/* Observation ids per read transaction of the pass: about 10-30 ms of work. */
+#define BACKFILL_SCAN_CHUNK 65536
 
 /*
  * A batch that has held the writer this long lets waiting live ingest go
@@ -76,24 +93,23 @@ static const char backfill_apply_sql[] =
 /* Checkpoint after this many new WAL frames, as SQLite's auto-checkpoint would. */
 #define BACKFILL_CHECKPOINT_FRAMES 1000
 
-struct backfill_row {
-    int64_t id;
-    sqlite3_value *last_seen; /* MAX(timestamp) as stored: any type, like the reference */
-};
-
 struct backfill {
     const struct migration_env *env;
     sqlite3 *db;
-    sqlite3_stmt *boundary;
-    sqlite3_stmt *read;
+    sqlite3_stmt *collect;
+    sqlite3_stmt *scan;
+    sqlite3_stmt *next;
     sqlite3_stmt *apply;
-    /* Values read ahead, written over one or more batches: rows[rows_done..rows_count). */
-    struct backfill_row *rows;
-    size_t rows_cap, rows_count, rows_done;
-    int64_t read_next;   /* first id after the rows read */
-    int64_t read_walked; /* index rows the read walked, orphans included */
-    int read_last;       /* the read reached the snapshot */
-    int64_t snapshot;
+    sqlite3_stmt *apply_mixed;
+    struct backfill_maxima window; /* rows[done..count) still to write */
+    size_t done;
+    int loaded;          /* a window was collected and scanned */
+    int window_final;    /* no row at 0 is left after this window */
+    int64_t next_lo;     /* where the next window starts */
+    int64_t snapshot;    /* MAX(transmissions.id) */
+    int64_t obs_snapshot; /* MAX(observations.id) */
+    int obs_empty;
+    int registered;       /* the SQL functions of backfill_maxima.h are on db */
     int wal_fd;           /* the -wal file, for backfill_flush_wal; -1 when unknown */
     int wal_frames;       /* set by the WAL hook after each commit */
     int checkpoint_frames; /* WAL size after our last checkpoint */
@@ -138,7 +154,7 @@ static void rollback_if_open(sqlite3 *db)
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 }
 
-/* Reads MAX(id) and the honest denominator from one snapshot of the database. */
+/* Reads MAX(id), the honest denominator and MAX(observations.id) from one snapshot. */
 static int backfill_snapshot(struct backfill *bf, int *empty, int64_t *total, char **errp)
 {
     int is_null = 0;
@@ -152,6 +168,9 @@ static int backfill_snapshot(struct backfill *bf, int *empty, int64_t *total, ch
     if (!is_null && query_int64(bf->db, backfill_count_sql, bf->snapshot, 1, total, &is_null,
                                 "count of rows to fill", errp) != 0)
         goto err;
+    if (!*empty && query_int64(bf->db, backfill_obs_snapshot_sql, 0, 0, &bf->obs_snapshot,
+                               &bf->obs_empty, "snapshot of MAX(observations.id)", errp) != 0)
+        goto err;
     if (sqlite3_exec(bf->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         set_error(errp, "snapshot failed: %s", sqlite3_errmsg(bf->db));
         goto err;
@@ -163,181 +182,91 @@ err:
     return -1;
 }
 
-/* Finds the end of the batch starting at lo; *last is set when it reaches the snapshot. */
-static int backfill_boundary(struct backfill *bf, int64_t lo, int64_t size, int64_t *hi,
-                             int *last, char **errp)
+static int backfill_step_update(struct backfill *bf, sqlite3_stmt *stmt, int64_t lo, int64_t hi,
+                                int64_t *changed, char **errp)
 {
-    sqlite3_stmt *stmt = bf->boundary;
     sqlite3_reset(stmt);
     sqlite3_bind_int64(stmt, 1, lo);
-    sqlite3_bind_int64(stmt, 2, bf->snapshot);
-    sqlite3_bind_int64(stmt, 3, size - 1);
+    if (stmt == bf->apply)
+        sqlite3_bind_int64(stmt, 2, hi);
     int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) {
-        *hi = sqlite3_column_int64(stmt, 0);
-        *last = *hi >= bf->snapshot;
-    } else if (rc == SQLITE_DONE) {
-        *hi = bf->snapshot;
-        *last = 1;
-    } else {
-        set_error(errp, "finding the batch after id %" PRId64 " failed: %s", lo,
-                  sqlite3_errmsg(bf->db));
-        sqlite3_reset(stmt);
-        return -1;
-    }
-    sqlite3_reset(stmt);
-    return 0;
-}
-
-static void backfill_rows_clear(struct backfill *bf)
-{
-    for (size_t i = 0; i < bf->rows_count; i++)
-        sqlite3_value_free(bf->rows[i].last_seen);
-    bf->rows_count = bf->rows_done = 0;
-}
-
-/* Appends the rows of [lo, hi] still to fill, with their values, to bf->rows. */
-static int backfill_read_range(struct backfill *bf, int64_t lo, int64_t hi, size_t *count,
-                               char **errp)
-{
-    sqlite3_stmt *stmt = bf->read;
-    sqlite3_reset(stmt);
-    sqlite3_bind_int64(stmt, 1, lo);
-    sqlite3_bind_int64(stmt, 2, hi);
-    int rc;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        if (*count == bf->rows_cap) {
-            bf->rows_cap = bf->rows_cap ? bf->rows_cap * 2 : 256;
-            bf->rows = xrealloc(bf->rows, bf->rows_cap * sizeof *bf->rows);
-        }
-        bf->rows[*count].id = sqlite3_column_int64(stmt, 0);
-        bf->rows[*count].last_seen = sqlite3_value_dup(sqlite3_column_value(stmt, 1));
-        if (bf->rows[*count].last_seen == NULL) {
-            sqlite3_reset(stmt);
-            return set_error(errp, "reading ids %" PRId64 "..%" PRId64 ": out of memory", lo,
-                             hi);
-        }
-        (*count)++;
-    }
     sqlite3_reset(stmt);
     if (rc != SQLITE_DONE)
-        return set_error(errp, "reading ids %" PRId64 "..%" PRId64 " failed: %s", lo, hi,
+        return set_error(errp, "update of ids %" PRId64 "..%" PRId64 " failed: %s", lo, hi,
                          sqlite3_errmsg(bf->db));
-    return 0;
-}
-
-/* Reads the values of the next rows still at 0, up to the batch size, into bf->rows. */
-static int backfill_read_ahead(struct backfill *bf, const struct batch_sizer *sizer, int64_t lo,
-                               char **errp)
-{
-    backfill_rows_clear(bf);
-    size_t count = 0;
-    int64_t next = lo, walked = 0;
-    int last = 0;
-    if (sqlite3_exec(bf->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-        return set_error(errp, "starting the read of the batch at id %" PRId64 " failed: %s",
-                         lo, sqlite3_errmsg(bf->db));
-    while (walked < sizer->size && !last) {
-        int64_t chunk = batch_sizer_chunk(sizer);
-        if (chunk > sizer->size - walked)
-            chunk = sizer->size - walked;
-        int64_t hi = 0;
-        int rc = backfill_boundary(bf, next, chunk, &hi, &last, errp);
-        if (rc == 0)
-            rc = backfill_read_range(bf, next, hi, &count, errp);
-        bf->rows_count = count; /* so a failure still frees what was read */
-        if (rc != 0) {
-            rollback_if_open(bf->db);
-            return -1;
-        }
-        walked += chunk;
-        if (!last)
-            next = hi + 1; /* at the snapshot hi may be INT64_MAX */
-    }
-    if (sqlite3_exec(bf->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        set_error(errp, "ending the read of the batch at id %" PRId64 " failed: %s", lo,
-                  sqlite3_errmsg(bf->db));
-        rollback_if_open(bf->db);
-        return -1;
-    }
-    bf->read_next = next;
-    bf->read_walked = walked;
-    bf->read_last = last;
+    /* The 64-bit count: a pinned batch size may exceed what an int holds. */
+    *changed += sqlite3_changes64(bf->db);
     return 0;
 }
 
 /*
- * One batch: when nothing is left from an earlier read, a read transaction
- * computes the values of the next rows still at 0 (chunks of the
- * transmissions(last_seen) index walk, up to the batch size); then one short
- * write transaction stores them. The write stops early when it would pass the
- * adaptive deadline or, after BACKFILL_MIN_HOLD_US, when live ingest is
- * waiting for the writer (writer_demand.h); the rest is written by the next
- * batches without being read again (the last_seen = 0 check keeps stale
- * values safe, see backfill_apply_sql). *lo moves to the first id not yet
- * done; *walked counts the rows this batch accounts for; *hold_us is the
- * write transaction's time.
+ * Stores rows [i, j) of the window: one UPDATE over their id range for the
+ * integer maxima (rows the pass saw no observation of, orphans, keep 0 as the
+ * reference leaves them), then one statement per row whose MAX SQL computes.
  */
-static int backfill_batch(struct backfill *bf, const struct batch_sizer *sizer, int64_t *lo,
-                          int64_t *walked, int64_t *changed, int *last, int64_t *hold_us,
-                          char **errp)
+static int backfill_apply_range(struct backfill *bf, size_t i, size_t j, int64_t *changed,
+                                char **errp)
+{
+    const struct backfill_maxima *w = &bf->window;
+    if (backfill_step_update(bf, bf->apply, w->ids[i], w->ids[j - 1], changed, errp) != 0)
+        return -1;
+    for (size_t k = i; k < j; k++) {
+        if (w->max[k] == BACKFILL_MAXIMA_MIXED &&
+            backfill_step_update(bf, bf->apply_mixed, w->ids[k], w->ids[k], changed, errp) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/*
+ * One batch: one short write transaction stores the values of the next rows
+ * of the window, up to the batch size. It stops early when it would pass the
+ * adaptive deadline or, after BACKFILL_MIN_HOLD_US, when live ingest is
+ * waiting for the writer (writer_demand.h); the rest goes to the next batch.
+ * *walked counts the window's rows this batch accounts for, orphans
+ * included; *hold_us is the write transaction's time.
+ */
+static int backfill_batch(struct backfill *bf, const struct batch_sizer *sizer, int64_t *walked,
+                          int64_t *changed, int *last, int64_t *hold_us, char **errp)
 {
     *walked = *changed = *hold_us = 0;
-    *last = 0;
-    if (bf->rows_done == bf->rows_count && backfill_read_ahead(bf, sizer, *lo, errp) != 0)
-        return -1;
-    size_t first = bf->rows_done, count = bf->rows_count, i = first;
+    size_t first = bf->done, count = bf->window.count, i = first;
+    if ((uint64_t)(count - first) > (uint64_t)sizer->size)
+        count = first + (size_t)sizer->size;
 
     /* IMMEDIATE takes the write lock up front, waiting in the busy handler
      * rather than failing to upgrade a read transaction halfway. */
     if (sqlite3_exec(bf->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        return set_error(errp, "starting the batch at id %" PRId64 " failed: %s", *lo,
+        return set_error(errp, "starting the batch at id %" PRId64 " failed: %s",
+                         first < bf->window.count ? bf->window.ids[first] : bf->snapshot,
                          sqlite3_errmsg(bf->db));
     int64_t start = monotonic_us();
-    for (; i < count; i++) {
+    while (i < count) {
+        size_t next = count - i < BACKFILL_WRITE_CHUNK ? count - i : BACKFILL_WRITE_CHUNK;
         if (i > first) {
             int64_t held = monotonic_us() - start;
             if ((held >= BACKFILL_MIN_HOLD_US && writer_demand_pending()) ||
-                !batch_sizer_continue(sizer, held, (int64_t)(i - first), 1))
+                !batch_sizer_continue(sizer, held, (int64_t)(i - first), (int64_t)next))
                 break;
         }
-        sqlite3_stmt *stmt = bf->apply;
-        sqlite3_reset(stmt);
-        sqlite3_bind_int64(stmt, 1, bf->rows[i].id);
-        /* COALESCE(MAX(timestamp), last_seen) of the reference; last_seen is 0 here. */
-        if (sqlite3_value_type(bf->rows[i].last_seen) == SQLITE_NULL)
-            sqlite3_bind_int64(stmt, 2, 0);
-        else
-            sqlite3_bind_value(stmt, 2, bf->rows[i].last_seen);
-        int rc = sqlite3_step(stmt);
-        sqlite3_reset(stmt);
-        if (rc != SQLITE_DONE) {
-            set_error(errp, "update of ids %" PRId64 "..%" PRId64 " failed: %s",
-                      bf->rows[i].id, bf->rows[count - 1].id, sqlite3_errmsg(bf->db));
+        if (backfill_apply_range(bf, i, i + next, changed, errp) != 0) {
             rollback_if_open(bf->db);
             return -1;
         }
-        /* The 64-bit count: a pinned batch size may exceed what an int holds. */
-        *changed += sqlite3_changes64(bf->db);
+        i += next;
     }
     testhook_pause(TESTHOOK_BACKFILL_BATCH);
     if (sqlite3_exec(bf->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        set_error(errp, "commit of the batch from id %" PRId64 " failed: %s", *lo,
+        set_error(errp, "commit of the batch from id %" PRId64 " failed: %s",
+                  first < bf->window.count ? bf->window.ids[first] : bf->snapshot,
                   sqlite3_errmsg(bf->db));
         rollback_if_open(bf->db);
         return -1;
     }
     *hold_us = monotonic_us() - start;
-    bf->rows_done = i;
-    if (i < count) {
-        *lo = bf->rows[i].id;
-        *walked = (int64_t)(i - first);
-    } else {
-        *lo = bf->read_next;
-        *last = bf->read_last;
-        /* A batch that wrote a whole read accounts for the orphans it walked too. */
-        *walked = first == 0 ? bf->read_walked : (int64_t)(i - first);
-    }
+    bf->done = i;
+    *walked = (int64_t)(i - first);
+    *last = bf->window_final && bf->done == bf->window.count;
     return 0;
 }
 
@@ -404,14 +333,16 @@ static void backfill_release(struct backfill *bf, int hooked)
 {
     if (hooked)
         sqlite3_wal_autocheckpoint(bf->db, BACKFILL_CHECKPOINT_FRAMES);
-    sqlite3_finalize(bf->boundary);
-    sqlite3_finalize(bf->read);
+    if (bf->registered)
+        backfill_maxima_unregister(bf->db); /* the window they point at goes below */
+    bf->registered = 0;
+    sqlite3_finalize(bf->collect);
+    sqlite3_finalize(bf->scan);
+    sqlite3_finalize(bf->next);
     sqlite3_finalize(bf->apply);
-    bf->boundary = bf->read = bf->apply = NULL;
-    backfill_rows_clear(bf);
-    free(bf->rows);
-    bf->rows = NULL;
-    bf->rows_cap = 0;
+    sqlite3_finalize(bf->apply_mixed);
+    bf->collect = bf->scan = bf->next = bf->apply = bf->apply_mixed = NULL;
+    backfill_maxima_release(&bf->window);
     if (bf->wal_fd >= 0)
         close(bf->wal_fd);
     bf->wal_fd = -1;
@@ -436,8 +367,9 @@ static void backfill_log_policy(const struct migration_env *env, int64_t total, 
                  env->name, policy, env->params.yield_ms);
     else
         log_info("%s: starting: %" PRId64 " rows to fill (ids up to %" PRId64
-                 "); %s, yield %" PRId64 " ms",
-                 env->name, total, snapshot, policy, env->params.yield_ms);
+                 "); %s, yield %" PRId64 " ms, maxima in at most %" PRId64 " KiB",
+                 env->name, total, snapshot, policy, env->params.yield_ms,
+                 env->params.memory_kib);
 }
 
 static void backfill_log_progress(const struct migration_env *env, int64_t processed,
@@ -481,16 +413,21 @@ struct backfill_run {
     struct batch_sizer sizer;
     struct rate_limiter log_limit;
     int64_t start_ms, start_us;
-    int64_t lo;                     /* the first id of the next batch */
     int reported;                   /* a report was made; its counts are below */
     int64_t reported_processed, reported_total;
 };
 
 static int backfill_prepare(struct backfill *bf, char **errp)
 {
-    if (sqlite3_prepare_v2(bf->db, backfill_boundary_sql, -1, &bf->boundary, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(bf->db, backfill_read_sql, -1, &bf->read, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(bf->db, backfill_apply_sql, -1, &bf->apply, NULL) != SQLITE_OK)
+    if (backfill_maxima_register(&bf->window, bf->db, errp) != 0)
+        return -1;
+    bf->registered = 1;
+    if (sqlite3_prepare_v2(bf->db, backfill_collect_sql, -1, &bf->collect, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(bf->db, backfill_scan_sql, -1, &bf->scan, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(bf->db, backfill_next_sql, -1, &bf->next, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(bf->db, backfill_apply_sql, -1, &bf->apply, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(bf->db, backfill_apply_mixed_sql, -1, &bf->apply_mixed, NULL) !=
+            SQLITE_OK)
         return set_error(errp, "preparing the batch statements failed: %s",
                          sqlite3_errmsg(bf->db));
     sqlite3_wal_hook(bf->db, backfill_wal_hook, bf);
@@ -532,19 +469,87 @@ static void backfill_account(struct backfill_run *run, struct migration_result *
         result->total = result->processed;
 }
 
+/*
+ * Between two read chunks of the pass: no yield, since a read holds nothing
+ * the writers wait for, but the runner's housekeeping still runs (heartbeat,
+ * pause, throttle, new settings), and a cancellation stops the pass.
+ */
+static int backfill_scan_between(struct backfill_run *run, struct migration_result *result,
+                                 int *cancelled, char **errp)
+{
+    const struct migration_env *env = run->env;
+    if (env->cancel != NULL && migration_cancel_requested(env->cancel)) {
+        *cancelled = 1;
+        return 0;
+    }
+    struct migration_params gate = run->params, before;
+    gate.yield_ms = 0;
+    before = gate;
+    int64_t start = monotonic_us();
+    int rc = migration_between(env, &gate, errp);
+    result->yield_us += monotonic_us() - start;
+    /* Field by field: the struct's padding is not part of the parameters. */
+    if (rc == 0 && (gate.adaptive != before.adaptive || gate.batch_size != before.batch_size ||
+                    gate.target_batch_ms != before.target_batch_ms ||
+                    gate.yield_ms != before.yield_ms || gate.memory_kib != before.memory_kib)) {
+        run->params = gate; /* new settings, their yield included */
+        batch_sizer_retune(&run->sizer, &run->params);
+    }
+    return rc;
+}
+
+/* The next window of rows at 0, and one pass over the observations to fill in their maxima. */
+static int backfill_load(struct backfill_run *run, struct migration_result *result,
+                         int *cancelled, char **errp)
+{
+    struct backfill *bf = &run->bf;
+    int64_t lo = bf->loaded ? bf->next_lo : INT64_MIN;
+    if (backfill_maxima_collect(&bf->window, bf->collect, lo, bf->snapshot, &bf->window_final,
+                                &bf->next_lo, errp) != 0)
+        return -1;
+    bf->loaded = 1;
+    bf->done = 0;
+    if (bf->window.count == 0 || bf->obs_empty)
+        return 0;
+    int64_t obs_lo = INT64_MIN, rows = 0, start = monotonic_us();
+    int done = 0;
+    while (!done) {
+        if (backfill_maxima_scan(&bf->window, bf->scan, bf->next, &obs_lo, bf->obs_snapshot,
+                                 BACKFILL_SCAN_CHUNK, &rows, &done, errp) != 0)
+            return -1;
+        if (!done && backfill_scan_between(run, result, cancelled, errp) != 0)
+            return -1;
+        if (*cancelled)
+            return 0;
+    }
+    log_info("%s: read %" PRId64 " observations in id order for %zu rows from id %" PRId64
+             " in %.2f s (%s)",
+             run->env->name, rows, bf->window.count, bf->window.ids[0],
+             (double)(monotonic_us() - start) / 1e6,
+             bf->window_final ? "the last window" : "the window is full; more follow");
+    return 0;
+}
+
 /* One batch and what follows it: the report, the WAL flush, the checkpoint, the log line. */
 static int backfill_step(struct backfill_run *run, struct migration_result *result, int *last,
-                         char **errp)
+                         int *cancelled, char **errp)
 {
-    int64_t first = run->lo, walked = 0, changed = 0, hold_us = 0;
-    if (backfill_batch(&run->bf, &run->sizer, &run->lo, &walked, &changed, last, &hold_us,
-                       errp) != 0)
+    struct backfill *bf = &run->bf;
+    if (!bf->loaded || (bf->done == bf->window.count && !bf->window_final)) {
+        if (backfill_load(run, result, cancelled, errp) != 0)
+            return -1;
+        if (*cancelled)
+            return 0;
+    }
+    int64_t first = bf->done < bf->window.count ? bf->window.ids[bf->done] : bf->snapshot;
+    int64_t walked = 0, changed = 0, hold_us = 0;
+    if (backfill_batch(bf, &run->sizer, &walked, &changed, last, &hold_us, errp) != 0)
         return -1;
     backfill_account(run, result, first, walked, changed, hold_us);
     if (changed > 0 && backfill_report(run, result, 0, errp) != 0)
         return -1;
-    backfill_flush_wal(&run->bf);
-    if (backfill_checkpoint(&run->bf, errp) != 0)
+    backfill_flush_wal(bf);
+    if (backfill_checkpoint(bf, errp) != 0)
         return -1;
     if (!*last)
         batch_sizer_observe(&run->sizer, walked, hold_us);
@@ -563,7 +568,10 @@ static int backfill_between(struct backfill_run *run, struct migration_result *r
     int64_t start = monotonic_us();
     int rc = migration_between(run->env, &run->params, errp);
     result->yield_us += monotonic_us() - start;
-    if (rc == 0 && memcmp(&before, &run->params, sizeof before) != 0)
+    /* Field by field: the struct's padding is not part of the parameters. */
+    const struct migration_params *p = &run->params;
+    if (rc == 0 && (p->adaptive != before.adaptive || p->batch_size != before.batch_size ||
+                    p->target_batch_ms != before.target_batch_ms))
         batch_sizer_retune(&run->sizer, &run->params);
     return rc;
 }
@@ -571,15 +579,16 @@ static int backfill_between(struct backfill_run *run, struct migration_result *r
 static int backfill_loop(struct backfill_run *run, struct migration_result *result, char **errp)
 {
     const struct migration_env *env = run->env;
-    run->lo = INT64_MIN;
     for (;;) {
-        if (env->cancel != NULL && migration_cancel_requested(env->cancel)) {
+        int last = 0, cancelled = 0;
+        if (env->cancel != NULL && migration_cancel_requested(env->cancel))
+            cancelled = 1;
+        else if (backfill_step(run, result, &last, &cancelled, errp) != 0)
+            return -1;
+        if (cancelled) {
             result->outcome = MIGRATION_CANCELLED;
             return 0;
         }
-        int last = 0;
-        if (backfill_step(run, result, &last, errp) != 0)
-            return -1;
         if (last) {
             result->outcome = MIGRATION_DONE;
             return 0;
@@ -622,6 +631,7 @@ int tx_last_seen_backfill_run(const struct migration_env *env, struct migration_
         goto out;
     backfill_log_policy(env, result->total, empty, run.bf.snapshot);
     batch_sizer_init(&run.sizer, &run.params);
+    backfill_maxima_init(&run.bf.window, run.params.memory_kib);
     rate_limiter_init(&run.log_limit, BACKFILL_LOG_INTERVAL_MS);
     run.log_limit.used = 1; /* the first progress line comes one interval after the start line */
     run.log_limit.last_ms = run.start_ms;

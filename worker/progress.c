@@ -31,8 +31,19 @@ void progress_writer_init(struct progress_writer *writer, sqlite3 *db, const cha
     };
     rate_limiter_init(&writer->write_limit, PROGRESS_WRITE_INTERVAL_MS);
     rate_limiter_init(&writer->error_log_limit, PROGRESS_ERROR_LOG_INTERVAL_MS);
+    writer->heartbeat_ms = PROGRESS_HEARTBEAT_MS;
     /* The runner's reset wrote the row just before: the heartbeat counts from there. */
     writer->last_write_ms = progress_now(writer);
+}
+
+static void progress_bind_extra(sqlite3_stmt *stmt, const struct progress_extra *x)
+{
+    sqlite3_bind_int64(stmt, 5, x->active_ms);
+    sqlite3_bind_int64(stmt, 6, x->paused_ms);
+    sqlite3_bind_int64(stmt, 7, x->throttled_ms);
+    sqlite3_bind_double(stmt, 8, x->recent_rate);
+    if (x->throttle_reason != NULL)
+        sqlite3_bind_text(stmt, 9, x->throttle_reason, -1, SQLITE_TRANSIENT);
 }
 
 static int progress_write(struct progress_writer *writer, const struct migration_progress *p,
@@ -41,16 +52,24 @@ static int progress_write(struct progress_writer *writer, const struct migration
     static const char sql[] = "UPDATE " SCHEMA_MIGRATIONS_TABLE
                               " SET rows_processed = ?2, rows_total = ?3, last_update_at = ?4"
                               " WHERE name = ?1";
+    static const char sql_extra[] =
+        "UPDATE " SCHEMA_MIGRATIONS_TABLE
+        " SET rows_processed = ?2, rows_total = ?3, last_update_at = ?4, active_ms = ?5,"
+        " paused_ms = ?6, throttled_ms = ?7, recent_rate = ?8, throttle_reason = ?9"
+        " WHERE name = ?1";
     char stamp[TIMEFMT_RFC3339_LEN];
     timefmt_rfc3339((int64_t)time(NULL), stamp);
 
     sqlite3_stmt *stmt = NULL;
-    if (sqlite3_prepare_v2(writer->db, sql, -1, &stmt, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(writer->db, writer->extra ? sql_extra : sql, -1, &stmt, NULL) !=
+        SQLITE_OK)
         return set_error(errp, "%s", sqlite3_errmsg(writer->db));
     sqlite3_bind_text(stmt, 1, writer->name, -1, SQLITE_STATIC);
     sqlite3_bind_int64(stmt, 2, p->processed);
     sqlite3_bind_int64(stmt, 3, p->total);
     sqlite3_bind_text(stmt, 4, stamp, -1, SQLITE_STATIC);
+    if (writer->extra != NULL)
+        progress_bind_extra(stmt, writer->extra);
     int rc = sqlite3_step(stmt);
     if (rc != SQLITE_DONE) {
         set_error(errp, "%s", sqlite3_errmsg(writer->db));
@@ -121,7 +140,7 @@ int progress_writer_report(void *arg, const struct migration_progress *progress,
 int64_t progress_writer_due_in(const struct progress_writer *writer)
 {
     int64_t now = progress_now(writer);
-    int64_t due = writer->last_write_ms + PROGRESS_HEARTBEAT_MS;
+    int64_t due = writer->last_write_ms + writer->heartbeat_ms;
     if (writer->held && writer->write_limit.used)
         due = writer->write_limit.last_ms + writer->write_limit.interval_ms < due
                   ? writer->write_limit.last_ms + writer->write_limit.interval_ms
@@ -131,10 +150,22 @@ int64_t progress_writer_due_in(const struct progress_writer *writer)
     return due > now ? due - now : 0;
 }
 
+void progress_writer_touch(struct progress_writer *writer)
+{
+    writer->held = 1;
+}
+
+void progress_writer_flush(struct progress_writer *writer)
+{
+    int64_t now = progress_now(writer);
+    rate_limiter_allow(&writer->write_limit, now, NULL); /* counts as this second's write */
+    progress_flush(writer, now, NULL);
+}
+
 void progress_writer_tick(struct progress_writer *writer)
 {
     int64_t now = progress_now(writer);
-    int heartbeat = now - writer->last_write_ms >= PROGRESS_HEARTBEAT_MS ||
+    int heartbeat = now - writer->last_write_ms >= writer->heartbeat_ms ||
                     now < writer->last_write_ms;
     if (!writer->held && !heartbeat)
         return;

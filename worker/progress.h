@@ -20,6 +20,12 @@
  * that waits for the writer still lands in time.
  */
 #define PROGRESS_HEARTBEAT_MS 5000
+/*
+ * While a job is paused it writes its row when the pause begins, then only
+ * this often: within the contract's 10 s, and quiet for the first seconds
+ * after the pause was answered.
+ */
+#define PROGRESS_PAUSED_HEARTBEAT_MS 8000
 
 /*
  * Writes rows_processed, rows_total and last_update_at at most once a second,
@@ -30,6 +36,13 @@
  * rest) and the migration goes on; a failed terminal write fails the
  * migration, since its counts are then unknown.
  */
+/* The job's honest time and throttle, written with every row when the runner keeps them. */
+struct progress_extra {
+    int64_t active_ms, paused_ms, throttled_ms;
+    double recent_rate;
+    const char *throttle_reason; /* NULL: not throttled */
+};
+
 struct progress_writer {
     sqlite3 *db;
     const char *name;
@@ -37,11 +50,13 @@ struct progress_writer {
     void *clock_arg;
     migration_progress_fn observer; /* called first with every report; NULL: none */
     void *observer_arg;
+    const struct progress_extra *extra; /* NULL: only the counts and last_update_at */
     struct rate_limiter write_limit;
     struct rate_limiter error_log_limit;
     struct migration_progress last; /* the latest report */
     int held;                       /* last is not written yet */
     int64_t last_write_ms;          /* when the row was last written (or the writer made) */
+    int64_t heartbeat_ms;           /* PROGRESS_HEARTBEAT_MS, or the paused one */
     int64_t writes;
     int64_t write_errors;
     int64_t errors_logged;
@@ -54,6 +69,10 @@ int progress_writer_report(void *writer, const struct migration_progress *progre
                            char **errp);
 /* Writes a held-back report whose second has passed, or the heartbeat when one is due. */
 void progress_writer_tick(struct progress_writer *writer);
+/* Marks the row stale (a pause or throttle began or ended): the next tick writes it. */
+void progress_writer_touch(struct progress_writer *writer);
+/* Writes the row now, whatever the limit says (a pause starting); failures are logged. */
+void progress_writer_flush(struct progress_writer *writer);
 /* Milliseconds until progress_writer_tick next has something to write (0: now). */
 int64_t progress_writer_due_in(const struct progress_writer *writer);
 

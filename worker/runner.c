@@ -4,12 +4,12 @@
 #include <assert.h>
 #include <inttypes.h>
 #include <string.h>
-#include <time.h>
 
 #include "db.h"
 #include "log.h"
 #include "migration_registry.h"
 #include "migration_rows.h"
+#include "job_pace.h"
 #include "migration_stats.h"
 #include "progress.h"
 #include "schema.h"
@@ -30,50 +30,6 @@ void runner_options_default(struct runner_options *options)
 int runner_open_connection(const char *path, sqlite3 **out, char **errp)
 {
     return db_open(path, DB_READ_WRITE, DB_SHARED, RUNNER_BUSY_TIMEOUT_MS, out, errp);
-}
-
-/* One migration's run as the runner sees it: its progress row writer and its stop request. */
-struct runner_job {
-    struct progress_writer writer;
-    struct migration_cancel *cancel;
-};
-
-static void runner_sleep_ms(int64_t ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-}
-
-/*
- * The yield between two batches, cut into the gaps between the progress
- * writer's due times: a row the once-a-second limit held back is written as
- * soon as its second has passed, and the heartbeat keeps last_update_at fresh
- * while batches change nothing. The yield's end is measured on the real
- * clock, the writer's dues on the writer's (a test's fake clock never ends a
- * yield early nor makes it last forever).
- */
-static int runner_between(void *arg, struct migration_params *params, char **errp)
-{
-    struct runner_job *job = arg;
-    (void)errp;
-    int64_t end = clock_monotonic_ms() + params->yield_ms;
-    for (;;) {
-        progress_writer_tick(&job->writer);
-        int64_t left = end - clock_monotonic_ms();
-        if (left <= 0)
-            break;
-        int64_t wait = progress_writer_due_in(&job->writer);
-        if (wait > left)
-            wait = left;
-        if (wait < 1)
-            wait = 1;
-        if (job->cancel == NULL)
-            runner_sleep_ms(wait);
-        else if (migration_cancel_wait(job->cancel, wait))
-            break;
-    }
-    return 0;
 }
 
 static void runner_fail(sqlite3 *db, const char *name, const char *error,
@@ -111,6 +67,33 @@ static int runner_record_end(sqlite3 *db, const struct migration *migration,
     return 0;
 }
 
+/* The job's phase for the control plane, when there is one. */
+static void runner_phase(const struct runner_options *options, int job, enum job_phase phase)
+{
+    if (options->control != NULL && job >= 0)
+        job_control_set_phase(options->control, job, phase);
+}
+
+/* Runs the migration with its pacing; a job paused before it starts waits here first. */
+static int runner_run_paced(const struct runner_options *options,
+                            const struct migration *migration, struct migration_env *env,
+                            struct migration_result *result, struct job_pace *pace, char **errp)
+{
+    struct migration_params params = options->params;
+    job_pace_params(pace, &params);
+    struct migration_params gate = params;
+    gate.yield_ms = 0;
+    if (job_pace_between(pace, &gate, errp) != 0)
+        return -1;
+    gate.yield_ms = params.yield_ms;
+    env->params = gate;
+    if (options->cancel != NULL && migration_cancel_requested(options->cancel)) {
+        *result = (struct migration_result){.outcome = MIGRATION_CANCELLED};
+        return 0;
+    }
+    return migration->run(env, result, errp);
+}
+
 static void runner_run_one(sqlite3 *db, const struct runner_options *options,
                            const struct migration *migration, struct runner_summary *summary,
                            struct migration_stat *stat)
@@ -126,33 +109,40 @@ static void runner_run_one(sqlite3 *db, const struct runner_options *options,
     }
 
     /* A fresh writer per run: its limiters never carry over from a previous attempt. */
-    struct runner_job job = {.cancel = options->cancel};
-    progress_writer_init(&job.writer, db, migration->name, options->clock, options->clock_arg);
-    job.writer.observer = options->observer;
-    job.writer.observer_arg = options->observer_arg;
+    struct progress_writer writer;
+    progress_writer_init(&writer, db, migration->name, options->clock, options->clock_arg);
+    writer.observer = options->observer;
+    writer.observer_arg = options->observer_arg;
+    int job = options->control ? job_control_find(options->control, migration->name) : -1;
+    struct job_pace pace;
+    job_pace_init(&pace, db, migration->name, &writer, options->cancel,
+                  job >= 0 ? options->control : NULL, job, options->throttle);
     struct migration_env env = {
         .db = db,
         .name = migration->name,
-        .params = options->params,
         .cancel = options->cancel,
-        .progress = progress_writer_report,
-        .progress_arg = &job.writer,
-        .between = runner_between,
-        .between_arg = &job,
+        .progress = job_pace_report,
+        .progress_arg = &pace,
+        .between = job_pace_between,
+        .between_arg = &pace,
         .clock = options->clock,
         .clock_arg = options->clock_arg,
         .holds = options->stats_path != NULL ? &stat->holds : NULL,
     };
-    int rc = migration->run(&env, &result, &err);
+    runner_phase(options, job, JOB_RUNNING);
+    int rc = runner_run_paced(options, migration, &env, &result, &pace, &err);
     stat->result = result;
-    if (rc == 0 && job.writer.write_errors > 0)
+    if (rc == 0 && writer.write_errors > 0)
         log_warnx("migration %s: %" PRId64 " progress writes failed during the run",
-                  migration->name, job.writer.write_errors);
+                  migration->name, writer.write_errors);
     if (rc != 0 || runner_record_end(db, migration, &result, summary, stat, &err) != 0) {
         stat->status = MIGRATION_STATUS_FAILED;
         runner_fail(db, migration->name, err ? err : "unknown error", &result, summary);
         free(err);
+        runner_phase(options, job, JOB_FAILED);
+        return;
     }
+    runner_phase(options, job, result.outcome == MIGRATION_DONE ? JOB_DONE : JOB_STOPPED);
 }
 
 int runner_run_pending(sqlite3 *db, const struct runner_options *options,
@@ -179,6 +169,9 @@ int runner_run_pending(sqlite3 *db, const struct runner_options *options,
         free(status);
         if (done) {
             summary->skipped++;
+            runner_phase(options, options->control ? job_control_find(options->control,
+                                                                        migration->name) : -1,
+                         JOB_DONE);
             continue;
         }
         runner_run_one(db, options, migration, summary, &stats[ran++]);

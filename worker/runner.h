@@ -6,7 +6,9 @@
 
 #include <sqlite3.h>
 
+#include "job_control.h"
 #include "migration.h"
+#include "throttle.h"
 
 /* What one pass of the runner did. */
 struct runner_summary {
@@ -27,6 +29,8 @@ struct runner_options {
     migration_progress_fn observer; /* sees every progress report before it is written */
     void *observer_arg;
     const char *stats_path; /* NULL: no stats file */
+    struct job_control *control;            /* NULL: no pauses or settings */
+    const struct throttle_config *throttle; /* NULL: never throttled */
 };
 void runner_options_default(struct runner_options *options);
 

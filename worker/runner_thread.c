@@ -49,12 +49,11 @@ static void *runner_main(void *arg)
     return NULL;
 }
 
-int runner_start(const char *path, const struct migration_params *params,
-                 const char *stats_path, void (*on_finished)(void *arg), void *arg,
-                 struct runner **out, char **errp)
+int runner_start(const char *path, const struct runner_config *config, struct runner **out,
+                 char **errp)
 {
     *out = NULL;
-    if (migration_params_validate(params, errp) != 0)
+    if (migration_params_validate(config->params, errp) != 0)
         return -1;
     struct runner *runner = xcalloc(1, sizeof *runner);
     if (runner_open_connection(path, &runner->db, errp) != 0) {
@@ -63,11 +62,15 @@ int runner_start(const char *path, const struct migration_params *params,
     }
     migration_cancel_init(&runner->cancel);
     runner_options_default(&runner->options);
-    runner->options.params = *params;
+    runner->options.params = *config->params;
     runner->options.cancel = &runner->cancel;
-    runner->options.stats_path = stats_path;
-    runner->on_finished = on_finished;
-    runner->arg = arg;
+    runner->options.stats_path = config->stats_path;
+    runner->options.control = config->control;
+    runner->options.throttle = config->throttle;
+    if (config->control != NULL)
+        job_control_set_wake(config->control, &runner->cancel);
+    runner->on_finished = config->on_finished;
+    runner->arg = config->arg;
     atomic_init(&runner->finished, 0);
     int rc = pthread_create(&runner->thread, NULL, runner_main, runner);
     if (rc != 0) {
@@ -94,6 +97,8 @@ void runner_cancel(struct runner *runner)
 void runner_join(struct runner *runner, struct runner_summary *summary)
 {
     pthread_join(runner->thread, NULL);
+    if (runner->options.control != NULL)
+        job_control_set_wake(runner->options.control, NULL);
     if (summary != NULL)
         *summary = runner->summary;
     migration_cancel_destroy(&runner->cancel);

@@ -7,16 +7,23 @@
 
 struct runner;
 
+/* How to start the thread; every pointer but params may be NULL. */
+struct runner_config {
+    const struct migration_params *params;
+    const char *stats_path;                 /* the stats file written at the end (migration_stats.h) */
+    struct job_control *control;            /* pauses and settings; its waits are woken by the runner */
+    const struct throttle_config *throttle;
+    void (*on_finished)(void *arg);         /* called from the thread when it has nothing left */
+    void *arg;
+};
+
 /*
  * Opens its own connection to path and runs the pending migrations of the
- * production registry in a new thread. on_finished (may be NULL) is called
- * from that thread when it has nothing left to do. stats_path (may be NULL)
- * names the stats file written at the end (migration_stats.h). Returns 0 and
- * sets *out, or -1 with *errp set (invalid parameters, no database, no thread).
+ * production registry in a new thread. Returns 0 and sets *out, or -1 with
+ * *errp set (invalid parameters, no database, no thread).
  */
-int runner_start(const char *path, const struct migration_params *params,
-                 const char *stats_path, void (*on_finished)(void *arg), void *arg,
-                 struct runner **out, char **errp);
+int runner_start(const char *path, const struct runner_config *config, struct runner **out,
+                 char **errp);
 int runner_finished(struct runner *runner);
 /* Asks the thread to stop after its current batch; returns at once. */
 void runner_cancel(struct runner *runner);

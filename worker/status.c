@@ -28,12 +28,7 @@ static void status_entry_free(struct status_entry *entry)
 {
     migration_info_free(&entry->info);
     free(entry->time_error);
-    free(entry->row.name);
-    free(entry->row.status);
-    free(entry->row.started_at);
-    free(entry->row.ended_at);
-    free(entry->row.error);
-    free(entry->row.last_update_at);
+    migration_row_free(&entry->row);
 }
 
 static void status_entries_free(struct status_entry *entries, size_t count)
@@ -59,29 +54,14 @@ static void status_entry_compute(struct status_entry *entry, int64_t now_ms)
     entry->time_error = parsed.error_message;
 }
 
-static void status_entry_read(sqlite3_stmt *stmt, struct status_entry *entry)
-{
-    *entry = (struct status_entry){0};
-    entry->row = (struct migration_row){
-        .name = db_column_text_dup(stmt, 0),
-        .status = db_column_text_dup(stmt, 1),
-        .started_at = db_column_text_dup(stmt, 2),
-        .ended_at = db_column_text_dup(stmt, 3),
-        .error = db_column_text_dup(stmt, 4),
-        .rows_processed = sqlite3_column_int64(stmt, 5),
-        .rows_total = sqlite3_column_int64(stmt, 6),
-        .last_update_at = db_column_text_dup(stmt, 7),
-    };
-}
-
 static int status_read(sqlite3 *db, struct status_entry **out, size_t *count_out, char **errp)
 {
-    /* A database the worker has not upgraded yet lacks the progress columns. */
+    /* A database the worker has not upgraded yet lacks operator control or even the progress columns. */
     static const char *const queries[] = {
-        "SELECT name, status, started_at, ended_at, error, rows_processed, rows_total,"
-        " last_update_at FROM " SCHEMA_MIGRATIONS_TABLE " ORDER BY name",
-        "SELECT name, status, started_at, ended_at, error, 0, 0, NULL FROM "
-        SCHEMA_MIGRATIONS_TABLE " ORDER BY name",
+        MIGRATION_ROW_SELECT,
+        MIGRATION_ROW_SELECT_BASIC,
+        "SELECT name, status, started_at, ended_at, error, 0, 0, NULL, 0, 0, 0, 0, 0, NULL, 0,"
+        " NULL, NULL FROM " SCHEMA_MIGRATIONS_TABLE " ORDER BY name",
     };
     *out = NULL;
     *count_out = 0;
@@ -92,8 +72,11 @@ static int status_read(sqlite3 *db, struct status_entry **out, size_t *count_out
         return 0;
 
     sqlite3_stmt *stmt = NULL;
-    if (sqlite3_prepare_v2(db, queries[0], -1, &stmt, NULL) != SQLITE_OK &&
-        sqlite3_prepare_v2(db, queries[1], -1, &stmt, NULL) != SQLITE_OK)
+    size_t q = 0;
+    while (q < sizeof queries / sizeof queries[0] &&
+           sqlite3_prepare_v2(db, queries[q], -1, &stmt, NULL) != SQLITE_OK)
+        q++;
+    if (stmt == NULL)
         return set_error(errp, "reading migrations: %s", sqlite3_errmsg(db));
     struct status_entry *entries = NULL;
     size_t count = 0;
@@ -101,7 +84,8 @@ static int status_read(sqlite3 *db, struct status_entry **out, size_t *count_out
     int64_t now_ms = clock_realtime_ms();
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         entries = xrealloc(entries, (count + 1) * sizeof *entries);
-        status_entry_read(stmt, &entries[count]);
+        entries[count] = (struct status_entry){0};
+        migration_row_read(stmt, &entries[count].row);
         status_entry_compute(&entries[count], now_ms);
         count++;
     }
@@ -165,11 +149,21 @@ static void status_print_line(const struct status_entry *entry)
         snprintf(eta, sizeof eta, "%.0fs", ceil(info->eta_sec));
     else
         snprintf(eta, sizeof eta, "-");
+    char note[256];
+    if (info->status == MIGRATION_STATE_PAUSED)
+        snprintf(note, sizeof note, "paused: %s", info->pause_reason);
+    else if (info->throttled)
+        snprintf(note, sizeof note, "throttled: %s", info->throttle_reason);
+    else
+        snprintf(note, sizeof note, "-");
     const char *error = entry->row.error      ? entry->row.error
                         : entry->time_error ? entry->time_error
-                                            : "-";
-    printf("%-28s %-14s %-26s %-12s %-9s %s\n", info->name,
-           entry->row.status ? entry->row.status : "", progress, rate, eta, error);
+                                            : note;
+    /* The stored status, except that a paused job says so. */
+    const char *status = info->status == MIGRATION_STATE_PAUSED ? "paused"
+                         : entry->row.status                    ? entry->row.status
+                                                                : "";
+    printf("%-28s %-14s %-26s %-12s %-9s %s\n", info->name, status, progress, rate, eta, error);
 }
 
 static void status_print_table(const struct status_entry *entries, size_t count)

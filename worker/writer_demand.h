@@ -2,6 +2,8 @@
 #ifndef MESHSCOPE_WRITER_DEMAND_H
 #define MESHSCOPE_WRITER_DEMAND_H
 
+#include <stdint.h>
+
 /*
  * Ingest and the migration runner are threads of one worker process with
  * separate connections, and SQLite has no queue for its write lock: a waiter
@@ -16,5 +18,15 @@ void writer_demand_end(void);
 
 /* Returns 1 while any writer is waiting. */
 int writer_demand_pending(void);
+
+/*
+ * Each begin/end pair's length is kept (the last 4096), so a job can throttle
+ * on how long live ingest waits for the writer. Only waits are seen, not the
+ * commits that did not wait, so the p99 is of the waits: a conservative figure.
+ */
+void writer_demand_record(int64_t end_ms, int64_t wait_us);
+/* p99 of the waits that ended within the last window_ms (monotonic), in microseconds; 0 when none. */
+int64_t writer_demand_wait_p99_us(int64_t window_ms);
+void writer_demand_reset_for_test(void);
 
 #endif

@@ -164,8 +164,13 @@
     return typeof m.name === 'string' && m.name !== '' ? m.name : '(unnamed)';
   }
 
+  /* A paused migration counts as running: its data is still incomplete. */
   function isRunning(m) {
-    return m.status === 'running';
+    return m.status === 'running' || m.status === 'paused';
+  }
+
+  function reasonOf(v) {
+    return typeof v === 'string' && v.trim() !== '' ? v : null;
   }
 
   function migrationsOf(healthz) {
@@ -188,10 +193,21 @@
     return resolveNow(nowMs) - ended < FAILED_AUTO_DISMISS_MS;
   }
 
+  /* "Migration NAME: 12,000 / 71,000 rows (ETA 2s)"; a paused one reads
+   * "Migration NAME paused (REASON): ..." with no ETA, and a throttled one
+   * shows "(throttled: REASON)" in place of the ETA. Stalled wins over both:
+   * it means the worker is gone, whatever the job's state. */
   function runningText(m) {
-    var text = 'Migration ' + migrationName(m) + ': ' + formatCount(m.rowsProcessed) +
-      ' / ' + formatCount(m.rowsTotal) + ' rows';
+    var paused = m.status === 'paused';
+    var why = reasonOf(m.pauseReason);
+    var head = 'Migration ' + migrationName(m) +
+      (paused ? ' paused' + (why ? ' (' + why + ')' : '') : '');
+    var text = head + ': ' + formatCount(m.rowsProcessed) + ' / ' + formatCount(m.rowsTotal) + ' rows';
     if (m.stalled === true) return text + ' (stalled: no progress reported recently)';
+    if (paused) return text;
+    if (m.throttled === true) {
+      return text + ' (throttled: ' + (reasonOf(m.throttleReason) || 'database busy') + ')';
+    }
     var eta = formatEta(m.etaSec);
     return eta === null ? text : text + ' (ETA ' + eta + ')';
   }
@@ -248,6 +264,8 @@
           rate: formatRate(m.ratePerSec),
           eta: formatEta(m.etaSec),
           stalled: m.stalled === true,
+          paused: m.status === 'paused',
+          throttled: m.status !== 'paused' && m.throttled === true,
         });
       } else if (isFailureVisible(m, now)) {
         items.push({
@@ -417,9 +435,11 @@
     li.appendChild(bar);
     var details = [Math.floor(item.percent) + '%'];
     if (item.rate) details.push(item.rate);
-    if (!item.eta && !item.stalled) details.push('ETA unknown');
+    if (!item.eta && !item.stalled && !item.paused && !item.throttled) details.push('ETA unknown');
     li.appendChild(el('span', 'warmup-details', details.join(' \u00b7 ')));
     if (item.stalled) li.classList.add('warmup-line--stalled');
+    if (item.paused) li.classList.add('warmup-line--paused');
+    if (item.throttled) li.classList.add('warmup-line--throttled');
     return li;
   }
 

@@ -129,6 +129,27 @@ test('a running migration shows as a role=status live region with a progress bar
   });
 });
 
+test('a paused and a throttled migration read as the operator set them, and keep the banner up', async () => {
+  await withPage('/', async (page) => {
+    state.healthz = { body: { ...ready([running(12000, { status: 'paused', pauseReason: 'nightly backup',
+      pausedAt: '2025-10-09T11:59:30Z', etaSec: 0, throttled: false })]), async_migrations_running: true } };
+    await page.reload();
+    await waitFor(async () => (await bannerText(page)).includes('paused'), { what: 'the paused line' });
+    const paused = await page.evaluate(() => {
+      const b = document.getElementById('warmup-banner');
+      return { text: b.querySelector('.warmup-text').textContent, details: b.querySelector('.warmup-details').textContent,
+        classes: b.querySelector('.warmup-line').className, hidden: b.hidden };
+    });
+    assert.deepEqual(paused, { text: `Migration ${NAME} paused (nightly backup): 12,000 / 71,000 rows`,
+      details: '16% \u00b7 2,000 rows/s', classes: 'warmup-line warmup-line--running warmup-line--paused', hidden: false });
+
+    state.healthz = { body: ready([running(20000, { throttled: true, throttleReason: 'WAL 70.2 MB not checkpointed (limit 64 MB)' })]) };
+    await waitFor(async () => (await bannerText(page)).includes('throttled'), { timeoutMs: 5000, what: 'the throttled line' });
+    const text = await page.evaluate(() => document.querySelector('#warmup-banner .warmup-text').textContent);
+    assert.equal(text, `Migration ${NAME}: 20,000 / 71,000 rows (throttled: WAL 70.2 MB not checkpointed (limit 64 MB))`);
+  });
+});
+
 test('a failed migration shows FAILED and its error as literal text; no markup is created or run', async () => {
   const evil = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script><b>bold</b>';
   await withPage('/', async (page) => {

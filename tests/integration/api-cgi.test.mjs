@@ -2,13 +2,13 @@
 // every state an operator can meet: each test checks the status code, the
 // headers and the exact JSON.
 import { test, before } from 'node:test';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { writeFileSync, chmodSync, readFileSync, existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { tempDir } from '../lib/stack.mjs';
-import { cgi, json, sqlite, SCHEMA } from '../lib/cgi.mjs';
+import { tempDir, waitFor } from '../lib/stack.mjs';
+import { cgi, json, sqlite, SCHEMA, FCGI } from '../lib/cgi.mjs';
 
 const MIGRATION_KEYS = ['name', 'status', 'startedAt', 'endedAt', 'lastUpdateAt', 'rowsProcessed',
   'rowsTotal', 'elapsedSec', 'etaSec', 'ratePerSec', 'errorMessage', 'stalled'];
@@ -271,6 +271,70 @@ test('packets: keyset pagination by id, newest first, with observation counts', 
   assert.equal(dflt.next, null);
 });
 
+test('an SQLite error text with CR/LF reaches the log as one line', () => {
+  // SQLite quotes the name of a malformed schema entry in its error text.
+  const file = makeDb('logforge', `CREATE TABLE _async_migrations(name TEXT);
+    PRAGMA writable_schema = ON;
+    INSERT INTO sqlite_master VALUES ('view', 'x' || char(13, 10) || 'Set-Cookie: pwn=1' || char(13, 10)
+      || '<script>alert(1)</script>', 'x', 0, 'CREATE VIEW nope AS');`);
+  const res = cgi({ db: file, uri: '/api/perf' });
+  assert.equal(res.status, 200);
+  assert.match(res.headers['x-async-migrations-error'], /malformed database schema/);
+  const lines = res.stderr.split('\n').filter(Boolean);
+  const logged = lines.filter((l) => l.includes('/api/perf: reading _async_migrations'));
+  assert.equal(logged.length, 1, res.stderr);
+  assert.match(logged[0], /\(x\\x0d\\x0aSet-Cookie: pwn=1\\x0d\\x0a<script>alert\(1\)<\/script>\)/);
+  for (const line of lines) assert.match(line, /^\S+ (warn|error|info|debug) +fcgi: /, `a line the logger did not start: ${line}`);
+  assert.doesNotMatch(res.stderr, /\r/);
+});
+
+test('a FIFO or a held lock at the stats file delays a CGI answer by at most a moment', async () => {
+  const fifo = path.join(dir, 'stats.fifo');
+  spawnSync('mkfifo', [fifo]);
+  let started = Date.now();
+  const viaFifo = cgi({ db: dbs.done, uri: '/api/perf', args: ['--stats-file', fifo] });
+  assert.equal(viaFifo.status, 200);
+  assert.equal(json(viaFifo).pool.shared, false);
+  assert.ok(Date.now() - started < 2000, `${Date.now() - started} ms with a FIFO`);
+  assert.match(viaFifo.stderr, /not a regular file/);
+
+  const locked = path.join(dir, 'stats.locked');
+  writeFileSync(locked, '');
+  const holder = spawn('flock', ['-x', locked, 'sleep', '6'], { stdio: 'ignore' });
+  try {
+    await waitFor(() => spawnSync('flock', ['-n', '-s', locked, 'true']).status !== 0, { what: 'the lock to be held' });
+    started = Date.now();
+    const res = cgi({ db: dbs.done, uri: '/api/metrics', args: ['--stats-file', locked] });
+    assert.equal(res.status, 200);
+    assert.ok(Date.now() - started < 2000, `${Date.now() - started} ms behind a held lock`);
+    assert.match(res.stderr, /cannot lock stats file/);
+  } finally {
+    holder.kill();
+  }
+});
+
+test('a socket it cannot listen on is named with the system\'s reason', () => {
+  const res = spawnSync(FCGI, ['--db', dbs.done, '--listen', `unix:${dir}/no-such-dir/fcgi.sock`],
+    { encoding: 'utf8', timeout: 10000 });
+  assert.equal(res.status, 1, res.stderr);
+  assert.match(res.stderr, /cannot listen on unix:.*no-such-dir\/fcgi\.sock: No such file or directory/);
+});
+
+test('packets lists the row whose id is INT64_MAX, which stats counts', () => {
+  const file = makeDb('maxid', `${SCHEMA}
+    INSERT INTO transmissions(id, hash, raw_hex, payload_type, first_seen) VALUES
+      (1, 'low', '00', 1, 1000), (9223372036854775807, 'top', '01', 1, 2000);`);
+  assert.equal(json(cgi({ db: file, uri: '/api/stats' })).transmissions, 2);
+  const page = cgi({ db: file, uri: '/api/packets' });
+  assert.equal(page.status, 200);
+  assert.deepEqual(json(page).packets.map((p) => p.hash), ['top', 'low']);
+  assert.match(page.body, /"id":9223372036854775807,/);
+  const first = json(cgi({ db: file, uri: '/api/packets?limit=1' }));
+  assert.deepEqual(first.packets.map((p) => p.hash), ['top']);
+  const rest = cgi({ db: file, uri: '/api/packets?limit=1&before=9223372036854775807' });
+  assert.deepEqual(json(rest).packets.map((p) => p.hash), ['low']);
+});
+
 test('stats: exact totals and the newest last_seen', () => {
   const res = get('packets', '/api/stats');
   assert.equal(res.status, 200);
@@ -357,7 +421,37 @@ test('a full pass of requests leaves every database file unchanged byte for byte
 function promtool(text) {
   const res = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
   assert.equal(res.status, 0, `promtool: ${res.stdout}${res.stderr}`);
+  assertNoRepeatedSeries(text);
 }
+
+// promtool 2.42 accepts a series given twice; Prometheus would drop all but one.
+function assertNoRepeatedSeries(text) {
+  const seen = new Set();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const series = line.slice(0, line.lastIndexOf(' '));
+    assert.ok(!seen.has(series), `series given twice: ${series}`);
+    seen.add(series);
+  }
+}
+
+test('metrics: names that differ only after a NUL, in invalid UTF-8 or as BLOB and TEXT stay distinct series', () => {
+  const file = makeDb('lookalikes', `${SCHEMA}
+    INSERT INTO _async_migrations(name, status, rows_processed) VALUES
+      ('a', 'done', 1), (CAST(X'610062' AS TEXT), 'pending_async', 2), (CAST(X'610063' AS TEXT), 'done', 3),
+      (CAST(X'61ff' AS TEXT), 'failed', 4), (CAST(X'61fe' AS TEXT), 'done', 5), (X'61', 'bogus', 6),
+      (CAST(X'61efbfbd' AS TEXT), 'done', 7);`);
+  const text = cgi({ db: file, uri: '/api/metrics' }).body;
+  promtool(text);
+  const processed = text.split('\n').filter((l) => l.startsWith('meshscope_async_migration_rows_processed{'));
+  assert.equal(processed.length, 7, processed.join('\n'));
+  assert.deepEqual(processed.map((l) => Number(l.slice(l.lastIndexOf(' ') + 1))).sort(), [1, 2, 3, 4, 5, 6, 7]);
+  // A plain name keeps its plain label; the others carry their exact bytes too.
+  assert.match(text, /^meshscope_async_migration_rows_processed\{name="a"\} 1$/m);
+  assert.match(text, /^meshscope_async_migration_rows_processed\{name="a\uFFFD",name_raw="text:61ff"\} 4$/m);
+  assert.match(text, /^meshscope_async_migration_rows_processed\{name="a",name_raw="blob:61"\} 6$/m);
+  assert.match(text, /^meshscope_async_migration_status\{name="a",name_raw="text:610062",status="running"\} 1$/m);
+});
 
 test('perf: a failed migrations read leaves the rest flowing, with X-Async-Migrations-Error', () => {
   for (const name of ['legacy', 'garbage']) {

@@ -1,4 +1,4 @@
-// Every endpoint of design §4 through nginx and a pool of two responders:
+// Every endpoint of docs/api.md through nginx and a pool of two responders:
 // pool-wide figures add up across processes, /api/metrics passes promtool,
 // and /api/stats stays exact while rows arrive.
 import { test, before, after } from 'node:test';
@@ -126,17 +126,18 @@ test('perf through nginx describes the pool: counts from every responder add up'
   for (const r of base.responders) {
     assert.ok(r.rssBytes > 0 && Number.isFinite(r.uptimeSec));
   }
-  const before = base.endpoints['/api/healthz'].requests;
+  // /api/stats: every request reaches the pool (healthz is microcached by nginx).
+  const before = base.endpoints['/api/stats'].requests;
   const perPidBefore = Object.fromEntries(base.responders.map((r) => [r.pid, r.requests]));
 
   // Concurrent bursts until both responders have answered some (the kernel picks the acceptor).
   // A responder's total also counts the /api/perf calls made here, so it has
-  // answered healthz only when it grew by more than all of those together.
+  // answered stats only when it grew by more than all of those together.
   let sent = 0;
   let perfCalls = 0;
   const answeredHealthz = (now) => now.responders.filter((r) => r.requests - (perPidBefore[r.pid] ?? 0) > perfCalls);
   await waitFor(async () => {
-    const burst = await Promise.all(Array.from({ length: 20 }, () => fetch(`${stack.url}/api/healthz`)));
+    const burst = await Promise.all(Array.from({ length: 20 }, () => fetch(`${stack.url}/api/stats`)));
     for (const r of burst) { assert.equal(r.status, 200); await r.arrayBuffer(); }
     sent += burst.length;
     const now = await perf();
@@ -145,9 +146,9 @@ test('perf through nginx describes the pool: counts from every responder add up'
   }, { what: 'requests answered by both responders', intervalMs: 10 });
 
   const after = await perf();
-  const h = after.endpoints['/api/healthz'];
-  assert.equal(h.requests, before + sent, 'pool-wide healthz count = before + sent');
-  assert.equal(h.byStatus['2xx'], base.endpoints['/api/healthz'].byStatus['2xx'] + sent);
+  const h = after.endpoints['/api/stats'];
+  assert.equal(h.requests, before + sent, 'pool-wide stats count = before + sent');
+  assert.equal(h.byStatus['2xx'], base.endpoints['/api/stats'].byStatus['2xx'] + sent);
   assert.ok(h.latencyMs.p50 > 0 && h.latencyMs.p50 <= h.latencyMs.p95 && h.latencyMs.p95 <= h.latencyMs.p99);
   perfCalls++;
   assert.ok(answeredHealthz(after).length >= 2, `pids that answered: ${JSON.stringify(after.responders)}`);
@@ -234,6 +235,47 @@ test('HEAD through nginx works wherever GET does', async () => {
     assert.equal(res.headers.get('cache-control'), 'no-store');
     assert.equal((await res.arrayBuffer()).byteLength, 0);
   }
+});
+
+test('healthz is microcached for 1 s: a thousand requests reach the pool a few times, every answer under a second old', async () => {
+  const COUNT = 1000;
+  const count = async (endpoint) => (await perf()).endpoints[endpoint].requests;
+  const before = await count('/api/healthz');
+  const started = Date.now();
+  let next = 0;
+  let maxAgeMs = 0;
+  const statuses = {};
+  const cacheStates = {};
+  const worker = async () => {
+    while (next < COUNT) {
+      next++;
+      // Age when asked: how old an answer nginx chose to hand out (the client's own delays aside).
+      const askedAt = Date.now();
+      const res = await fetch(`${stack.url}/api/healthz`);
+      const body = await res.json();
+      const age = askedAt - Number(res.headers.get('x-generated-at-ms'));
+      maxAgeMs = Math.max(maxAgeMs, age);
+      statuses[res.status] = (statuses[res.status] || 0) + 1;
+      cacheStates[res.headers.get('x-cache')] = (cacheStates[res.headers.get('x-cache')] || 0) + 1;
+      assert.equal(body.ready, true);
+      assert.equal(res.headers.get('cache-control'), 'no-store', 'browsers must not cache it themselves');
+    }
+  };
+  await Promise.all(Array.from({ length: 24 }, worker));
+  const seconds = (Date.now() - started) / 1000;
+  const reached = (await count('/api/healthz')) - before;
+  console.log(`# healthz microcache: ${COUNT} requests in ${seconds.toFixed(2)} s, ${reached} reached the pool, ` +
+    `oldest answer ${maxAgeMs} ms, ${JSON.stringify(cacheStates)}`);
+  assert.deepEqual(statuses, { 200: COUNT });
+  // At most one fill per wall-clock second the burst touched, plus one per responder race.
+  assert.ok(reached >= 1 && reached <= Math.ceil(seconds) + 2, `${reached} requests reached the pool in ${seconds} s`);
+  // An entry lives until the end of the second it was made in; while one request
+  // refreshes it the others get the old one (use_stale updating) for that refresh's few ms.
+  assert.ok(maxAgeMs <= 1100, `an answer ${maxAgeMs} ms old`);
+  // Nothing else is cached: every stats request reaches the pool.
+  const statsBefore = await count('/api/stats');
+  for (let i = 0; i < 20; i++) assert.equal((await fetch(`${stack.url}/api/stats`)).status, 200);
+  assert.equal((await count('/api/stats')) - statsBefore, 20);
 });
 
 test('a killed responder takes no counts with it', async () => {

@@ -1,4 +1,4 @@
-// Hostile HTTP input through nginx (issue 8, item 5): raw bytes, not fetch(),
+// Hostile HTTP input through nginx: raw bytes, not fetch(),
 // so nothing normalises the attack before it reaches the server. Every answer
 // to a bad request is a JSON error with the right status (405, 404, 400, 414),
 // never a 5xx and never an HTML page; nginx serves nothing but www/; and no
@@ -7,6 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync, readFileSync, symlinkSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import net from 'node:net';
 import path from 'node:path';
 import { startStack, waitFor, alive } from '../lib/stack.mjs';
 import { request, rawRequest } from '../lib/rawhttp.mjs';
@@ -57,6 +58,21 @@ function assertJsonError(res, status, where) {
   if (res.body.length > 0) {
     const body = JSON.parse(res.text);
     assert.equal(typeof body.error, 'string', what);
+  }
+}
+
+// The same security headers on every answer, static, API or error, each exactly once.
+const SECURITY_HEADERS = {
+  'content-security-policy': "default-src 'self'; frame-ancestors 'none'",
+  'x-frame-options': 'DENY',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+};
+
+function assertSecurityHeaders(res, where) {
+  for (const [name, value] of Object.entries(SECURITY_HEADERS)) {
+    const given = res.headerList.filter(([n]) => n === name).map(([, v]) => v);
+    assert.deepEqual(given, [value], `${where}: ${name}`);
   }
 }
 
@@ -178,10 +194,89 @@ test('nginx serves neither the database, nor dotfiles, nor anything outside www/
   assert.match(page.text, /<title>meshscope/);
 });
 
+test('every status nginx produces itself is JSON with the full header set: 412, 416 and 501 too', async () => {
+  // Static files ignore Range (max_ranges 0): an unsatisfiable range is the whole file, not a 416.
+  const ranged = await send('/index.html', { headers: { Range: 'bytes=999999-' } });
+  assert.equal(ranged.status, 200);
+  assert.match(ranged.text, /<title>meshscope/);
+  assertSecurityHeaders(ranged, 'Range: bytes=999999-');
+  const cases = [
+    [412, '/index.html', { headers: { 'If-Match': '"nope"' } }],
+    [501, '/api/healthz', { headers: { 'Transfer-Encoding': 'gzip' } }],
+    [405, '/index.html', { method: 'DELETE' }],
+    [404, '/no-such-file', {}],
+  ];
+  for (const [status, target, opts] of cases) {
+    const res = await send(target, opts);
+    const where = `${status} ${target} ${JSON.stringify(opts)}`;
+    assertJsonError(res, status, where);
+    assertSecurityHeaders(res, where);
+    assert.deepEqual(res.headerList.filter(([n]) => n === 'cache-control').map(([, v]) => v), ['no-store'], where);
+  }
+});
+
+test('every response carries the same security headers: static, API and error pages', async () => {
+  const targets = [
+    ['/', 200], ['/index.html', 200], ['/style.css', 200], ['/api/healthz', 200], ['/api/packets?limit=1', 200],
+    ['/api/metrics', 200], ['/api/nope', 404], ['/no-such-file', 404], ['/.env', 404], ['/leak.db', 404],
+    ['/api/packets?limit=0', 400], [`/api/packets?limit=${'1'.repeat(17000)}`, 414],
+  ];
+  for (const [target, status] of targets) {
+    const res = await send(target);
+    assert.equal(res.status, status, target.slice(0, 40));
+    assertSecurityHeaders(res, target.slice(0, 40));
+  }
+  for (const raw of ['GARBAGE\r\n\r\n', 'GET /api/healthz HTTP/2.7\r\nHost: localhost\r\n\r\n']) {
+    tried.requests++;
+    assertSecurityHeaders(await rawRequest(stack.port, raw), JSON.stringify(raw));
+  }
+});
+
+// Opens `count` connections that each send half a request header and then go quiet.
+async function openHalfRequests(count) {
+  const sockets = [];
+  const state = { closed: 0 };
+  for (let started = 0; started < count; started += 200) {
+    const batch = [];
+    for (let i = started; i < Math.min(count, started + 200); i++) {
+      batch.push(new Promise((resolve) => {
+        const s = net.createConnection({ host: '127.0.0.1', port: stack.port });
+        s.on('connect', () => { s.write('GET /api/healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: '); resolve(); });
+        s.on('error', resolve);
+        s.on('close', () => { state.closed++; });
+        sockets.push(s);
+      }));
+    }
+    await Promise.all(batch);
+  }
+  return { sockets, state };
+}
+
+test('slowloris: 2,500 idle half-sent requests neither stop the API nor stay open past the header timeout', async () => {
+  const COUNT = 2500;
+  const { sockets, state } = await openHalfRequests(COUNT);
+  try {
+    // nginx must have taken them all: its log says so when it ran out of connections.
+    for (let i = 0; i < 20; i++) {
+      const res = await fetch(`${stack.url}/api/healthz`, { signal: AbortSignal.timeout(3000) });
+      assert.equal(res.status, 200);
+      await res.arrayBuffer();
+    }
+    assert.ok(state.closed < COUNT / 2, `${state.closed} of ${COUNT} closed before the header timeout`);
+    // client_header_timeout (10 s) closes every one of them: none is held for nginx's default 60 s.
+    await waitFor(() => state.closed === COUNT, { timeoutMs: 25000, intervalMs: 200,
+      what: `nginx to close all ${COUNT} idle connections (closed ${state.closed})` });
+    assert.doesNotMatch(stack.log('nginx'), /worker_connections are not enough/);
+  } finally {
+    for (const s of sockets) s.destroy();
+  }
+});
+
 test('nginx\'s own errors are JSON too when the pool is down', async () => {
   stack.ctl('stop', 'fcgi:*');
   try {
-    const res = await send('/api/healthz');
+    // Not healthz: nginx may still hold its answer of this second in the microcache.
+    const res = await send('/api/stats');
     assertJsonError(res, 503, 'pool stopped');
   } finally {
     stack.ctl('start', 'fcgi:*');
@@ -196,9 +291,9 @@ test('no responder died and nothing answered 5xx on the way', async () => {
     assert.ok(alive(pid));
   }
   // nginx's access log has every answer; only the deliberate pool stop may be
-  // a server error (505 answers the made-up HTTP version).
+  // a server error (505 answers the made-up HTTP version, 501 the unknown transfer coding).
   const log = readFileSync(accessLog()).subarray(logStart).toString('latin1').split('\n');
-  const fives = log.filter((l) => / 5\d\d \d+ "/.test(l) && !/HTTP\/2\.7" 505 /.test(l));
+  const fives = log.filter((l) => / 5\d\d \d+ "/.test(l) && !/HTTP\/2\.7" 505 /.test(l) && !/" 501 /.test(l));
   assert.ok(fives.length <= 1, `5xx answers:\n${fives.join('\n')}`);
   const ok = await (await fetch(`${stack.url}/api/packets?limit=2`)).json();
   assert.equal(ok.packets.length, 2);

@@ -22,7 +22,8 @@ function spawnTool(args, { input } = {}) {
   const out = { stdout: '', stderr: '' };
   child.stdout.on('data', (d) => { out.stdout += d; });
   child.stderr.on('data', (d) => { out.stderr += d; });
-  const exited = new Promise((resolve) => child.on('exit', (code) => resolve({ code, ...out })));
+  // 'close', not 'exit': only then has every byte of stdout and stderr been read.
+  const exited = new Promise((resolve) => child.on('close', (code) => resolve({ code, ...out })));
   // The tool may exit before reading its input (a missing socket): no EPIPE crash.
   child.stdin.on('error', () => {});
   child.stdin.end(input ?? '');

@@ -1,5 +1,4 @@
-// Least privilege (issue 8, item 7): the PRODUCTION configuration, run for
-// real. deploy/setup-users.sh creates the users and directories (into a temp
+// Least privilege: the PRODUCTION configuration, run for real. deploy/setup-users.sh creates the users and directories (into a temp
 // dir), deploy/supervisor-meshscope.conf and nginx/meshscope-site.conf are
 // rendered with only their absolute paths and port replaced, and the tests
 // prove at the operating-system level that the responders' user can read the
@@ -125,6 +124,7 @@ before(async () => {
     ['/run/meshscope/', `${run}/`],
     ['/usr/local/share/meshscope/www', www],
     ['/usr/local/share/meshscope/nginx/', `${TOP}/nginx/`],
+    ['/var/lib/nginx/meshscope-healthz', `${dir}/nginx-tmp/healthz`],
   ]);
   writeFileSync(path.join(dir, 'meshscope-site.conf'), site);
   mkdirSync(path.join(dir, 'nginx-tmp'));
@@ -240,12 +240,77 @@ test('the pool shares its statistics from the one directory the responders may w
     assert.equal(st.uid, idOf('-u', READER_USER));
     assert.equal(tryAs(READER_USER, 'create', path.join(run, 'evil.sock')), 'EACCES');
     assert.equal(tryAs(READER_USER, 'unlink', path.join(run, 'fcgi.sock')), 'EACCES');
-    assert.equal(tryAs(READER_USER, 'unlink', path.join(run, 'ingest.sock')), 'EACCES');
+    assert.equal(tryAs(READER_USER, 'unlink', path.join(run, 'worker', 'ingest.sock')), 'EACCES');
+  });
+
+test('the runtime directory is root\'s: only the worker\'s and the pool\'s own subdirectories are theirs',
+  { skip: !isRoot && 'needs root to create users' }, () => {
+    const top = statSync(run);
+    assert.deepEqual([top.uid, top.gid, top.mode & 0o777], [0, 0, 0o755]);
+    const worker = statSync(path.join(run, 'worker'));
+    assert.deepEqual([worker.uid, worker.gid, worker.mode & 0o777],
+      [idOf('-u', WORKER_USER), Number(execFileSync('getent', ['group', 'meshscope-ingest'], { encoding: 'utf8' }).split(':')[2]), 0o750]);
+    for (const user of [WORKER_USER, READER_USER]) {
+      assert.equal(tryAs(user, 'create', path.join(run, 'evil.sock')), 'EACCES', user);
+      assert.equal(tryAs(user, 'unlink', path.join(run, 'fcgi.sock')), 'EACCES', user);
+      assert.equal(tryAs(user, 'rename', path.join(run, 'pool')), 'EACCES', user);
+      assert.equal(tryAs(user, 'rename', path.join(run, 'worker')), 'EACCES', user);
+    }
+    // The worker's directory is closed to the responders: they cannot even reach the ingest socket.
+    assert.equal(tryAs(READER_USER, 'openRead', path.join(run, 'worker', 'ingest.sock')), 'EACCES');
+  });
+
+// supervisord (root) creates the pool socket and then chowns and chmods that
+// path, following symlinks. With the socket in a directory another user can
+// write, that user swaps a symlink in while the pool restarts and root changes
+// whatever it points at. The worker's user parses untrusted input: it tries,
+// through six restarts, to aim the chown/chmod at a root-owned 0600 file.
+test('the worker\'s user cannot turn a pool restart into a chown of a root file (symlink swap race)',
+  { skip: !isRoot && 'needs root to create users', timeout: 120000 }, async () => {
+    const target = path.join(dir, 'root-secret');
+    writeFileSync(target, 'root only\n', { mode: 0o600 });
+    execFileSync('chmod', ['0711', dir]); // reachable by name, as /etc/shadow's directory is
+    const sock = path.join(run, 'fcgi.sock');
+    const stopFile = path.join(dir, 'stop-attacker');
+    const attacker = spawn('runuser', ['-u', WORKER_USER, '--', process.execPath, '-e', `
+      const fs = require('fs');
+      const [sock, target, stop] = process.argv.slice(1);
+      const seen = {};
+      let swapped = 0;
+      while (!fs.existsSync(stop)) {
+        try { fs.unlinkSync(sock); } catch (e) { seen['unlink ' + e.code] = 1; }
+        try { fs.symlinkSync(target, sock); swapped++; } catch (e) { seen['symlink ' + e.code] = 1; }
+      }
+      console.log(JSON.stringify({ swapped, seen }));`, '--', sock, target, stopFile],
+    { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    attacker.stdout.on('data', (d) => { out += d; });
+    const done = new Promise((resolve) => attacker.on('exit', resolve));
+    try {
+      for (let i = 0; i < 6; i++) {
+        ctl('restart', 'meshscope-fcgi:*');
+        const st = statSync(target);
+        assert.deepEqual([st.uid, st.gid, st.mode & 0o7777], [0, 0, 0o600], `after restart ${i + 1}`);
+      }
+    } finally {
+      writeFileSync(stopFile, '');
+      await done;
+    }
+    const result = JSON.parse(out);
+    assert.equal(result.swapped, 0, `the attacker placed ${result.swapped} symlinks: ${out}`);
+    // EEXIST while the socket is there, ENOENT/EACCES while the pool restarts: never a success.
+    for (const seen of Object.keys(result.seen)) assert.match(seen, / (EACCES|EEXIST|ENOENT)$/, out);
+    const st = statSync(target);
+    assert.deepEqual([st.uid, st.gid, st.mode & 0o7777], [0, 0, 0o600]);
+    // The pool came back on its own socket.
+    assert.ok(statSync(sock).isSocket());
+    await waitFor(async () => (await getJson('/api/healthz')).status === 200,
+      { what: 'the restarted pool to answer' });
   });
 
 test('the responders cannot write through the ingest socket',
   { skip: !isRoot && 'needs root to create users' }, () => {
-    const sock = path.join(run, 'ingest.sock');
+    const sock = path.join(run, 'worker', 'ingest.sock');
     assert.ok(existsSync(sock), 'the worker serves ingest');
     assert.equal(connectAs(READER_USER, sock), 'EACCES');
     assert.equal(connectAs(WORKER_USER, sock), 'connected');
@@ -281,7 +346,7 @@ test('the read-only responders see the worker\'s writes while it runs',
     for (let i = 0; i < 50; i++) {
       lines.push(observation({ hash: `lp-${process.pid}-${i}`, timestamp: 1770000000 + i }));
     }
-    const replies = await exchange(path.join(run, 'ingest.sock'), lines);
+    const replies = await exchange(path.join(run, 'worker', 'ingest.sock'), lines);
     assert.equal(replies.length, 50);
     for (const r of replies) assert.equal(r, 'ok');
     const counted = (b) => b.transmissions;

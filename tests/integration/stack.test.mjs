@@ -17,7 +17,8 @@ test('nginx serves the frontend page with its security headers', async () => {
   const res = await fetch(`${stack.url}/`);
   assert.equal(res.status, 200);
   assert.match(res.headers.get('content-type'), /text\/html/);
-  assert.equal(res.headers.get('content-security-policy'), "default-src 'self'");
+  assert.equal(res.headers.get('content-security-policy'), "default-src 'self'; frame-ancestors 'none'");
+  assert.equal(res.headers.get('x-frame-options'), 'DENY');
   assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
   assert.match(await res.text(), /<title>meshscope/);
 });
@@ -60,5 +61,19 @@ test('stopping the stack leaves none of its processes behind', async () => {
   await stack.stop();
   for (const pid of pids) {
     await waitFor(() => !alive(pid), { what: `pid ${pid} to exit` });
+  }
+});
+
+test('a pool run as nobody still shares its figures (its stats file sits in a directory it owns)', async () => {
+  const other = await startStack({ numprocs: 2, fcgiUser: 'nobody' });
+  try {
+    const body = await waitFor(async () => {
+      const res = await fetch(`${other.url}/api/perf`);
+      return res.status === 200 ? res.json() : null;
+    }, { what: '/api/perf from the nobody pool' });
+    assert.equal(body.pool.shared, true, JSON.stringify(body.pool));
+    assert.equal(body.pool.responderCount, 2, JSON.stringify(body.responders));
+  } finally {
+    await other.stop();
   }
 });

@@ -142,6 +142,42 @@ test('a running migration with odd or missing fields still gets a sane line', ()
   }
 });
 
+test('a paused migration reads "Migration NAME paused (REASON): done / total rows", without an ETA', () => {
+  const m = running({ status: 'paused', pauseReason: 'nightly backup', pausedAt: '2025-10-09T11:59:30Z', etaSec: 0 });
+  const h = { ready: true, async_migrations: [m], async_migrations_running: true };
+  assert.deepEqual(messages(h, 200, NOW), ['Migration tx_last_seen_backfill_v1 paused (nightly backup): 12,000 / 71,000 rows']);
+  const [item] = plain(B.getBannerItems(h, 200, NOW));
+  assert.equal(item.kind, 'running');
+  assert.equal(item.paused, true);
+  // The banner stays up, and polling stays fast, while the data is incomplete.
+  assert.equal(B.shouldShowBanner(h, 200, NOW), true);
+  assert.equal(B.isSteadyState(h, NOW), false);
+  assert.equal(B.nextPollDelay(h, 200, NOW), B.POLL_INTERVAL_MS);
+  // No reason given: no empty parentheses.
+  assert.deepEqual(messages({ ...h, async_migrations: [running({ status: 'paused', pauseReason: ' ' })] }, 200, NOW),
+    ['Migration tx_last_seen_backfill_v1 paused: 12,000 / 71,000 rows']);
+});
+
+test('a throttled migration shows "(throttled: REASON)" in place of the ETA', () => {
+  const m = running({ throttled: true, throttleReason: 'WAL 80.0 MB not checkpointed (limit 64 MB)', etaSec: 30 });
+  const h = { ready: true, async_migrations: [m], async_migrations_running: true };
+  assert.deepEqual(messages(h, 200, NOW),
+    ['Migration tx_last_seen_backfill_v1: 12,000 / 71,000 rows (throttled: WAL 80.0 MB not checkpointed (limit 64 MB))']);
+  assert.deepEqual(messages({ ...h, async_migrations: [running({ throttled: true })] }, 200, NOW),
+    ['Migration tx_last_seen_backfill_v1: 12,000 / 71,000 rows (throttled: database busy)']);
+  // throttled: false (or absent) is the plain running line.
+  assert.deepEqual(messages({ ...h, async_migrations: [running({ throttled: false, throttleReason: 'old' })] }, 200, NOW),
+    ['Migration tx_last_seen_backfill_v1: 12,000 / 71,000 rows (ETA 2s)']);
+});
+
+test('a stalled paused or throttled migration says stalled: the worker is gone whatever the state', () => {
+  const h = (m) => ({ ready: true, async_migrations: [m], async_migrations_running: true });
+  assert.deepEqual(messages(h(running({ status: 'paused', pauseReason: 'ops', stalled: true })), 200, NOW),
+    ['Migration tx_last_seen_backfill_v1 paused (ops): 12,000 / 71,000 rows (stalled: no progress reported recently)']);
+  assert.deepEqual(messages(h(running({ throttled: true, throttleReason: 'x', stalled: true })), 200, NOW),
+    ['Migration tx_last_seen_backfill_v1: 12,000 / 71,000 rows (stalled: no progress reported recently)']);
+});
+
 test('items that are not migration objects, and unknown statuses, add no line', () => {
   // pending_async is the table's raw value, which responders map to running: never sent, never shown.
   const h = { ready: true, async_migrations: [null, 7, 'x', [], done(), { name: 'weird', status: 'unknown' },
@@ -347,6 +383,7 @@ test('banner items carry the progress figures the progress bar shows', () => {
     kind: 'running', name: 'tx_last_seen_backfill_v1',
     text: 'Migration tx_last_seen_backfill_v1: 12,000 / 71,000 rows (ETA 2s)',
     rowsProcessed: 12000, rowsTotal: 71000, percent: 12000 / 710, rate: '200 rows/s', eta: '2s', stalled: false,
+    paused: false, throttled: false,
   });
   assert.equal(B.formatRate(1234.4), '1,234 rows/s');
   for (const r of [0, -1, NaN, Infinity, null, '5']) assert.equal(B.formatRate(r), null, String(r));

@@ -6,7 +6,7 @@ import { BINDIR } from './stack.mjs';
 
 export const FCGI = path.join(BINDIR, 'fcgi', 'meshscope-fcgi');
 
-// The current schema of design §2, as the worker creates it.
+// The current schema of docs/database.md, as the worker creates it.
 export const SCHEMA = `
 CREATE TABLE transmissions(id INTEGER PRIMARY KEY AUTOINCREMENT, hash TEXT NOT NULL UNIQUE,
   raw_hex TEXT NOT NULL, payload_type INTEGER, first_seen INTEGER NOT NULL,

@@ -17,7 +17,7 @@ function decodeChunked(buf) {
   return Buffer.concat(parts);
 }
 
-// Resolves with { status, headers (lower-case names), body: Buffer, text } once
+// Resolves with { status, headers (lower-case names), headerList, body: Buffer, text } once
 // the server closes the connection. `request` is a string (sent as latin1, so
 // each char is one byte) or a Buffer.
 export function rawRequest(port, request, { timeoutMs = 5000 } = {}) {
@@ -37,19 +37,22 @@ export function rawRequest(port, request, { timeoutMs = 5000 } = {}) {
       const raw = Buffer.concat(chunks);
       const split = raw.indexOf('\r\n\r\n');
       if (split < 0) {
-        resolve({ status: 0, headers: {}, body: raw, text: raw.toString('latin1') });
+        resolve({ status: 0, headers: {}, headerList: [], body: raw, text: raw.toString('latin1') });
         return;
       }
       const lines = raw.subarray(0, split).toString('latin1').split('\r\n');
       const status = Number((lines[0].match(/^HTTP\/\d\.\d (\d{3})/) || [])[1] || 0);
       const headers = {};
+      const headerList = []; // every header line in order, repeats included
       for (const line of lines.slice(1)) {
         const colon = line.indexOf(':');
-        headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+        const name = line.slice(0, colon).trim().toLowerCase();
+        headers[name] = line.slice(colon + 1).trim();
+        headerList.push([name, headers[name]]);
       }
       let body = raw.subarray(split + 4);
       if (/chunked/i.test(headers['transfer-encoding'] || '')) body = decodeChunked(body);
-      resolve({ status, headers, body, text: body.toString('utf8') });
+      resolve({ status, headers, headerList, body, text: body.toString('utf8') });
     });
   });
 }

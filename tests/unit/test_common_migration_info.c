@@ -1,4 +1,4 @@
-/* test_fcgi_migration_info.c: the migration info rules of design §4 (status, times, elapsed/rate/ETA, stall, no NaN). */
+/* test_fcgi_migration_info.c: the migration info rules of docs/api.md (status, times, elapsed/rate/ETA, stall, no NaN). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +13,7 @@
 #include "encode.h"
 #include "utf8.h"
 #include "migration_info.h"
+#include "timefmt.h"
 
 /* 2024-01-01T00:00:00Z */
 #define T0 1704067200LL
@@ -338,6 +339,137 @@ static void no_number_is_ever_nan_or_infinite(void **state)
     assert_int_equal(checked, 4 * 6 * 6 * 6 * 6 * 4);
 }
 
+/* Operator control: paused status, rate over active time, ETA from the recent rate, stall while paused. */
+static void operator_control_fields(void **state)
+{
+    (void)state;
+    struct migration_row row = {
+        .name = "m", .status = "pending_async", .started_at = "2024-01-01 00:00:00",
+        .last_update_at = "2024-01-01T00:01:40Z", .rows_processed = 1000, .rows_total = 3000,
+        .has_control = 1, .active_ms = 50000, .paused_ms = 40000, .throttled_ms = 10000,
+        .recent_rate = 40.0,
+    };
+    struct migration_info info;
+    /* Running: 1000 rows in 50 active seconds = 20/s; ETA 2000 / 40 recent = 50 s. */
+    struct json_object *j = info_json(&row, MS(T0 + 100), &info);
+    assert_string_equal(get_str(j, "status"), "running");
+    assert_true(get_num(j, "ratePerSec") == 20.0);
+    assert_true(get_num(j, "recentRatePerSec") == 40.0);
+    assert_true(get_num(j, "etaSec") == 50.0);
+    assert_true(get_num(j, "activeSec") == 50.0);
+    assert_true(get_num(j, "pausedSec") == 40.0);
+    assert_true(get_num(j, "throttledSec") == 10.0);
+    assert_null(get_str(j, "throttleReason"));
+    assert_null(get_str(j, "pauseReason"));
+    migration_info_free(&info);
+    json_object_put(j);
+
+    /* No recent rate yet: the lifetime (active) rate. Throttled: the reason. */
+    row.recent_rate = 0;
+    row.throttle_reason = "WAL 70.0 MB not checkpointed (limit 64 MB)";
+    j = info_json(&row, MS(T0 + 100), &info);
+    assert_true(get_num(j, "etaSec") == 100.0);
+    assert_string_equal(get_str(j, "throttleReason"), row.throttle_reason);
+    assert_true(info.throttled);
+    migration_info_free(&info);
+    json_object_put(j);
+
+    /* Paused: status paused with its time and reason, ETA 0, never stalled while the heartbeat runs. */
+    row.paused = 1;
+    row.paused_at = "2024-01-01T00:01:00Z";
+    row.pause_reason = "backup";
+    j = info_json(&row, MS(T0 + 110), &info);
+    assert_string_equal(get_str(j, "status"), "paused");
+    assert_string_equal(get_str(j, "pausedAt"), "2024-01-01T00:01:00Z");
+    assert_string_equal(get_str(j, "pauseReason"), "backup");
+    assert_true(get_num(j, "etaSec") == 0.0);
+    assert_false(info.stalled);
+    migration_info_free(&info);
+    json_object_put(j);
+    /* ... but a dead worker's paused job is stalled after the threshold. */
+    migration_info_compute(&row, MS(T0 + 100) + STALL + 1000, STALL, &info);
+    assert_int_equal(info.status, MIGRATION_STATE_PAUSED);
+    assert_true(info.stalled);
+    migration_info_free(&info);
+
+    /* A stored pause on a finished migration changes nothing; a database without control adds no fields. */
+    row.status = "done";
+    row.ended_at = "2024-01-01T00:02:00Z";
+    j = info_json(&row, MS(T0 + 200), &info);
+    assert_string_equal(get_str(j, "status"), "done");
+    assert_null(get_str(j, "pauseReason"));
+    assert_false(info.throttled);
+    migration_info_free(&info);
+    json_object_put(j);
+    row.has_control = 0;
+    j = info_json(&row, MS(T0 + 200), &info);
+    assert_false(json_object_object_get_ex(j, "activeSec", NULL));
+    assert_false(json_object_object_get_ex(j, "throttled", NULL));
+    migration_info_free(&info);
+    json_object_put(j);
+}
+
+/*
+ * Every timestamp that parses is one the formatter can write back in full:
+ * a leap second that rolls 9999 into year 10000 is unparseable (it used to
+ * overflow the formatter's buffer), and years before 1000 are padded to four
+ * digits as RFC 3339 requires.
+ */
+static void timestamps_round_trip_or_are_unparseable(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *stored;
+        const char *json; /* NULL: unparseable */
+    } cases[] = {
+        {"9999-12-31 23:59:59", "9999-12-31T23:59:59Z"},
+        {"9999-12-31T23:59:59Z", "9999-12-31T23:59:59Z"},
+        {"9999-12-31 23:59:60", NULL},
+        {"9999-12-31T23:59:60Z", NULL},
+        {"2016-12-31 23:59:60", "2017-01-01T00:00:00Z"},
+        {"1000-01-01 00:00:00", "1000-01-01T00:00:00Z"},
+        {"0999-12-31 23:59:59", "0999-12-31T23:59:59Z"},
+        {"0001-01-01T00:00:00Z", "0001-01-01T00:00:00Z"},
+        {"0000-01-01 00:00:00", "0000-01-01T00:00:00Z"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct migration_row row = {
+            .name = "m", .status = "done", .started_at = (char *)cases[i].stored,
+            .rows_processed = 1, .rows_total = 1,
+        };
+        struct migration_info info;
+        struct json_object *j = info_json(&row, MS(T0), &info);
+        const char *got = get_str(j, "startedAt");
+        const char *msg = get_str(j, "errorMessage");
+        if (cases[i].json != NULL) {
+            if (got == NULL || strcmp(got, cases[i].json) != 0 || msg != NULL)
+                fail_msg("case %zu (%s): startedAt %s, errorMessage %s", i, cases[i].stored,
+                         got ? got : "absent", msg ? msg : "absent");
+        } else {
+            char *want = NULL;
+            if (asprintf(&want, "started_at: unparseable timestamp '%s'", cases[i].stored) < 0)
+                fail();
+            if (got != NULL || msg == NULL || strcmp(msg, want) != 0)
+                fail_msg("case %zu (%s): startedAt %s, errorMessage %s", i, cases[i].stored,
+                         got ? got : "absent", msg ? msg : "absent");
+            free(want);
+        }
+        migration_info_free(&info);
+        json_object_put(j);
+    }
+    /* The formatter refuses what it cannot write in full, leaving an empty string. */
+    char buf[TIMEFMT_RFC3339_LEN];
+    assert_int_equal(timefmt_rfc3339(253402300799LL, buf), 0);
+    assert_string_equal(buf, "9999-12-31T23:59:59Z");
+    assert_int_equal(timefmt_rfc3339(253402300800LL, buf), -1);
+    assert_string_equal(buf, "");
+    assert_int_equal(timefmt_rfc3339(INT64_MAX, buf), -1);
+    assert_int_equal(timefmt_rfc3339(INT64_MIN, buf), -1);
+    assert_int_equal(timefmt_rfc3339(-62167219200LL, buf), 0);
+    assert_string_equal(buf, "0000-01-01T00:00:00Z");
+    assert_int_equal(timefmt_rfc3339(-62167219201LL, buf), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -349,6 +481,8 @@ int main(void)
         cmocka_unit_test(json_has_exactly_the_contract_fields),
         cmocka_unit_test(invalid_utf8_from_the_database_never_reaches_json),
         cmocka_unit_test(no_number_is_ever_nan_or_infinite),
+        cmocka_unit_test(operator_control_fields),
+        cmocka_unit_test(timestamps_round_trip_or_are_unparseable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

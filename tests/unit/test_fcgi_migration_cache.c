@@ -39,9 +39,9 @@ static int fake_load(void *ctx, struct migration_set **out, char **errp)
     fake_now += f->advance_ms;
     if (f->fail)
         return set_error(errp, "database is locked");
-    struct migration_set *set = migration_set_new(MIGRATIONS_OK);
+    struct migration_set *set = migration_set_new(READER_PRESENT);
     struct migration_row row = {.name = xasprintf("load-%d", f->loads), .status = xstrdup("done")};
-    migration_set_add(set, &row);
+    migration_set_add(set, &row, NULL);
     *out = set;
     return 0;
 }

@@ -166,7 +166,7 @@ static void query_parser_without_specs_ignores_everything(void **state)
 struct decode_case {
     const char *in;
     int ok;
-    const char *out;
+    const char *out; /* the decoded bytes, or the error message */
     size_t out_len;
 };
 
@@ -176,16 +176,22 @@ static void percent_decoding_by_table(void **state)
     static const struct decode_case cases[] = {
         {"abc", 1, "abc", 3},       {"a+b", 1, "a b", 3},    {"%41%62", 1, "Ab", 2},
         {"%2b", 1, "+", 1},         {"%00", 1, "\0", 1},     {"", 1, "", 0},
-        {"%", 0, NULL, 0},          {"%a", 0, NULL, 0},      {"%ag", 0, NULL, 0},
-        {"ab%", 0, NULL, 0},        {"%G0", 0, NULL, 0},
+        {"%", 0, "'%' at byte 0 is not followed by two characters", 0},
+        {"%a", 0, "'%' at byte 0 is not followed by two characters", 0},
+        {"%ag", 0, "'%' at byte 0 is not followed by two hex digits", 0},
+        {"ab%", 0, "'%' at byte 2 is not followed by two characters", 0},
+        {"x%41%G0", 0, "'%' at byte 4 is not followed by two hex digits", 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *out = NULL;
         size_t len = 0;
-        int rc = params_percent_decode(cases[i].in, strlen(cases[i].in), &out, &len);
+        char *err = NULL;
+        int rc = params_percent_decode(cases[i].in, strlen(cases[i].in), &out, &len, &err);
         if (!cases[i].ok) {
             if (rc == 0)
                 fail_msg("case %zu (%s): decoded", i, cases[i].in);
+            assert_string_equal(err, cases[i].out);
+            free(err);
             continue;
         }
         assert_int_equal(rc, 0);

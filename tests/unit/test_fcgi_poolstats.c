@@ -7,13 +7,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "poolstats.h"
+#include "poolstats_file.h"
 #include "util.h"
 
 #define ENDPOINTS 3
@@ -42,11 +50,19 @@ static char *fresh_path(void)
     return xasprintf("%s/stats-%d", dir, ++file_seq);
 }
 
+/* poolstats_open as an expression: the opened statistics, or NULL. */
+static struct poolstats *open_ps(const char *path, enum poolstats_role role, const char *layout,
+                                 char **errp)
+{
+    struct poolstats *ps = NULL;
+    return poolstats_open(path, role, ENDPOINTS, layout, &ps, errp) == 0 ? ps : NULL;
+}
+
 static struct poolstats *member(const char *path)
 {
     char *err = NULL;
-    struct poolstats *ps = poolstats_open(path, POOLSTATS_MEMBER, ENDPOINTS, LAYOUT, &err);
-    if (ps == NULL)
+    struct poolstats *ps = NULL;
+    if (poolstats_open(path, POOLSTATS_MEMBER, ENDPOINTS, LAYOUT, &ps, &err) != 0)
         fail_msg("poolstats_open: %s", err);
     return ps;
 }
@@ -116,7 +132,7 @@ static void a_dead_members_counts_survive_the_reuse_of_its_slot(void **state)
     pid_t child = fork();
     assert_true(child >= 0);
     if (child == 0) {
-        struct poolstats *c = poolstats_open(path, POOLSTATS_MEMBER, ENDPOINTS, LAYOUT, NULL);
+        struct poolstats *c = open_ps(path, POOLSTATS_MEMBER, LAYOUT, NULL);
         if (c == NULL)
             _exit(2);
         for (int i = 0; i < 9; i++)
@@ -166,7 +182,7 @@ static void concurrent_processes_claim_distinct_slots(void **state)
             if (read(go[0], &c, 1) < 0)
                 _exit(3);
             struct poolstats *ps =
-                poolstats_open(path, POOLSTATS_MEMBER, ENDPOINTS, LAYOUT, NULL);
+                open_ps(path, POOLSTATS_MEMBER, LAYOUT, NULL);
             if (ps == NULL)
                 _exit(2);
             for (int k = 0; k < EACH; k++)
@@ -195,7 +211,7 @@ static void concurrent_processes_claim_distinct_slots(void **state)
         assert_int_equal(seen[(int)slot]++, 0);
     }
     char *err = NULL;
-    struct poolstats *observer = poolstats_open(path, POOLSTATS_OBSERVER, ENDPOINTS, LAYOUT, &err);
+    struct poolstats *observer = open_ps(path, POOLSTATS_OBSERVER, LAYOUT, &err);
     if (observer == NULL)
         fail_msg("observer: %s", err);
     assert_int_equal(live(observer), CHILDREN);
@@ -220,12 +236,12 @@ static void an_observer_claims_nothing_and_needs_an_existing_file(void **state)
     (void)state;
     char *path = fresh_path();
     char *err = NULL;
-    assert_null(poolstats_open(path, POOLSTATS_OBSERVER, ENDPOINTS, LAYOUT, &err));
+    assert_null(open_ps(path, POOLSTATS_OBSERVER, LAYOUT, &err));
     assert_non_null(strstr(err, "cannot open"));
     free(err);
     struct poolstats *a = member(path);
     poolstats_record(a, 0, 200, 1);
-    struct poolstats *o = poolstats_open(path, POOLSTATS_OBSERVER, ENDPOINTS, LAYOUT, NULL);
+    struct poolstats *o = open_ps(path, POOLSTATS_OBSERVER, LAYOUT, NULL);
     assert_non_null(o);
     poolstats_record(o, 0, 200, 1); /* ignored: an observer owns no slot */
     struct poolstats_snapshot *snap = xmalloc(sizeof *snap);
@@ -246,11 +262,11 @@ static void a_file_of_another_layout_is_replaced_only_when_nobody_uses_it(void *
     struct poolstats *old = member(path);
     poolstats_record(old, 0, 200, 1);
     char *err = NULL;
-    assert_null(poolstats_open(path, POOLSTATS_MEMBER, ENDPOINTS, "/x\n/y\nother\n", &err));
+    assert_null(open_ps(path, POOLSTATS_MEMBER, "/x\n/y\nother\n", &err));
     assert_non_null(strstr(err, "another build"));
     free(err);
     poolstats_close(old);
-    struct poolstats *next = poolstats_open(path, POOLSTATS_MEMBER, ENDPOINTS, "/x\n/y\nother\n", &err);
+    struct poolstats *next = open_ps(path, POOLSTATS_MEMBER, "/x\n/y\nother\n", &err);
     assert_non_null(next);
     assert_int_equal(requests(next, 0), 0);
     poolstats_close(next);
@@ -275,14 +291,14 @@ static void symlinks_and_foreign_files_are_refused(void **state)
     fclose(f);
     assert_int_equal(symlink(target, link), 0);
     char *err = NULL;
-    assert_null(poolstats_open(link, POOLSTATS_MEMBER, ENDPOINTS, LAYOUT, &err));
+    assert_null(open_ps(link, POOLSTATS_MEMBER, LAYOUT, &err));
     free(err);
     if (geteuid() == 0) {
         char *foreign = fresh_path();
         f = fopen(foreign, "w");
         fclose(f);
         assert_int_equal(chown(foreign, 65534, 65534), 0);
-        assert_null(poolstats_open(foreign, POOLSTATS_MEMBER, ENDPOINTS, LAYOUT, &err));
+        assert_null(open_ps(foreign, POOLSTATS_MEMBER, LAYOUT, &err));
         assert_non_null(strstr(err, "owned by this user"));
         free(err);
         free(foreign);
@@ -299,7 +315,7 @@ static void a_full_file_refuses_one_more_member(void **state)
     for (int i = 0; i < POOLSTATS_SLOTS; i++)
         all[i] = member(path);
     char *err = NULL;
-    assert_null(poolstats_open(path, POOLSTATS_MEMBER, ENDPOINTS, LAYOUT, &err));
+    assert_null(open_ps(path, POOLSTATS_MEMBER, LAYOUT, &err));
     assert_non_null(strstr(err, "slots are held"));
     free(err);
     poolstats_close(all[17]);
@@ -390,6 +406,197 @@ static void quantiles_interpolate_within_buckets(void **state)
     }
 }
 
+/* Runs fn(arg) in a child and fails the test unless it exits 0 (a signal, say). */
+static void in_child(int (*fn)(const char *), const char *arg)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        signal(SIGBUS, SIG_DFL); /* cmocka's handler would run the next tests in the child */
+        signal(SIGSEGV, SIG_DFL);
+        _exit(fn(arg));
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (WIFSIGNALED(status))
+        fail_msg("the child died of signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+    if (WEXITSTATUS(status) != 0)
+        fail_msg("the child exited %d", WEXITSTATUS(status));
+}
+
+static int truncate_under_a_member(const char *path)
+{
+    struct poolstats *ps = member(path);
+    poolstats_record(ps, 0, 200, 10);
+    int fd = open(path, O_RDWR);
+    if (fd < 0 || ftruncate(fd, 0) != 0)
+        return 10;
+    close(fd);
+    poolstats_record(ps, 0, 200, 10);
+    poolstats_refresh_rss(ps);
+    struct poolstats_snapshot *snap = xmalloc(sizeof *snap);
+    poolstats_snapshot(ps, snap);
+    int rc = snap->shared ? 11 : 0;
+    free(snap);
+    poolstats_close(ps);
+    return rc;
+}
+
+/* Whoever can write the file can cut it short: the member keeps serving, with its own figures. */
+static void a_truncated_file_costs_the_figures_not_the_process(void **state)
+{
+    (void)state;
+    char *path = fresh_path();
+    in_child(truncate_under_a_member, path);
+    free(path);
+}
+
+static int64_t elapsed_ms(const struct timespec *since)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000;
+}
+
+static void a_held_lock_delays_open_and_snapshot_a_bounded_time(void **state)
+{
+    (void)state;
+    char *path = fresh_path();
+    struct poolstats *m = member(path);
+    int fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_EX), 0);
+    alarm(10); /* the unbounded version waits forever: fail loudly instead */
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    struct poolstats_snapshot *snap = xmalloc(sizeof *snap);
+    poolstats_snapshot(m, snap);
+    assert_true(snap->shared);
+    char *err = NULL;
+    struct poolstats *o = open_ps(path, POOLSTATS_OBSERVER, LAYOUT, &err);
+    if (o != NULL)
+        poolstats_close(o);
+    free(err);
+    err = NULL;
+    struct poolstats *late = open_ps(path, POOLSTATS_MEMBER, LAYOUT, &err);
+    if (late == NULL)
+        assert_non_null(strstr(err, "lock"));
+    poolstats_close(late);
+    free(err);
+    int64_t took = elapsed_ms(&t0);
+    alarm(0);
+    if (took > 1000)
+        fail_msg("a held lock delayed a snapshot and two opens by %lld ms", (long long)took);
+    close(fd);
+    free(snap);
+    poolstats_close(m);
+    free(path);
+}
+
+static struct pool_file *map_file(const char *path)
+{
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    void *p = mmap(NULL, sizeof(struct pool_file), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    assert_true(p != MAP_FAILED);
+    close(fd);
+    return p;
+}
+
+/* Anyone who can write the file chooses its numbers: none may overflow or go backwards. */
+static void values_in_the_file_are_range_checked(void **state)
+{
+    (void)state;
+    char *path = fresh_path();
+    struct poolstats *a = member(path);
+    struct poolstats *b = member(path);
+    struct pool_file *f = map_file(path);
+    f->slots[0].started_ms = INT64_MAX;
+    f->slots[1].started_ms = INT64_MIN;
+    f->slots[1].requests = UINT64_MAX;
+    f->slots[0].c.latency[0][0] = UINT64_MAX - 1;
+    f->slots[1].c.latency[0][0] = 5;
+    f->slots[0].c.requests[0][0] = UINT64_MAX;
+    f->slots[1].c.requests[0][1] = UINT64_MAX;
+    f->retired.latency_sum_us[0] = UINT64_MAX;
+    f->slots[0].c.latency_sum_us[0] = UINT64_MAX;
+    struct poolstats_snapshot *snap = xmalloc(sizeof *snap);
+    poolstats_snapshot(a, snap);
+    assert_int_equal(snap->responder_count, 2);
+    for (int i = 0; i < snap->responder_count; i++) {
+        double up = snap->responders[i].uptime_sec;
+        if (!isfinite(up) || up < 0 || up > 1e7)
+            fail_msg("slot %d: uptime %g", snap->responders[i].slot, up);
+        assert_true(snap->responders[i].requests <= (uint64_t)INT64_MAX);
+    }
+    assert_true(snap->totals.latency[0][0] == UINT64_MAX);
+    assert_true(snap->totals.latency_sum_us[0] == UINT64_MAX);
+    assert_true(poolstats_endpoint_requests(&snap->totals, 0) == UINT64_MAX);
+    free(snap);
+    munmap(f, sizeof *f);
+    poolstats_close(a);
+    poolstats_close(b);
+    free(path);
+}
+
+static void a_fifo_at_the_path_is_refused_at_once(void **state)
+{
+    (void)state;
+    char *path = fresh_path();
+    assert_int_equal(mkfifo(path, 0600), 0);
+    alarm(10); /* opening a FIFO without O_NONBLOCK waits for a writer forever */
+    char *err = NULL;
+    assert_null(open_ps(path, POOLSTATS_OBSERVER, LAYOUT, &err));
+    assert_non_null(strstr(err, "regular file"));
+    free(err);
+    err = NULL;
+    assert_null(open_ps(path, POOLSTATS_MEMBER, LAYOUT, &err));
+    assert_non_null(strstr(err, "regular file"));
+    free(err);
+    alarm(0);
+    free(path);
+}
+
+static int open_on_a_full_filesystem(const char *path)
+{
+    char *err = NULL;
+    struct poolstats *ps = open_ps(path, POOLSTATS_MEMBER, LAYOUT, &err);
+    if (ps != NULL) {
+        poolstats_record(ps, 0, 200, 10); /* what used to die of SIGBUS */
+        poolstats_close(ps);
+        return 12;
+    }
+    int rc = strstr(err, "No space left") ? 0 : 13;
+    free(err);
+    return rc;
+}
+
+/* A full /run: the pages are reserved up front, so a member falls back instead of dying of SIGBUS. */
+static void a_full_filesystem_is_an_error_not_a_sigbus(void **state)
+{
+    (void)state;
+    char *mnt = xasprintf("%s/full", dir);
+    assert_int_equal(mkdir(mnt, 0700), 0);
+    if (geteuid() != 0 || mount("tmpfs", mnt, "tmpfs", 0, "size=64k") != 0) {
+        rmdir(mnt);
+        free(mnt);
+        skip();
+    }
+    char *filler = xasprintf("%s/filler", mnt);
+    int fd = open(filler, O_WRONLY | O_CREAT, 0600);
+    char block[4096] = {0};
+    while (write(fd, block, sizeof block) > 0)
+        ;
+    close(fd);
+    char *path = xasprintf("%s/fcgi.stats", mnt);
+    in_child(open_on_a_full_filesystem, path);
+    assert_int_equal(umount2(mnt, MNT_DETACH), 0);
+    rmdir(mnt);
+    free(path);
+    free(filler);
+    free(mnt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -403,6 +610,11 @@ int main(void)
         cmocka_unit_test(private_statistics_count_this_process_only),
         cmocka_unit_test(latencies_land_in_the_right_bucket),
         cmocka_unit_test(quantiles_interpolate_within_buckets),
+        cmocka_unit_test(a_truncated_file_costs_the_figures_not_the_process),
+        cmocka_unit_test(a_held_lock_delays_open_and_snapshot_a_bounded_time),
+        cmocka_unit_test(values_in_the_file_are_range_checked),
+        cmocka_unit_test(a_fifo_at_the_path_is_refused_at_once),
+        cmocka_unit_test(a_full_filesystem_is_an_error_not_a_sigbus),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

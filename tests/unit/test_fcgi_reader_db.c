@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "responder.h"
+#include "reader_db.h"
 #include "schema.h"
 #include "util.h"
 
@@ -61,7 +61,7 @@ static char *make_db(const char *name)
                 " VALUES ('aa', '00', 1, 100, 200), ('bb', '01', 2, 110, 210);"
                 "INSERT INTO observations(transmission_id, timestamp) VALUES (1, 200), (2, 210);"
                 "INSERT INTO _async_migrations(name, status) VALUES ('m', 'done');");
-    /* Keep the -wal and -shm files (design §9: read-only access needs them). */
+    /* Keep the -wal and -shm files (read-only access needs them: docs/architecture.md). */
     exec_ok(db, "PRAGMA wal_checkpoint(TRUNCATE)");
     int persist = 1;
     sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
@@ -90,6 +90,20 @@ static char *read_file(const char *path, size_t *len)
     return buf;
 }
 
+/* reader_db_prepare's outcome as one value: its presence, or -1 for an error. */
+static int outcome(struct reader_db *r, const struct reader_query *q, sqlite3_stmt **stmt,
+                   char **err)
+{
+    enum reader_presence presence;
+    return reader_db_prepare(r, q, stmt, &presence, err) != 0 ? -1 : (int)presence;
+}
+
+static int get_db(struct reader_db *r, sqlite3 **db)
+{
+    enum reader_presence presence;
+    return reader_db_get(r, db, &presence, NULL) != 0 ? -1 : (int)presence;
+}
+
 static void the_connection_refuses_every_write_and_leaves_the_file_unchanged(void **state)
 {
     (void)state;
@@ -101,9 +115,9 @@ static void the_connection_refuses_every_write_and_leaves_the_file_unchanged(voi
     char *wal_before = read_file(wal, &wal_before_len);
     assert_true(before_len > 0);
 
-    struct responder r = {.db_path = path};
+    struct reader_db r = {.path = path};
     sqlite3 *db = NULL;
-    assert_int_equal(reader_db_get(&r, &db, NULL), READER_OK);
+    assert_int_equal(get_db(&r, &db), READER_PRESENT);
     assert_int_equal(sqlite3_db_readonly(db, "main"), 1);
 
     char *attach = xasprintf("ATTACH '%s' AS side; CREATE TABLE side.t(a)", attach_target);
@@ -161,9 +175,9 @@ static void query_only_is_set_on_the_connection(void **state)
 {
     (void)state;
     char *path = make_db("query_only.db");
-    struct responder r = {.db_path = path};
+    struct reader_db r = {.path = path};
     sqlite3 *db = NULL;
-    assert_int_equal(reader_db_get(&r, &db, NULL), READER_OK);
+    assert_int_equal(get_db(&r, &db), READER_PRESENT);
     sqlite3_stmt *stmt = NULL;
     assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA query_only", -1, &stmt, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
@@ -182,12 +196,12 @@ static void prepared_statements_are_reused_across_requests(void **state)
 {
     (void)state;
     char *path = make_db("reuse.db");
-    struct responder r = {.db_path = path};
+    struct reader_db r = {.path = path};
     sqlite3_stmt *first = NULL, *second = NULL;
-    assert_int_equal(reader_db_prepare(&r, &count_query, &first, NULL), READER_OK);
+    assert_int_equal(outcome(&r, &count_query, &first, NULL), READER_PRESENT);
     assert_int_equal(sqlite3_step(first), SQLITE_ROW);
     reader_db_release(first);
-    assert_int_equal(reader_db_prepare(&r, &count_query, &second, NULL), READER_OK);
+    assert_int_equal(outcome(&r, &count_query, &second, NULL), READER_PRESENT);
     assert_ptr_equal(first, second);
     assert_int_equal(r.stmt_count, 1);
     /* Released statements hold no read transaction open (which would pin the WAL). */
@@ -201,10 +215,10 @@ static void missing_file_missing_table_and_failures_are_told_apart(void **state)
 {
     (void)state;
     char *missing = path_in_dir("does-not-exist.db");
-    struct responder r = {.db_path = missing};
+    struct reader_db r = {.path = missing};
     sqlite3_stmt *stmt = NULL;
     char *err = NULL;
-    assert_int_equal(reader_db_prepare(&r, &count_query, &stmt, &err), READER_NO_DB);
+    assert_int_equal(outcome(&r, &count_query, &stmt, &err), READER_NO_DB);
     assert_int_equal(access(missing, F_OK), -1); /* opening never creates the file */
     free(missing);
 
@@ -213,19 +227,19 @@ static void missing_file_missing_table_and_failures_are_told_apart(void **state)
     sqlite3 *w = NULL;
     assert_int_equal(sqlite3_open(empty, &w), SQLITE_OK);
     exec_ok(w, "CREATE TABLE unrelated(a)");
-    r = (struct responder){.db_path = empty};
-    assert_int_equal(reader_db_prepare(&r, &count_query, &stmt, &err), READER_NO_TABLE);
+    r = (struct reader_db){.path = empty};
+    assert_int_equal(outcome(&r, &count_query, &stmt, &err), READER_NO_TABLE);
     assert_int_equal(r.stmt_count, 1); /* only the sqlite_master probe is kept */
 
     /* A failed prepare is not cached: once the table exists the next request sees it. */
     exec_ok(w, "CREATE TABLE transmissions(id INTEGER PRIMARY KEY)");
-    assert_int_equal(reader_db_prepare(&r, &count_query, &stmt, &err), READER_OK);
+    assert_int_equal(outcome(&r, &count_query, &stmt, &err), READER_PRESENT);
     reader_db_release(stmt);
 
     /* A legacy table lacking columns is a read failure, not "no schema". */
     exec_ok(w, "CREATE TABLE _async_migrations(name TEXT PRIMARY KEY, status TEXT NOT NULL,"
                " started_at TEXT, ended_at TEXT, error TEXT)");
-    assert_int_equal(reader_db_prepare(&r, &migrations_query, &stmt, &err), READER_ERROR);
+    assert_int_equal(outcome(&r, &migrations_query, &stmt, &err), -1);
     assert_non_null(strstr(err, "no such column"));
     free(err);
     err = NULL;
@@ -239,8 +253,8 @@ static void missing_file_missing_table_and_failures_are_told_apart(void **state)
     for (int i = 0; i < 512; i++)
         fputs("not a database ", f);
     fclose(f);
-    r = (struct responder){.db_path = garbage};
-    assert_int_equal(reader_db_prepare(&r, &count_query, &stmt, &err), READER_ERROR);
+    r = (struct reader_db){.path = garbage};
+    assert_int_equal(outcome(&r, &count_query, &stmt, &err), -1);
     assert_non_null(err);
     free(err);
     reader_db_close(&r);
@@ -276,7 +290,7 @@ static void run_writer(const char *path, int ready, int64_t ms)
 
 /*
  * In production the responders may read the -shm file but not write it
- * (design §9, deploy/setup-users.sh); readonly_shm=1 opens it the same way
+ * (docs/architecture.md, deploy/setup-users.sh); readonly_shm=1 opens it the same way
  * even as root. Such a reader that catches the wal-index header while the
  * writer is updating it cannot repair it, and SQLite answers
  * SQLITE_READONLY_RECOVERY instead of retrying: a 500 under load, found by

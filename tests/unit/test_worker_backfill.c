@@ -935,6 +935,155 @@ static void chunked_result_equals_reference_on_random_databases(void **state)
     }
 }
 
+/*
+ * A memory budget too small for the rows at 0 splits them into windows, each
+ * with its own pass over the observations; the result is still the
+ * reference's, on the same random databases as above (1 KiB holds 64 rows).
+ */
+static void a_small_memory_budget_takes_more_windows_and_equals_the_reference(void **state)
+{
+    struct test_db *t = *state;
+    for (int round = 0; round < 60; round++) {
+        rng_state = 777001u + (uint64_t)round;
+        random_database(t->db);
+        char *reference = test_reference_copy(t, "reference.db");
+        struct recorder r = {0};
+        struct migration_env env = fixed_env(t->db, rng_range(1, 40), &r);
+        env.params.memory_kib = 1;
+        struct migration_result result;
+        char *err = NULL;
+        if (tx_last_seen_backfill_run(&env, &result, &err) != 0)
+            fail_msg("round %d: %s", round, err);
+        assert_int_equal(result.outcome, MIGRATION_DONE);
+        assert_int_equal(result.processed, result.total);
+        int64_t diff = test_diff_from_reference(t->db, reference);
+        if (diff != 0)
+            fail_msg("round %d: %lld rows differ from the reference", round, (long long)diff);
+        free(reference);
+    }
+}
+
+/* 1 KiB holds 64 rows: 3,000 rows take 47 windows, and progress still follows every batch. */
+static void windows_keep_the_progress_rules(void **state)
+{
+    struct test_db *t = *state;
+    test_seed(t->db, 1, 3000, 2);
+    char *reference = test_reference_copy(t, "reference.db");
+    struct recorder r = {.db = t->db};
+    struct migration_env env = fixed_env(t->db, 25, &r);
+    env.params.memory_kib = 1;
+    struct migration_result result;
+    char *err = NULL;
+    assert_int_equal(tx_last_seen_backfill_run(&env, &result, &err), 0);
+    assert_int_equal(result.outcome, MIGRATION_DONE);
+    assert_int_equal(result.processed, 3000);
+    /* 64 rows a window, batches of 25: 25, 25, 14 for 46 windows, then 25, 25, 6. */
+    assert_int_equal(result.batches, 46 * 3 + 3);
+    for (int i = 0; i < r.count; i++)
+        assert_int_equal(r.calls[i].processed, r.filled_at_call[i]);
+    assert_progress_contract(&r);
+    assert_int_equal(test_diff_from_reference(t->db, reference), 0);
+    free(reference);
+}
+
+/*
+ * Timestamps of every type, mixed within one transmission: SQLite's MAX
+ * orders NULL < INTEGER/REAL (compared as numbers) < TEXT < BLOB, and the
+ * backfill must store exactly what the reference stores, type included.
+ */
+static void mixed_type_timestamps_equal_the_reference(void **state)
+{
+    struct test_db *t = *state;
+    test_seed(t->db, 1, 12, 0);
+    test_exec(t->db,
+              "INSERT INTO observations(transmission_id, timestamp) VALUES"
+              " (1, 5), (1, 7),"                      /* integers only */
+              " (2, 5), (2, 7.5),"                    /* a real above the integers */
+              " (3, 9), (3, 8.5),"                    /* a real below them */
+              " (4, 9), (4, 'text'),"                 /* text beats any number */
+              " (5, x'00'), (5, 'zzz'), (5, 3),"      /* a blob beats text */
+              " (6, 9223372036854775807), (6, 9.3e18)," /* int64 max against a larger real */
+              " (7, -3), (7, 0),"                     /* a maximum of 0 stays 0 */
+              " (8, 2.0),"                            /* a whole real */
+              " (9, '12'), (9, 11),"                  /* numeric text, stored as an integer */
+              " (11, -9223372036854775808)");         /* int64 min */
+    char *reference = test_reference_copy(t, "reference.db");
+    struct recorder r = {0};
+    struct migration_env env = fixed_env(t->db, 4, &r);
+    struct migration_result result;
+    char *err = NULL;
+    assert_int_equal(tx_last_seen_backfill_run(&env, &result, &err), 0);
+    assert_int_equal(result.outcome, MIGRATION_DONE);
+    assert_int_equal(result.total, 10);
+    /* The diff compares types too: 7.5 is not 7, '12' is not 12. */
+    assert_int_equal(test_diff_from_reference(t->db, reference), 0);
+    free(reference);
+}
+
+/*
+ * Live ingest while the pass reads the observations (between two of its read
+ * chunks, as the runner's between-batches call runs): it adds observations to
+ * rows still at 0 and fills them with their maximum, as worker/ingest_store.c
+ * does. The pass computed those rows' maxima without the new observations;
+ * the guarded write must leave ingest's value, so every row ends at its MAX.
+ */
+static int ingest_during_the_pass(void *arg, struct migration_params *params, char **errp)
+{
+    (void)params;
+    (void)errp;
+    struct recorder *r = arg;
+    if (r->count > 0 || r->hook_arg != NULL)
+        return 0; /* once, before the first batch */
+    r->hook_arg = r;
+    test_exec(r->db, "BEGIN IMMEDIATE;"
+                     "INSERT INTO observations(transmission_id, timestamp)"
+                     " SELECT id, 5000000 FROM transmissions WHERE id % 97 = 0;"
+                     "UPDATE transmissions SET last_seen = (SELECT MAX(timestamp) FROM observations"
+                     " WHERE transmission_id = transmissions.id)"
+                     " WHERE id % 97 = 0 AND last_seen = 0;"
+                     "COMMIT");
+    return 0;
+}
+
+static void ingest_during_the_pass_keeps_its_maximum(void **state)
+{
+    struct test_db *t = *state;
+    test_seed(t->db, 1, 40000, 2); /* 80,000 observations: two read chunks */
+    struct recorder r = {.db = t->db};
+    struct migration_env env = fixed_env(t->db, 5000, &r);
+    env.between = ingest_during_the_pass;
+    env.between_arg = &r;
+    struct migration_result result;
+    char *err = NULL;
+    assert_int_equal(tx_last_seen_backfill_run(&env, &result, &err), 0);
+    assert_int_equal(result.outcome, MIGRATION_DONE);
+    assert_non_null(r.hook_arg); /* ingest ran during the pass */
+    assert_int_equal(r.calls[0].total, 40000);
+    assert_int_equal(result.taken_by_ingest, 40000 / 97);
+    assert_int_equal(test_query_int(t->db,
+                                    "SELECT count(*) FROM transmissions AS t"
+                                    " WHERE last_seen IS NOT (SELECT MAX(timestamp)"
+                                    " FROM observations WHERE transmission_id = t.id)"),
+                     0);
+    assert_int_equal(test_query_int(t->db, "SELECT count(*) FROM transmissions WHERE last_seen = 5000000"),
+                     40000 / 97);
+}
+
+static void a_memory_budget_under_one_kib_is_rejected(void **state)
+{
+    struct test_db *t = *state;
+    test_seed(t->db, 1, 10, 1);
+    struct recorder r = {0};
+    struct migration_env env = fixed_env(t->db, 10, &r);
+    env.params.memory_kib = 0;
+    struct migration_result result;
+    char *err = NULL;
+    assert_int_equal(tx_last_seen_backfill_run(&env, &result, &err), -1);
+    assert_non_null(strstr(err, "invalid memory budget"));
+    free(err);
+    assert_int_equal(filled_rows(t->db), 0);
+}
+
 int main(void)
 {
     log_init("test", LOG_LEVEL_ERROR);
@@ -964,6 +1113,11 @@ int main(void)
         cmocka_unit_test(fixed_batch_size_is_never_adapted),
         cmocka_unit_test(slow_batch_stops_before_its_deadline),
         DB_TEST(chunked_result_equals_reference_on_random_databases),
+        DB_TEST(a_small_memory_budget_takes_more_windows_and_equals_the_reference),
+        DB_TEST(windows_keep_the_progress_rules),
+        DB_TEST(mixed_type_timestamps_equal_the_reference),
+        DB_TEST(ingest_during_the_pass_keeps_its_maximum),
+        DB_TEST(a_memory_budget_under_one_kib_is_rejected),
 #undef DB_TEST
     };
     return cmocka_run_group_tests_name("backfill", tests, NULL, NULL);

@@ -615,7 +615,7 @@ static void runner_thread_runs_pending_migrations_to_done(void **state)
     struct finished_flag flag = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
     char *err = NULL;
     struct runner *runner = NULL;
-    assert_int_equal(runner_start(t->path, &params, NULL, mark_finished, &flag, &runner, &err), 0);
+    assert_int_equal(runner_start(t->path, &(struct runner_config){.params = &params, .on_finished = mark_finished, .arg = &flag}, &runner, &err), 0);
     assert_non_null(runner);
     pthread_mutex_lock(&flag.mutex);
     while (!flag.finished)
@@ -643,7 +643,7 @@ static void runner_thread_stops_at_once_and_leaves_pending_async(void **state)
     params.yield_ms = 600000;
     char *err = NULL;
     struct runner *runner = NULL;
-    assert_int_equal(runner_start(t->path, &params, NULL, NULL, NULL, &runner, &err), 0);
+    assert_int_equal(runner_start(t->path, &(struct runner_config){.params = &params}, &runner, &err), 0);
     assert_non_null(runner);
     await_filled_rows(t->path);
     int64_t start = clock_monotonic_ms();
@@ -702,7 +702,7 @@ static void runner_start_rejects_bad_parameters(void **state)
     params.yield_ms = -1;
     char *err = NULL;
     struct runner *runner = (struct runner *)&params; /* must be reset to NULL */
-    assert_int_equal(runner_start(t->path, &params, NULL, NULL, NULL, &runner, &err), -1);
+    assert_int_equal(runner_start(t->path, &(struct runner_config){.params = &params}, &runner, &err), -1);
     assert_null(runner);
     assert_non_null(strstr(err, "yield"));
     free(err);

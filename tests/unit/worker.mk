@@ -20,6 +20,12 @@ tests_unit_test_worker_status_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/worker
 tests_unit_test_worker_status_LDADD = $(WORKER_TEST_LIBS)
 TESTS += tests/unit/test_worker_status
 
+check_PROGRAMS += tests/unit/test_worker_control
+tests_unit_test_worker_control_SOURCES = tests/unit/test_worker_control.c $(WORKER_TESTLIB)
+tests_unit_test_worker_control_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/worker
+tests_unit_test_worker_control_LDADD = $(WORKER_TEST_LIBS)
+TESTS += tests/unit/test_worker_control
+
 check_PROGRAMS += tests/unit/test_worker_testhook
 tests_unit_test_worker_testhook_SOURCES = tests/unit/test_worker_testhook.c
 tests_unit_test_worker_testhook_CFLAGS = $(TEST_CFLAGS) -I$(top_srcdir)/worker
