@@ -306,6 +306,22 @@ static int obf_batch(struct obf_run *run, struct migration_result *result, char 
     return 0;
 }
 
+/*
+ * A fixed --batch-size counts rows of the last_seen backfill, each of which
+ * reads about 20 observations; one unit here is OBF_OBSERVATIONS_PER_UNIT
+ * observations, so the same setting gives batches of about the same work.
+ */
+#define OBF_OBSERVATIONS_PER_UNIT 64
+
+static void obf_fixed_size(struct obf_run *run)
+{
+    if (run->params.adaptive)
+        return;
+    int64_t n = run->params.batch_size;
+    run->sizer.size = n > INT64_MAX / OBF_OBSERVATIONS_PER_UNIT ? INT64_MAX
+                                                                : n * OBF_OBSERVATIONS_PER_UNIT;
+}
+
 static int obf_loop(struct obf_run *run, struct migration_result *result, int64_t start_us,
                     char **errp)
 {
@@ -327,7 +343,10 @@ static int obf_loop(struct obf_run *run, struct migration_result *result, int64_
         if (rc != 0)
             return -1;
         if (memcmp(&before, &run->params, sizeof before) != 0)
+        {
             batch_sizer_retune(&run->sizer, &run->params);
+            obf_fixed_size(run);
+        }
     }
     result->outcome = MIGRATION_DONE;
     return 0;
@@ -374,10 +393,9 @@ int observers_backfill_run(const struct migration_env *env, struct migration_res
              "), yield %" PRId64 " ms", env->name, result->total, run.lo + 1, run.snapshot,
              env->params.yield_ms);
     batch_sizer_init(&run.sizer, &run.params);
-    if (!run.params.adaptive)
-        run.sizer.size = run.params.batch_size;
-    else
-        run.sizer.size = 1000; /* ids per batch to start; the sizer follows the time taken */
+    obf_fixed_size(&run);
+    if (run.params.adaptive)
+        run.sizer.size = 1000; /* observations per batch to start; the sizer follows the time */
     run.last_log_ms = clock_monotonic_ms();
     if (obf_prepare(&run, errp) != 0 || obf_loop(&run, result, start_us, errp) != 0)
         goto out;

@@ -28,7 +28,7 @@ test('the legacy demo database ends equal to the reference with an honest denomi
     const db = path.join(dir, 'demo.db');
     execFileSync(path.join(TOP, 'scripts', 'gen-demo-db'), [db, '--transmissions', '5000',
       '--observations', '100000'], { stdio: 'ignore' });
-    runOnce(db, ['--batch-size', '3000']);
+    runOnce(db, ['--batch-size', '20']); // 1280 observations a batch
     assert.deepEqual(rowOf(db), { status: 'done', processed: 100000, total: 100000 });
     assert.equal(observersOffReference(db), 0);
     assert.equal(Number(sqlite(db, 'SELECT count(*) FROM observers')), 23);
@@ -57,8 +57,13 @@ test('trap-shaped data (NULL, empty, typed and blob observers, odd timestamps, i
         (-5, 1, 'neg', 10), (0, 1, 'neg', 11), (1, 1, NULL, 5), (2, 1, '', 6),
         (3, 1, 7, 7), (4, 1, '7', 8), (5, 1, x'6f62', 9), (6, 1, 'ob', 'late'),
         (7, 1, 2.5, 1.5), (8, 999, 'orphan', 12), (1000000, 1, 'gap', 13),
-        (4611686018427387904, 1, 'gap', 14), (4611686018427387905, 1, 'n\u00e9', -3);`);
-    runOnce(db, ['--batch-size', '2']);
+        (4611686018427387904, 1, 'gap', 14), (4611686018427387905, 1, 'n\u00e9', -3);
+      WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 500)
+      INSERT INTO observations(id, transmission_id, observer, timestamp)
+      SELECT 1000000 + i * 1000000000000000, 1,
+        CASE i % 5 WHEN 0 THEN NULL WHEN 1 THEN 7 WHEN 2 THEN x'6f62' WHEN 3 THEN 'gap' ELSE '' END,
+        CASE i % 3 WHEN 0 THEN i WHEN 1 THEN i + 0.5 ELSE 'late' END FROM n;`);
+    runOnce(db, ['--batch-size', '1']); // 64 observations a batch, across id gaps of 10^15
     assert.equal(migrationStatus(db, OBSERVERS_MIGRATION).status, 'done');
     assert.equal(observersOffReference(db), 0);
     const total = Number(sqlite(db, 'SELECT count(*) FROM observations WHERE observer IS NOT NULL'));
@@ -87,7 +92,7 @@ test('kill -9 at seeded moments under ingest, then the table equals the referenc
       const observer = lines() < 0.7 ? `observer-${Math.floor(lines() * 23)}` : `new-${n % 5}`;
       return { tag: n, line: observation({ hash: `ob-${n}`, observer, timestamp: 1760000000 + n }) };
     }, { window: 16, rate: 800 }).start();
-    const args = ['--batch-size', '2000', '--yield-ms', '20'];
+    const args = ['--batch-size', '30', '--yield-ms', '20']; // 1920 observations a batch
     const kills = [];
     try {
       for (let k = 0; k < 5; k++) {
