@@ -6,6 +6,9 @@ common_libmeshscope_a_SOURCES = \
 	common/log.c common/log.h \
 	common/migration_info.c common/migration_info.h \
 	common/packet.c common/packet.h \
+	common/poolstats_file.h \
+	common/poolstats_layout.c common/poolstats_layout.h \
+	common/poolstats_read.c common/poolstats_read.h \
 	common/rate_limit.c common/rate_limit.h \
 	common/schema.c common/schema.h \
 	common/timefmt.c common/timefmt.h \

@@ -6,6 +6,7 @@
 #
 #   deploy/setup-users.sh [--state-dir DIR] [--run-dir DIR] [--log-dir DIR]
 #                         [--db-name NAME] [--web-group GROUP] [--no-tmpfiles]
+#                         [--print-tmpfiles]
 #
 # What it sets up (defaults match deploy/supervisor-meshscope.conf):
 #   user meshscope      owns the database; runs the worker, the only writer
@@ -26,8 +27,10 @@
 #   /run/meshscope/worker meshscope:meshscope-ingest 0750; the worker's ingest
 #                       (and future control) sockets: feeders reach them, the
 #                       responders cannot even look in
-#   /run/meshscope/pool meshscope-ro:meshscope-ro 0700; the pool's shared
-#                       request statistics, the only place meshscope-ro writes
+#   /run/meshscope/pool meshscope-ro:meshscope 2750; the pool's shared
+#                       request statistics, the only place meshscope-ro writes.
+#                       setgid, so the file (0640) is group meshscope's: the
+#                       worker reads the readers' p99 from it, cannot write it
 #   /var/log/meshscope  root:adm 0750; supervisord writes the logs
 #   /etc/tmpfiles.d/meshscope.conf recreates the three run directories at boot
 set -eu
@@ -42,7 +45,7 @@ user=meshscope
 ro_user=meshscope-ro
 ingest_group=meshscope-ingest
 
-usage() { sed -n '2,32s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,33s/^# \{0,1\}//p' "$0"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --state-dir) state_dir=$2; shift 2 ;;
@@ -51,10 +54,20 @@ while [ $# -gt 0 ]; do
     --db-name) db_name=$2; shift 2 ;;
     --web-group) web_group=$2; shift 2 ;;
     --no-tmpfiles) tmpfiles=no; shift ;;
+    --print-tmpfiles) tmpfiles=print; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "setup-users: unknown argument $1 (try --help)" >&2; exit 2 ;;
   esac
 done
+# The runtime directories as tmpfiles.d lines; --print-tmpfiles (no root needed)
+# is how the Debian package ships the same file in /usr/lib/tmpfiles.d.
+tmpfiles_lines() {
+  # pool/ is setgid meshscope so the stats file the responders create there is
+  # readable (never writable) by the worker, for its reader-p99 throttle.
+  printf 'd %s 0755 root root -\nd %s/worker 0750 %s %s -\nd %s/pool 2750 %s %s -\n' \
+    "$run_dir" "$run_dir" "$user" "$ingest_group" "$run_dir" "$ro_user" "$user"
+}
+[ "$tmpfiles" != print ] || { tmpfiles_lines; exit 0; }
 [ "$(id -u)" -eq 0 ] || { echo "setup-users: run as root" >&2; exit 1; }
 
 nologin=/usr/sbin/nologin
@@ -94,7 +107,12 @@ install -d -o "$user" -g "$user" -m 0750 "$state_dir"
 # layout, where the worker owned the whole of $run_dir.
 install -d -o root -g root -m 0755 "$run_dir"
 install -d -o "$user" -g "$ingest_group" -m 0750 "$run_dir/worker"
-install -d -o "$ro_user" -g "$ro_user" -m 0700 "$run_dir/pool"
+install -d -o "$ro_user" -g "$user" -m 2750 "$run_dir/pool"
+# A stats file of the older layout (0600, group meshscope-ro) becomes readable by the worker.
+for f in "$run_dir"/pool/*.stats; do
+  [ -f "$f" ] && [ ! -L "$f" ] || continue
+  chgrp "$user" "$f" && chmod 0640 "$f"
+done
 # Sockets of the older layout, where the worker's user could replace them.
 rm -f "$run_dir/ingest.sock"
 install -d -o root -g adm -m 0750 "$log_dir" 2>/dev/null || install -d -o root -g root -m 0750 "$log_dir"
@@ -112,9 +130,7 @@ for f in "$state_dir"/*.db "$state_dir"/*.db-wal "$state_dir"/*.db-shm "$state_d
 done
 
 if [ "$tmpfiles" = yes ] && [ -d /etc/tmpfiles.d ]; then
-  printf 'd %s 0755 root root -\nd %s/worker 0750 %s %s -\nd %s/pool 0700 %s %s -\n' \
-    "$run_dir" "$run_dir" "$user" "$ingest_group" "$run_dir" "$ro_user" "$ro_user" \
-    >/etc/tmpfiles.d/meshscope.conf
+  tmpfiles_lines >/etc/tmpfiles.d/meshscope.conf
 fi
 
 echo "setup-users: $user owns $state_dir; $ro_user (groups: $(id -Gn "$ro_user")) reads it;" \

@@ -10,7 +10,7 @@ fcgi_libresponder_a_SOURCES = \
 	fcgi/migrations.c fcgi/migrations.h \
 	fcgi/observer_metrics.c fcgi/observer_metrics.h \
 	fcgi/params.c fcgi/params.h \
-	fcgi/poolstats.c fcgi/poolstats.h fcgi/poolstats_file.h \
+	fcgi/poolstats.c fcgi/poolstats.h \
 	fcgi/reader_db.c fcgi/reader_db.h \
 	fcgi/request.c fcgi/request.h \
 	fcgi/responder.h \

@@ -16,20 +16,6 @@
 #include "log.h"
 #include "util.h"
 
-#define POOLSTATS_MAGIC 0x3174617473687365ULL /* "eshstat1" */
-
-/*
- * Whoever holds the flock only folds a dead slot or initialises the file:
- * microseconds. Waiting longer means someone is holding it on purpose, and a
- * request must not wait on them.
- */
-#define POOLSTATS_LOCK_WAIT_MS 100
-
-const uint64_t poolstats_bucket_bounds_us[POOLSTATS_BUCKETS] = {
-    25,    50,    100,    250,    500,    1000,    2500,    5000,    10000,
-    25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000,
-};
-
 struct poolstats {
     int fd;                 /* -1 when private (or the file was lost) */
     struct pool_file *file; /* mapped, shared or anonymous */
@@ -47,11 +33,6 @@ static uint64_t load(const uint64_t *p)
 static void add(uint64_t *p, uint64_t v)
 {
     __atomic_fetch_add(p, v, __ATOMIC_RELAXED);
-}
-
-uint64_t poolstats_add_saturating(uint64_t a, uint64_t b)
-{
-    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
 /* Reads this process's resident set size from /proc/self/statm; 0 when unknown. */
@@ -121,23 +102,6 @@ static int any_slot_held(int fd)
     return 0;
 }
 
-/* flock with a deadline: 0 when taken, -1 (errno EWOULDBLOCK on timeout) otherwise. */
-static int flock_bounded(int fd, int operation)
-{
-    int64_t deadline = clock_monotonic_ms() + POOLSTATS_LOCK_WAIT_MS;
-    for (;;) {
-        if (flock(fd, operation | LOCK_NB) == 0)
-            return 0;
-        if (errno != EWOULDBLOCK && errno != EINTR)
-            return -1;
-        if (clock_monotonic_ms() >= deadline) {
-            errno = EWOULDBLOCK;
-            return -1;
-        }
-        usleep(1000);
-    }
-}
-
 /* Sums saturate: the file is input anyone with write access chooses, and totals must never wrap. */
 static void counters_add(struct poolstats_counters *into, const struct poolstats_counters *from,
                          int atomic_into)
@@ -178,8 +142,9 @@ static void claim_slot(struct poolstats *ps, int slot)
  */
 static int open_file(const char *path, int member, int *fd_out, char **errp)
 {
+    /* Group-readable: the worker's user reads the pool's latency from it (docs/operations.md). */
     int fd = open(path, (member ? O_RDWR | O_CREAT : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK,
-                  0600);
+                  0640);
     if (fd < 0)
         return set_error(errp, "cannot open stats file %s: %s", path, strerror(errno));
     struct stat st;
@@ -187,6 +152,8 @@ static int open_file(const char *path, int member, int *fd_out, char **errp)
         close(fd);
         return set_error(errp, "stats file %s is not a regular file owned by this user", path);
     }
+    if (member)
+        (void)fchmod(fd, 0640); /* a file made before it was group-readable */
     *fd_out = fd;
     return 0;
 }
@@ -280,7 +247,7 @@ int poolstats_open(const char *path, enum poolstats_role role, int endpoint_coun
         return -1;
     }
     /* flock serialises claims and folding; readers take it shared while they sum. */
-    if (flock_bounded(ps->fd, member ? LOCK_EX : LOCK_SH) != 0) {
+    if (poolstats_flock_bounded(ps->fd, member ? LOCK_EX : LOCK_SH) != 0) {
         set_error(errp, "cannot lock stats file %s: %s", path, strerror(errno));
         goto err;
     }
@@ -411,7 +378,7 @@ void poolstats_snapshot(struct poolstats *ps, struct poolstats_snapshot *out)
      * half-way. Past the bound, the sums are read anyway: a fold caught
      * mid-way miscounts one snapshot, a request stuck on the lock would be worse.
      */
-    int locked = ps->fd >= 0 && flock_bounded(ps->fd, LOCK_SH) == 0;
+    int locked = ps->fd >= 0 && poolstats_flock_bounded(ps->fd, LOCK_SH) == 0;
     counters_add(&out->totals, &ps->file->retired, 0);
     for (int i = 0; i < POOLSTATS_SLOTS; i++) {
         struct pool_slot *s = &ps->file->slots[i];
@@ -426,36 +393,4 @@ void poolstats_snapshot(struct poolstats *ps, struct poolstats_snapshot *out)
     }
     if (locked)
         flock(ps->fd, LOCK_UN);
-}
-
-uint64_t poolstats_endpoint_requests(const struct poolstats_counters *c, int endpoint)
-{
-    uint64_t n = 0;
-    for (int k = 0; k < POOLSTATS_CLASSES; k++)
-        n = poolstats_add_saturating(n, c->requests[endpoint][k]);
-    return n;
-}
-
-double poolstats_quantile(const uint64_t buckets[POOLSTATS_BUCKETS + 1], double q)
-{
-    /* In double: counts from the file may be anything, and their sum must not wrap. */
-    double total = 0;
-    for (int i = 0; i <= POOLSTATS_BUCKETS; i++)
-        total += (double)buckets[i];
-    if (total == 0 || !(q > 0))
-        return 0.0;
-    if (q > 1)
-        q = 1;
-    double rank = q * total;
-    double below = 0;
-    for (int i = 0; i < POOLSTATS_BUCKETS; i++) {
-        if (buckets[i] > 0 && below + (double)buckets[i] >= rank) {
-            double lower = i == 0 ? 0.0 : (double)poolstats_bucket_bounds_us[i - 1];
-            double upper = (double)poolstats_bucket_bounds_us[i];
-            double fraction = (rank - below) / (double)buckets[i];
-            return (lower + (upper - lower) * fraction) / 1e6;
-        }
-        below += (double)buckets[i];
-    }
-    return (double)poolstats_bucket_bounds_us[POOLSTATS_BUCKETS - 1] / 1e6;
 }

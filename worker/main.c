@@ -98,7 +98,8 @@ static void usage(FILE *out)
           "                        lines are acknowledged; normal: acknowledged lines\n"
           "                        survive a crash of the worker, not of the machine\n"
           "  --batch-size N        fixed migration batch size (default: adaptive)\n"
-          "  --target-batch-ms N   adaptive batches hold the writer about N ms (default 50)\n"
+          "  --target-batch-ms N   adaptive batches aim at N/2 ms of writer hold and stop\n"
+          "                        at 3N/4 (default 30)\n"
           "  --yield-ms N          pause between migration batches (default 100)\n"
           "  --migration-memory-mib N\n"
           "                        memory a migration may hold for its in-memory pass\n"
@@ -113,6 +114,12 @@ static void usage(FILE *out)
           "  --throttle-ingest-wait-ms N\n"
           "                        hold jobs back while ingest's wait for the writer is\n"
           "                        over N ms at p99 over 10 s (default 20; 0: off)\n"
+          "  --throttle-reader-p99-ms N\n"
+          "                        hold jobs back while the responders answer in over\n"
+          "                        N ms at p99 over 10 s (default 0: off; needs\n"
+          "                        --pool-stats-file)\n"
+          "  --pool-stats-file PATH\n"
+          "                        the responders' --stats-file, read for that p99\n"
           "  --throttle-flag-file PATH\n"
           "                        hold jobs back while PATH exists\n"
           "  --critical-wal-mb N   pause jobs (until resumed) past N MB of WAL\n"
@@ -144,7 +151,8 @@ enum {
     OPT_DB = 256, OPT_INGEST, OPT_BATCH, OPT_TARGET, OPT_YIELD, OPT_RUN_ONCE, OPT_STATS,
     OPT_LOG, OPT_HELP, OPT_VERSION, OPT_INGEST_MODE, OPT_INGEST_GROUP, OPT_INGEST_ROWS,
     OPT_INGEST_MS, OPT_INGEST_CLIENTS, OPT_INGEST_SYNC, OPT_MEMORY, OPT_CONTROL,
-    OPT_CONTROL_GROUP, OPT_THROTTLE_WAL, OPT_THROTTLE_INGEST, OPT_THROTTLE_FLAG, OPT_CRITICAL_WAL
+    OPT_CONTROL_GROUP, OPT_THROTTLE_WAL, OPT_THROTTLE_INGEST, OPT_THROTTLE_FLAG, OPT_CRITICAL_WAL,
+    OPT_THROTTLE_READER, OPT_POOL_STATS
 };
 
 static const struct option worker_options[] = {
@@ -167,6 +175,8 @@ static const struct option worker_options[] = {
     {"throttle-wal-mb", required_argument, NULL, OPT_THROTTLE_WAL},
     {"throttle-ingest-wait-ms", required_argument, NULL, OPT_THROTTLE_INGEST},
     {"throttle-flag-file", required_argument, NULL, OPT_THROTTLE_FLAG},
+    {"throttle-reader-p99-ms", required_argument, NULL, OPT_THROTTLE_READER},
+    {"pool-stats-file", required_argument, NULL, OPT_POOL_STATS},
     {"critical-wal-mb", required_argument, NULL, OPT_CRITICAL_WAL},
     {"log-level", required_argument, NULL, OPT_LOG},
     {"help", no_argument, NULL, OPT_HELP},
@@ -236,6 +246,11 @@ static int parse_control_option(int opt, const char *arg, struct worker_config *
         return parse_int64(arg, 0, 60000, "--throttle-ingest-wait-ms", &t->ingest_wait_ms, errp);
     case OPT_THROTTLE_FLAG:
         t->flag_file = arg;
+        return 0;
+    case OPT_THROTTLE_READER:
+        return parse_int64(arg, 0, 60000, "--throttle-reader-p99-ms", &t->reader_p99_ms, errp);
+    case OPT_POOL_STATS:
+        t->pool_stats_file = arg;
         return 0;
     case OPT_CRITICAL_WAL:
         return parse_int64(arg, 0, 1000000, "--critical-wal-mb", &t->critical_wal_mb, errp);
@@ -317,6 +332,10 @@ static int parse_options(int argc, char **argv, struct worker_config *config)
     }
     if (config->control_group != NULL && config->control_socket == NULL) {
         err = xasprintf("--control-socket-group needs --control-socket");
+        goto bad;
+    }
+    if (config->throttle.reader_p99_ms > 0 && config->throttle.pool_stats_file == NULL) {
+        err = xasprintf("--throttle-reader-p99-ms needs --pool-stats-file");
         goto bad;
     }
     config->ingest.db_path = config->db_path;

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "reader_latency.h"
 #include "util.h"
 #include "writer_demand.h"
 
@@ -41,14 +42,18 @@ int throttle_decide(const struct throttle_config *config, const struct throttle_
     else if (over(reading->ingest_wait_p99_ms, config->ingest_wait_ms, staying))
         snprintf(reason, sizeof reason, "ingest waits %.1f ms for the writer at p99 (limit %lld ms)",
                  reading->ingest_wait_p99_ms, (long long)config->ingest_wait_ms);
+    else if (over(reading->reader_p99_ms, config->reader_p99_ms, staying))
+        snprintf(reason, sizeof reason, "readers answer in %.1f ms at p99 (limit %lld ms)",
+                 reading->reader_p99_ms, (long long)config->reader_p99_ms);
     int throttled = reason[0] != '\0';
     int changed = throttled != state->throttled;
     state->throttled = throttled;
     if (throttled)
         snprintf(state->reason, sizeof state->reason, "%s", reason);
     else if (changed)
-        snprintf(state->reason, sizeof state->reason, "WAL %.1f MB, ingest wait p99 %.1f ms",
-                 reading->wal_mb, reading->ingest_wait_p99_ms);
+        snprintf(state->reason, sizeof state->reason,
+                 "WAL %.1f MB, ingest wait p99 %.1f ms, reader p99 %.1f ms", reading->wal_mb,
+                 reading->ingest_wait_p99_ms, reading->reader_p99_ms);
     return changed;
 }
 
@@ -107,5 +112,8 @@ void throttle_read(const struct throttle_config *config, sqlite3 *db,
     if (config->ingest_wait_ms > 0)
         reading->ingest_wait_p99_ms =
             (double)writer_demand_wait_p99_us(THROTTLE_INGEST_WINDOW_MS) / 1000.0;
+    if (config->reader_p99_ms > 0 && config->pool_stats_file != NULL)
+        reading->reader_p99_ms =
+            reader_latency_p99_ms(config->pool_stats_file, clock_monotonic_ms());
     reading->flag_file = config->flag_file != NULL && access(config->flag_file, F_OK) == 0;
 }

@@ -20,6 +20,8 @@ struct throttle_config {
     int64_t wal_mb;
     int64_t ingest_wait_ms;
     int64_t critical_wal_mb;
+    int64_t reader_p99_ms;      /* the responder pool's reader p99 over 10 s; 0: off */
+    const char *pool_stats_file; /* where that is read from (fcgi --stats-file) */
     const char *flag_file;
 };
 
@@ -29,6 +31,7 @@ void throttle_config_default(struct throttle_config *config);
 struct throttle_reading {
     double wal_mb;             /* WAL not yet checkpointed after a PASSIVE attempt */
     double ingest_wait_p99_ms; /* ingest's wait for the writer, p99 over the window */
+    double reader_p99_ms;      /* the responder pool's reader p99 over the window */
     int flag_file;             /* the flag file exists */
 };
 

@@ -17,6 +17,7 @@ import {
 import {
   ROWS, buildRows, missingFigures, renderResults, renderTable, summaryLine, updateReadme,
 } from './report.mjs';
+import { measureControlPlane } from './control-plane.mjs';
 
 const SHAPES = ['scattered', 'clustered'];
 
@@ -661,11 +662,22 @@ async function measureScaling(dbs, shape, bf1, workDir) {
   figures[`${k}.time_ratio_10`] = ratioFig(figures[`${k}.10.work_ms`], figures[`${k}.1.work_ms`]);
 }
 
-// Figures of features that are not in this tree yet say so, never a value.
-function notBuiltYet() {
-  const nb = (what) => ({ notBuilt: what });
-  figures['eta.error'] = nb('the control plane (ETA under a changing pace)');
-  figures['throttle.batches'] = nb('the control plane (throttle and pause)');
+// The control plane (bench/lib/control-plane.mjs): ETA under a changing pace, throttle and pause reaction.
+async function measureControl(db1, workDir) {
+  say('8. the control plane: ETA after a change of pace, batches after a throttle or pause');
+  const dir = path.join(workDir, 'control');
+  mkdirSync(dir, { recursive: true });
+  try {
+    const r = await measureControlPlane({ freshCopy: (label) => freshCopy(db1, workDir, label), dir,
+      quick: opts.quick, say });
+    figures['eta.error'] = r.eta;
+    figures['throttle.batches'] = Math.max(r.reaction.flagBatches, r.reaction.pauseBatches);
+    notes.push(`Control plane: ${r.total} rows in about 200 fixed batches; batches after the flag file ` +
+      `${r.reaction.flagBatches}, after \`ctl pause\` ${r.reaction.pauseBatches}.`);
+  } catch (err) {
+    figures['eta.error'] = na(err.message);
+    figures['throttle.batches'] = na(err.message);
+  }
 }
 
 // The MQTT path (bench/mqtt.mjs, also `bench/run --mqtt` alone): broker to
@@ -710,8 +722,8 @@ async function main() {
     } else {
       for (const shape of SHAPES) await measureScaling(dbs, shape, bf[shape], workDir);
     }
-    notBuiltYet();
     await measureMqtt();
+    await measureControl(db1('scattered'), workDir);
   } finally {
     if (!opts.keep) rmSync(workDir, { recursive: true, force: true });
     else say(`kept ${workDir}`);

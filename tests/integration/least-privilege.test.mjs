@@ -236,8 +236,15 @@ test('the pool shares its statistics from the one directory the responders may w
     assert.equal(status, 200);
     assert.equal(body.pool.shared, true, JSON.stringify(body.pool));
     const st = statSync(path.join(run, 'pool'));
-    assert.equal(st.mode & 0o777, 0o700);
+    assert.equal(st.mode & 0o7777, 0o2750);
     assert.equal(st.uid, idOf('-u', READER_USER));
+    // The worker reads the readers' latency from the stats file, and cannot write it.
+    const stats = path.join(run, 'pool', 'fcgi.stats');
+    assert.equal(statSync(stats).mode & 0o777, 0o640);
+    assert.equal(tryAs(WORKER_USER, 'openRead', stats), 'ok');
+    assert.equal(tryAs(WORKER_USER, 'openWrite', stats), 'EACCES');
+    assert.equal(tryAs(WORKER_USER, 'create', path.join(run, 'pool', 'evil.stats')), 'EACCES');
+    assert.equal(tryAs('nobody', 'openRead', stats), 'EACCES');
     assert.equal(tryAs(READER_USER, 'create', path.join(run, 'evil.sock')), 'EACCES');
     assert.equal(tryAs(READER_USER, 'unlink', path.join(run, 'fcgi.sock')), 'EACCES');
     assert.equal(tryAs(READER_USER, 'unlink', path.join(run, 'worker', 'ingest.sock')), 'EACCES');

@@ -2,7 +2,9 @@
 // the worker; nginx serves the page and routes /api/ to the pool.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startStack, waitFor, alive } from '../lib/stack.mjs';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { startStack, waitFor, alive, BINDIR } from '../lib/stack.mjs';
 
 let stack;
 before(async () => {
@@ -38,6 +40,21 @@ test('unknown API paths get a JSON 404 from a responder', async () => {
   assert.equal(res.status, 404);
   assert.match(res.headers.get('content-type'), /application\/json/);
   assert.equal(typeof (await res.json()).error, 'string');
+});
+
+test('the worker answers `meshscope-worker ctl` on the control socket beside the ingest socket', async () => {
+  const worker = path.join(BINDIR, 'worker', 'meshscope-worker');
+  const socket = path.join(stack.dir, 'control.sock');
+  const res = spawnSync(worker, ['ctl', '--socket', socket, '--json', 'status'], { encoding: 'utf8' });
+  assert.equal(res.status, 0, res.stderr);
+  const reply = JSON.parse(res.stdout);
+  assert.equal(reply.ok, true);
+  assert.ok(Array.isArray(reply.jobs), res.stdout);
+  // Without --socket (and no $MESHSCOPE_CONTROL_SOCKET), ctl goes to the production path.
+  const env = { ...process.env };
+  delete env.MESHSCOPE_CONTROL_SOCKET;
+  const help = spawnSync(worker, ['ctl', '--help'], { encoding: 'utf8', env });
+  assert.match(help.stdout, /or \/run\/meshscope\/worker\/control\.sock\)/);
 });
 
 test('supervisord replaces a responder that was killed', async () => {

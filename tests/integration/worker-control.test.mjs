@@ -32,7 +32,7 @@ test('ctl: --help, human and JSON output, and exit codes 0 accepted, 1 refused, 
   assert.equal(human.status, 0);
   assert.match(human.stdout, /^JOB\s+STATE\s+PROGRESS/);
   assert.match(human.stdout, new RegExp(`${MIGRATION}\\s+done\\s+\\d+/\\d+`));
-  assert.match(human.stdout, /settings: adaptive batches, target 50 ms, yield 0 ms/);
+  assert.match(human.stdout, /settings: adaptive batches, target 30 ms, yield 0 ms/);
   const json = ctl(w.socket, '--json', 'status');
   assert.equal(json.json.ok, true);
 
@@ -162,7 +162,10 @@ test('set target-batch-ms and yield-ms take effect from the next batch and survi
   const median = (xs) => xs.map((x) => x.ms).sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const before = median(all.slice(setAt - 6, setAt));
   const after = median(all.slice(setAt + 1, setAt + 10));
-  assert.ok(after <= 5 && after < before / 4, `median hold before ${before} ms, after ${after} ms`);
+  // The new target bounds the holds: the median is at most twice it (CPU
+  // sharing on a loaded 2-core machine stretches single holds), and a
+  // quarter of what the 200 ms target held.
+  assert.ok(after <= 10 && after < before / 4, `median hold before ${before} ms, after ${after} ms`);
   console.log(`# median batch hold before the set ${before} ms, after ${after} ms`);
 
   assert.equal(ctl(w.socket, 'set', MIGRATION, 'yield-ms', '400').status, 0);

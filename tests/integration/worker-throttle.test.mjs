@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { rmSync, writeFileSync, unlinkSync } from 'node:fs';
+import { rmSync, writeFileSync, unlinkSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { tempDir, waitFor } from '../lib/stack.mjs';
 import { legacyWithReference, rowsDifferingFromReference, migrationStatus, logLines } from '../lib/backfill.mjs';
@@ -112,6 +112,60 @@ test('flag-file throttle: enters and leaves with the reason in the API and the m
   const lines = logLines(w.log()).map((l) => l.text);
   assert.equal(lines.filter((l) => l.includes(`throttled: flag file ${flag} exists`)).length, 1);
   assert.equal(lines.filter((l) => /throttle lifted after [\d.]+ s/.test(l)).length, 1);
+});
+
+// The pool's stats file as fcgi/poolstats lays it out (common/poolstats_file.h): a
+// header, the retired sums, 64 slots. Only the header and the retired latency
+// histogram of endpoint 0 are filled in: the worker sums every slot and the retired part.
+const POOL_FILE_BYTES = 104000;
+const RETIRED_LATENCY_OFFSET = 280;
+const BUCKET_250_MS = 12; // upper bound 250000 us
+function writePoolStats(file, slowRequests) {
+  const b = Buffer.alloc(POOL_FILE_BYTES);
+  b.writeBigUInt64LE(0x3174617473687365n, 0); // magic "eshstat1"
+  b.writeUInt32LE(64, 16);                     // slot_count
+  b.writeUInt32LE(1600, 20);                   // slot_size
+  b.writeBigUInt64LE(BigInt(slowRequests), RETIRED_LATENCY_OFFSET + 8 * BUCKET_250_MS);
+  writeFileSync(`${file}.tmp`, b);
+  renameSync(`${file}.tmp`, file);
+}
+
+test('reader-p99 throttle: slow answers in the pool stats file throttle the job with the reason shown, and it leaves once they age out of 10 s', async (t) => {
+  const dir = tempDir('meshscope-reader-p99-');
+  const { db } = legacyWithReference(dir, { transmissions: 60000, observations: 240000 });
+  const stats = path.join(dir, 'fcgi.stats');
+  writePoolStats(stats, 0);
+  const w = await startControlled({ db, dir, args: ['--batch-size', '200', '--yield-ms', '50',
+    '--throttle-ingest-wait-ms', '0', '--throttle-reader-p99-ms', '100', '--pool-stats-file', stats] });
+  t.after(async () => { await w.stop(); rmSync(dir, { recursive: true, force: true }); });
+  await waitFor(() => (migrationStatus(db)?.rowsProcessed ?? 0) > 0, { what: 'progress' });
+  await sleep(1100); // a snapshot of the quiet pool to compare with
+  writePoolStats(stats, 1000);
+  const m = await waitFor(() => { const x = apiMigration(db); return x.throttled ? x : null; },
+    { what: 'the reader throttle in the API' });
+  assert.match(m.throttleReason, /^readers answer in 248\.5 ms at p99 \(limit 100 ms\)$/);
+  assert.equal(job(w.socket).state, 'throttled');
+  const enteredAt = Date.now();
+  await waitFor(() => !apiMigration(db).throttled, { timeoutMs: 20000, what: 'the throttle to lift' });
+  const heldMs = Date.now() - enteredAt;
+  assert.ok(heldMs >= 7000, `lifted after ${heldMs} ms: the slow answers should count for 10 s`);
+  const lines = logLines(w.log()).map((l) => l.text);
+  assert.equal(lines.filter((l) => /throttled: readers answer in 248\.5 ms at p99 \(limit 100 ms\)/.test(l)).length, 1);
+  assert.equal(lines.filter((l) => /throttle lifted after [\d.]+ s.*reader p99 0\.0 ms/.test(l)).length, 1, lines.join('\n'));
+});
+
+test('reader-p99 throttle: a stats file that is not one (wrong size) is warned about and never throttles', async (t) => {
+  const dir = tempDir('meshscope-reader-bad-');
+  const { db } = legacyWithReference(dir, { transmissions: 6000, observations: 24000 });
+  const stats = path.join(dir, 'fcgi.stats');
+  writeFileSync(stats, Buffer.alloc(4096, 0xff));
+  const w = await startControlled({ db, dir, args: ['--batch-size', '500', '--yield-ms', '10',
+    '--throttle-ingest-wait-ms', '0', '--throttle-reader-p99-ms', '1', '--pool-stats-file', stats] });
+  t.after(async () => { await w.stop(); rmSync(dir, { recursive: true, force: true }); });
+  await waitFor(() => migrationStatus(db)?.status === 'done', { timeoutMs: 60000, what: 'the backfill to finish' });
+  const lines = logLines(w.log()).map((l) => l.text);
+  assert.equal(lines.filter((l) => /throttled: /.test(l)).length, 0);
+  assert.ok(lines.some((l) => /reader p99 throttle: stats file .* has 4096 bytes/.test(l)), lines.join('\n'));
 });
 
 test('ingest throttle: while live ingest waits for the writer the job holds back, and it carries on once the waits are gone', async (t) => {

@@ -13,7 +13,7 @@ const TOP = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..
 test('scripts/test with an unknown suite lists the real suite names and exits 2', () => {
   const r = spawnSync(path.join(TOP, 'scripts', 'test'), ['unit', 'foo'], { encoding: 'utf8' });
   assert.equal(r.status, 2, r.stderr);
-  assert.match(r.stderr, /unknown suite 'foo' \(known: unit nocmocka valgrind fuzz js integration browser bench\)/);
+  assert.match(r.stderr, /unknown suite 'foo' \(known: unit nocmocka valgrind fuzz js integration browser bench packaging\)/);
   assert.doesNotMatch(r.stdout, /=== suite/, 'nothing ran');
 });
 

@@ -22,6 +22,7 @@
 
 #include "poolstats.h"
 #include "poolstats_file.h"
+#include "poolstats_read.h"
 #include "util.h"
 
 #define ENDPOINTS 3
@@ -557,6 +558,73 @@ static void a_fifo_at_the_path_is_refused_at_once(void **state)
     free(path);
 }
 
+/* The worker's one-shot copy (common/poolstats_read.c) sums what the members wrote, dead slots included. */
+static void a_reader_outside_the_pool_sums_every_slots_latency(void **state)
+{
+    (void)state;
+    char *path = fresh_path();
+    struct poolstats *a = member(path), *b = member(path);
+    for (int i = 0; i < 5; i++)
+        poolstats_record(a, 0, 200, 30);     /* bucket 1: (25, 50] us */
+    for (int i = 0; i < 3; i++)
+        poolstats_record(b, 2, 200, 200000); /* bucket 12: (100, 250] ms, another endpoint */
+    poolstats_close(b); /* dead: its counts stay in the file */
+    uint64_t buckets[POOLSTATS_BUCKETS + 1];
+    char *err = NULL;
+    if (poolstats_read_latency(path, buckets, &err) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(buckets[1], 5);
+    assert_int_equal(buckets[12], 3);
+    uint64_t total = 0;
+    for (int i = 0; i <= POOLSTATS_BUCKETS; i++)
+        total += buckets[i];
+    assert_int_equal(total, 8);
+    poolstats_close(a);
+    free(path);
+}
+
+static void a_reader_refuses_fifos_short_files_and_foreign_headers_at_once(void **state)
+{
+    (void)state;
+    uint64_t buckets[POOLSTATS_BUCKETS + 1];
+    char *err = NULL;
+    char *fifo = fresh_path();
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    alarm(10); /* a blocking open of a FIFO would wait for a writer forever */
+    assert_int_equal(poolstats_read_latency(fifo, buckets, &err), -1);
+    assert_non_null(strstr(err, "regular file"));
+    free(err);
+    err = NULL;
+    char *shortf = fresh_path();
+    FILE *f = fopen(shortf, "w");
+    fputs("not a pool", f);
+    fclose(f);
+    assert_int_equal(poolstats_read_latency(shortf, buckets, &err), -1);
+    assert_non_null(strstr(err, "bytes"));
+    free(err);
+    err = NULL;
+    char *path = fresh_path();
+    struct poolstats *m = member(path);
+    struct pool_file *p = map_file(path);
+    p->slot_size = 1; /* what another build, or a hostile writer, would leave */
+    assert_int_equal(poolstats_read_latency(path, buckets, &err), -1);
+    assert_non_null(strstr(err, "no pool figures"));
+    free(err);
+    munmap(p, sizeof *p);
+    poolstats_close(m);
+    /* A held lock delays the copy a bounded time, then it is taken anyway. */
+    struct poolstats *m2 = member(shortf);
+    int fd = open(shortf, O_RDONLY);
+    assert_int_equal(flock(fd, LOCK_EX), 0);
+    assert_int_equal(poolstats_read_latency(shortf, buckets, &err), 0);
+    close(fd);
+    poolstats_close(m2);
+    alarm(0);
+    free(fifo);
+    free(shortf);
+    free(path);
+}
+
 static int open_on_a_full_filesystem(const char *path)
 {
     char *err = NULL;
@@ -611,6 +679,8 @@ int main(void)
         cmocka_unit_test(latencies_land_in_the_right_bucket),
         cmocka_unit_test(quantiles_interpolate_within_buckets),
         cmocka_unit_test(a_truncated_file_costs_the_figures_not_the_process),
+        cmocka_unit_test(a_reader_outside_the_pool_sums_every_slots_latency),
+        cmocka_unit_test(a_reader_refuses_fifos_short_files_and_foreign_headers_at_once),
         cmocka_unit_test(a_held_lock_delays_open_and_snapshot_a_bounded_time),
         cmocka_unit_test(values_in_the_file_are_range_checked),
         cmocka_unit_test(a_fifo_at_the_path_is_refused_at_once),

@@ -216,28 +216,36 @@ static void throttle_enters_over_the_limit_and_leaves_under_80_percent(void **st
 {
     (void)state;
     struct throttle_config cfg = {.wal_mb = 100, .ingest_wait_ms = 20, .critical_wal_mb = 1000,
-                                  .flag_file = "/tmp/flag"};
+                                  .reader_p99_ms = 200, .flag_file = "/tmp/flag"};
     static const struct {
         double wal_mb, wait_ms;
         int flag;
+        double reader_ms;
         int throttled, changed;
         const char *reason;
     } steps[] = {
-        {50, 5, 0, 0, 0, NULL},
-        {100, 5, 0, 0, 0, NULL},          /* at the limit is not over it */
-        {101, 5, 0, 1, 1, "WAL 101.0 MB"},
-        {90, 5, 0, 1, 0, "WAL 90.0 MB"},  /* still >= 80 */
-        {80, 5, 0, 1, 0, "WAL 80.0 MB"},
-        {79.9, 5, 0, 0, 1, NULL},         /* under 80 % of every limit: out */
-        {79.9, 21, 0, 1, 1, "ingest waits 21.0 ms"},
-        {10, 16, 0, 1, 0, "ingest waits 16.0 ms"},
-        {10, 15.9, 0, 0, 1, NULL},
-        {10, 1, 1, 1, 1, "flag file /tmp/flag exists"},
-        {10, 1, 0, 0, 1, NULL},
+        {50, 5, 0, 0, 0, 0, NULL},
+        {100, 5, 0, 0, 0, 0, NULL},          /* at the limit is not over it */
+        {101, 5, 0, 0, 1, 1, "WAL 101.0 MB"},
+        {90, 5, 0, 0, 1, 0, "WAL 90.0 MB"},  /* still >= 80 */
+        {80, 5, 0, 0, 1, 0, "WAL 80.0 MB"},
+        {79.9, 5, 0, 0, 0, 1, NULL},         /* under 80 % of every limit: out */
+        {79.9, 21, 0, 0, 1, 1, "ingest waits 21.0 ms"},
+        {10, 16, 0, 0, 1, 0, "ingest waits 16.0 ms"},
+        {10, 15.9, 0, 0, 0, 1, NULL},
+        {10, 1, 1, 0, 1, 1, "flag file /tmp/flag exists"},
+        {10, 1, 0, 0, 0, 1, NULL},
+        {10, 1, 0, 200, 0, 0, NULL},       /* at the reader limit is not over it */
+        {10, 1, 0, 248.5, 1, 1, "readers answer in 248.5 ms at p99 (limit 200 ms)"},
+        {10, 1, 0, 160, 1, 0, "readers answer in 160.0 ms"},
+        {10, 1, 0, 159.9, 0, 1, "reader p99 159.9 ms"},
     };
     struct throttle_state st = {0};
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
-        struct throttle_reading r = {steps[i].wal_mb, steps[i].wait_ms, steps[i].flag};
+        struct throttle_reading r = {.wal_mb = steps[i].wal_mb,
+                                     .ingest_wait_p99_ms = steps[i].wait_ms,
+                                     .reader_p99_ms = steps[i].reader_ms,
+                                     .flag_file = steps[i].flag};
         int changed = throttle_decide(&cfg, &r, &st);
         if (st.throttled != steps[i].throttled || changed != steps[i].changed)
             fail_msg("step %zu: throttled %d changed %d", i, st.throttled, changed);
@@ -245,10 +253,10 @@ static void throttle_enters_over_the_limit_and_leaves_under_80_percent(void **st
             fail_msg("step %zu: reason '%s'", i, st.reason);
     }
     char reason[200];
-    struct throttle_reading big = {1000.5, 0, 0};
+    struct throttle_reading big = {.wal_mb = 1000.5};
     assert_true(throttle_critical(&cfg, &big, reason, sizeof reason));
     assert_non_null(strstr(reason, "critical WAL size: 1000.5 MB"));
-    struct throttle_reading small = {999, 0, 0};
+    struct throttle_reading small = {.wal_mb = 999};
     assert_false(throttle_critical(&cfg, &small, reason, sizeof reason));
     cfg.critical_wal_mb = 0;
     assert_false(throttle_critical(&cfg, &big, reason, sizeof reason));

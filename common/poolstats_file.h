@@ -4,7 +4,9 @@
 
 #include <stdint.h>
 
-#include "poolstats.h"
+#include "poolstats_layout.h"
+
+#define POOLSTATS_MAGIC 0x3174617473687365ULL /* "eshstat1" */
 
 struct pool_slot {
     int32_t pid;        /* 0: never claimed since the file was made */
