@@ -316,6 +316,11 @@
     var tbody = el('tbody');
     rows.forEach(function (p) {
       var row = el('tr');
+      if (typeof p.id === 'number') {
+        row.dataset.id = String(p.id); /* views.js opens its detail on click or Enter */
+        row.tabIndex = 0;
+        row.className = 'packet-row';
+      }
       packetRow(p).forEach(function (cell, i) {
         var td = el('td', 'col-' + i, cell);
         td.dataset.label = HEADERS[i]; /* the column name narrow screens show beside each value */
