@@ -5,4 +5,5 @@ dist_www_DATA = \
 	www/index.html \
 	www/style.css \
 	www/warmup-banner.js \
-	www/app.js
+	www/app.js \
+	www/views.js

@@ -5,6 +5,7 @@ common_libmeshscope_a_SOURCES = \
 	common/encode.c common/encode.h \
 	common/log.c common/log.h \
 	common/migration_info.c common/migration_info.h \
+	common/packet.c common/packet.h \
 	common/poolstats_file.h \
 	common/poolstats_layout.c common/poolstats_layout.h \
 	common/poolstats_read.c common/poolstats_read.h \

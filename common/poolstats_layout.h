@@ -5,7 +5,7 @@
 #include <stdint.h>
 
 #define POOLSTATS_SLOTS 64        /* responders one file can hold */
-#define POOLSTATS_MAX_ENDPOINTS 8 /* routes plus the "other" bucket */
+#define POOLSTATS_MAX_ENDPOINTS 16 /* routes plus the "other" bucket */
 #define POOLSTATS_CLASSES 4       /* 2xx, 3xx, 4xx, 5xx */
 #define POOLSTATS_BUCKETS 18      /* latency bucket bounds; one more counter holds the overflow */
 

@@ -6,9 +6,11 @@
 
 #define SCHEMA_MIGRATIONS_TABLE "_async_migrations"
 #define SCHEMA_INGEST_STATS_TABLE "_ingest_stats"
+#define SCHEMA_OBSERVERS_TABLE "observers"
+#define SCHEMA_OBSERVERS_BACKFILL_TABLE "_observers_backfill"
 #define SCHEMA_JOB_CONTROL_TABLE "_job_control"
 
-/* Status values stored in _async_migrations.status (design §3). */
+/* Status values stored in _async_migrations.status (docs/database.md). */
 #define MIGRATION_STATUS_PENDING "pending_async"
 #define MIGRATION_STATUS_DONE "done"
 #define MIGRATION_STATUS_FAILED "failed"

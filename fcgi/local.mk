@@ -8,6 +8,7 @@ fcgi_libresponder_a_SOURCES = \
 	fcgi/mapping_guard.c fcgi/mapping_guard.h \
 	fcgi/migration_cache.c fcgi/migration_cache.h \
 	fcgi/migrations.c fcgi/migrations.h \
+	fcgi/observer_metrics.c fcgi/observer_metrics.h \
 	fcgi/params.c fcgi/params.h \
 	fcgi/poolstats.c fcgi/poolstats.h \
 	fcgi/reader_db.c fcgi/reader_db.h \
@@ -15,6 +16,10 @@ fcgi_libresponder_a_SOURCES = \
 	fcgi/responder.h \
 	fcgi/route_healthz.c \
 	fcgi/route_metrics.c \
+	fcgi/route_observers.c \
+	fcgi/route_packet.c \
+	fcgi/route_query.h \
+	fcgi/route_traffic.c \
 	fcgi/route_packets.c \
 	fcgi/route_perf.c \
 	fcgi/route_perf_migrations.c \

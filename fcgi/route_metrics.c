@@ -8,6 +8,7 @@
 #include "poolstats.h"
 #include "ingest_stats.h"
 #include "migrations.h"
+#include "observer_metrics.h"
 #include "router.h"
 #include "util.h"
 #include "writer_stats.h"
@@ -280,6 +281,7 @@ static void metrics(struct responder *r, const struct http_request *req,
         writer_stats_metrics(out, &ws);
         writer_stats_free(&ws);
     }
+    observer_metrics_write(out, r);
     if (r->liveness_path != NULL) {
         struct ingest_liveness *l = xmalloc(sizeof *l);
         if (ingest_liveness_read(r->liveness_path, l, &err) == 0)

@@ -13,6 +13,9 @@ static const struct route *const routes[] = {
     &route_stats_entry,
     &route_packets_entry,
     &route_metrics_entry,
+    &route_observers_entry,
+    &route_packet_entry,
+    &route_traffic_entry,
 };
 
 #define ROUTE_COUNT ((int)(sizeof routes / sizeof routes[0]))
@@ -44,7 +47,8 @@ int router_dispatch(struct responder *r, const struct http_request *req,
 {
     for (int i = 0; i < ROUTE_COUNT; i++) {
         const struct route *route = routes[i];
-        if (strcmp(req->path, route->path) != 0)
+        if (route->prefix ? strncmp(req->path, route->path, strlen(route->path)) != 0
+                          : strcmp(req->path, route->path) != 0)
             continue;
         if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
             http_response_error(resp, 405, "method not allowed: use GET or HEAD");

@@ -13,6 +13,7 @@ typedef void (*route_handler)(struct responder *r, const struct http_request *re
 
 struct route {
     const char *path;
+    int prefix; /* path is a prefix ending in '/'; the handler reads the rest of req->path */
     route_handler handler;
     const struct param_spec *params; /* validated before the handler runs */
     size_t param_count;
@@ -35,5 +36,8 @@ extern const struct route route_perf_sqlite_entry;
 extern const struct route route_stats_entry;
 extern const struct route route_packets_entry;
 extern const struct route route_metrics_entry;
+extern const struct route route_observers_entry;
+extern const struct route route_packet_entry;
+extern const struct route route_traffic_entry;
 
 #endif

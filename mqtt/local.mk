@@ -4,7 +4,7 @@
 # unit suites link the same code.
 noinst_LIBRARIES += mqtt/libmqtt.a
 mqtt_libmqtt_a_SOURCES = \
-	mqtt/packet.c mqtt/packet.h \
+	mqtt/packet_hash.c mqtt/packet_hash.h \
 	mqtt/message.c mqtt/message.h \
 	mqtt/mqtt_config.c mqtt/mqtt_config.h
 mqtt_libmqtt_a_CFLAGS = $(AM_CFLAGS) $(NETTLE_CFLAGS)

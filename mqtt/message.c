@@ -9,7 +9,7 @@
 
 #include <json-c/json.h>
 
-#include "packet.h"
+#include "packet_hash.h"
 #include "utf8.h"
 #include "util.h"
 
@@ -25,6 +25,11 @@ const char *const message_reasons[] = {
     "reserved_path_hash_size", "path_too_long", "truncated_path", "no_payload",
     "packet_too_long", NULL,
 };
+
+/* The worker's limits for an observer_status line (docs/ingest.md). */
+#define STATUS_TEXT_MAX 128
+#define STATUS_TS_MIN INT64_C(946684800)
+#define STATUS_TS_MAX INT64_C(4102444800)
 
 /* Printable text: valid UTF-8 without control characters. */
 static int text_ok(const char *s, size_t len)
@@ -236,6 +241,19 @@ static struct json_object *path_json(const struct packet *p)
     return arr;
 }
 
+/* A string member that is 1..128 bytes of printable text, else NULL; "unknown" counts as absent. */
+static const char *status_text(struct json_object *obj, const char *name)
+{
+    struct json_object *v = NULL;
+    if (!json_object_object_get_ex(obj, name, &v) || !json_object_is_type(v, json_type_string))
+        return NULL;
+    const char *s = json_object_get_string(v);
+    size_t len = (size_t)json_object_get_string_len(v);
+    if (len < 1 || len > STATUS_TEXT_MAX || !text_ok(s, len) || strcmp(s, "unknown") == 0)
+        return NULL;
+    return s;
+}
+
 static const char *packet_line(struct json_object *obj, int64_t receipt, struct message *out)
 {
     uint8_t bytes[PACKET_MAX_RAW];
@@ -276,10 +294,70 @@ static const char *packet_line(struct json_object *obj, int64_t receipt, struct 
         json_object_object_add(line, "rssi", json_object_new_double(rssi));
     json_object_object_add(line, "path", path_json(&p));
     json_object_object_add(line, "timestamp", json_object_new_int64(ts));
+    /* The observer's name and region, for the observers table. */
+    const char *name = status_text(obj, "origin");
+    if (name != NULL)
+        json_object_object_add(line, "observer_name", json_object_new_string(name));
+    if (out->region[0] != '\0')
+        json_object_object_add(line, "region", json_object_new_string(out->region));
     out->line = xstrdup(json_object_to_json_string_ext(
         line, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
     json_object_put(line);
     return NULL;
+}
+
+/* Adds stats.NAME as `field` when it is an integer (a number for noise_floor) within range. */
+static void status_stat(struct json_object *stats, const char *name, struct json_object *line,
+                        const char *field, double min, double max, int integer)
+{
+    struct json_object *v = NULL;
+    if (stats == NULL || !json_object_object_get_ex(stats, name, &v))
+        return;
+    if (!json_object_is_type(v, json_type_int) &&
+        (integer || !json_object_is_type(v, json_type_double)))
+        return;
+    double d = json_object_get_double(v);
+    if (!(d >= min && d <= max))
+        return;
+    json_object_object_add(line, field, integer ? json_object_new_int64(json_object_get_int64(v))
+                                                : json_object_new_double(d));
+}
+
+/*
+ * The ingest line of a status message (docs/ingest.md, kind observer_status),
+ * from meshcoretomqtt's fields: origin, model, firmware_version and
+ * stats.{battery_mv, uptime_secs, noise_floor}. What is missing or out of
+ * range is left out rather than refusing the status.
+ */
+static char *status_line(struct json_object *obj, int64_t receipt, const struct message *m)
+{
+    int64_t ts;
+    if (timestamp_field(obj, receipt, &ts) != 0 || ts < STATUS_TS_MIN || ts > STATUS_TS_MAX)
+        ts = receipt;
+    struct json_object *line = json_object_new_object();
+    json_object_object_add(line, "kind", json_object_new_string("observer_status"));
+    json_object_object_add(line, "observer", json_object_new_string(m->observer));
+    json_object_object_add(line, "timestamp", json_object_new_int64(ts));
+    if (m->region[0] != '\0')
+        json_object_object_add(line, "region", json_object_new_string(m->region));
+    static const char *const texts[][2] = {
+        {"origin", "observer_name"}, {"model", "model"}, {"firmware_version", "firmware"}};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        const char *v = status_text(obj, texts[i][0]);
+        if (v != NULL)
+            json_object_object_add(line, texts[i][1], json_object_new_string(v));
+    }
+    struct json_object *stats = NULL;
+    if (!json_object_object_get_ex(obj, "stats", &stats) ||
+        !json_object_is_type(stats, json_type_object))
+        stats = NULL;
+    status_stat(stats, "battery_mv", line, "battery_mv", 0, 100000, 1);
+    status_stat(stats, "uptime_secs", line, "uptime_s", 0, 3153600000.0, 1);
+    status_stat(stats, "noise_floor", line, "noise_floor", -200, 20, 0);
+    char *text = xstrdup(json_object_to_json_string_ext(
+        line, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(line);
+    return text;
 }
 
 static void set_bad(struct message *out, const char *reason)
@@ -320,6 +398,7 @@ void message_parse(const char *topic, const void *payload, size_t len,
         } else {
             out->kind = MESSAGE_STATUS;
             out->status = xstrdup(s);
+            out->line = status_line(obj, receipt_unix, out);
         }
         json_object_put(obj);
         return;

@@ -21,7 +21,7 @@ struct message {
     const char *reason; /* static label for MESSAGE_BAD ("not_json", "bad_hex", ...) */
     char region[MESSAGE_ID_MAX + 1];
     char observer[MESSAGE_ID_MAX + 1];
-    char *line;   /* heap, MESSAGE_PACKET */
+    char *line;   /* heap: MESSAGE_PACKET's ingest line; MESSAGE_STATUS's observer_status line */
     char *status; /* heap, MESSAGE_STATUS */
     char hash[17];
 };

@@ -145,6 +145,11 @@ void bridge_take(struct bridge *b, int source, const char *topic, const void *pa
     case MESSAGE_STATUS:
         st->status++;
         keep_status(b, source, &m, now);
+        /* The status goes to the observers table too, as an observer_status line. */
+        if (m.line != NULL) {
+            enqueue(b, st, source, m.line);
+            m.line = NULL;
+        }
         break;
     case MESSAGE_FILTERED:
         st->filtered++;

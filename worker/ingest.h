@@ -24,13 +24,26 @@
 #define INGEST_RSSI_MAX 20.0
 #define INGEST_TIMESTAMP_MIN INT64_C(946684800)  /* 2000-01-01T00:00:00Z */
 #define INGEST_TIMESTAMP_MAX INT64_C(4102444800) /* 2100-01-01T00:00:00Z */
+#define INGEST_TEXT_MAX 128 /* observer_name, region, model, firmware */
+#define INGEST_BATTERY_MV_MAX 100000
+#define INGEST_UPTIME_S_MAX INT64_C(3153600000) /* a century */
+#define INGEST_NOISE_FLOOR_MIN (-200.0)
+#define INGEST_NOISE_FLOOR_MAX 20.0
 /* An error reason never exceeds this many bytes, so a reply line is bounded. */
 #define INGEST_REASON_MAX 200
 
 /* ingest_parse.c */
 
-/* One validated observation. Strings are owned; ingest_obs_clear() frees them. */
+/* What a line carries: `"kind"` absent or "observation", or "observer_status". */
+enum ingest_kind { INGEST_KIND_OBSERVATION, INGEST_KIND_OBSERVER_STATUS };
+
+/*
+ * One validated line: an observation, or an observer's status (observer and
+ * timestamp set, no hash or raw_hex). Strings are owned; ingest_obs_clear()
+ * frees them.
+ */
 struct ingest_obs {
+    enum ingest_kind kind;
     char *hash;
     char *raw_hex;
     int has_payload_type;
@@ -42,6 +55,17 @@ struct ingest_obs {
     double rssi;
     char *path_json; /* NULL: not given; else the path re-encoded as a JSON array */
     int64_t timestamp;
+    char *observer_name; /* both kinds; NULL: not given */
+    char *region;
+    /* observer_status only */
+    char *model;
+    char *firmware;
+    int has_battery_mv;
+    int64_t battery_mv;
+    int has_uptime_s;
+    int64_t uptime_s;
+    int has_noise_floor;
+    double noise_floor;
 };
 
 /*

@@ -10,7 +10,7 @@
 #include "utf8.h"
 #include "util.h"
 
-/* An observation is an object holding at most a path array: depth 2; allow one spare. */
+/* A line is an object holding at most a path array: depth 2; allow one spare. */
 #define INGEST_JSON_DEPTH 3
 
 /*
@@ -392,12 +392,83 @@ static int field_timestamp(struct json_object *v, struct ingest_obs *out, char *
                          &out->timestamp, errp);
 }
 
-/* The protocol's fields, validated in this order; null counts as absent. */
-static const struct {
+/* 1..INGEST_TEXT_MAX bytes of printable UTF-8, into *dst. */
+static int text_field(struct json_object *v, const char *name, char **dst, char **errp)
+{
+    const char *s = NULL;
+    size_t len = 0;
+    if (string_value(v, name, &s, &len, errp) != 0)
+        return -1;
+    if (len < 1 || len > INGEST_TEXT_MAX || !text_ok(s, len))
+        return set_error(errp, "field \"%s\": expected 1-%d bytes of printable UTF-8", name,
+                         INGEST_TEXT_MAX);
+    *dst = xstrdup(s);
+    return 0;
+}
+
+static int field_observer_name(struct json_object *v, struct ingest_obs *out, char **errp)
+{
+    return text_field(v, "observer_name", &out->observer_name, errp);
+}
+
+static int field_region(struct json_object *v, struct ingest_obs *out, char **errp)
+{
+    return text_field(v, "region", &out->region, errp);
+}
+
+static int field_model(struct json_object *v, struct ingest_obs *out, char **errp)
+{
+    return text_field(v, "model", &out->model, errp);
+}
+
+static int field_firmware(struct json_object *v, struct ingest_obs *out, char **errp)
+{
+    return text_field(v, "firmware", &out->firmware, errp);
+}
+
+static int field_battery_mv(struct json_object *v, struct ingest_obs *out, char **errp)
+{
+    if (integer_value(v, "battery_mv", 0, INGEST_BATTERY_MV_MAX, &out->battery_mv, errp) != 0)
+        return -1;
+    out->has_battery_mv = 1;
+    return 0;
+}
+
+static int field_uptime_s(struct json_object *v, struct ingest_obs *out, char **errp)
+{
+    if (integer_value(v, "uptime_s", 0, INGEST_UPTIME_S_MAX, &out->uptime_s, errp) != 0)
+        return -1;
+    out->has_uptime_s = 1;
+    return 0;
+}
+
+static int field_noise_floor(struct json_object *v, struct ingest_obs *out, char **errp)
+{
+    if (number_value(v, "noise_floor", INGEST_NOISE_FLOOR_MIN, INGEST_NOISE_FLOOR_MAX,
+                     &out->noise_floor, errp) != 0)
+        return -1;
+    out->has_noise_floor = 1;
+    return 0;
+}
+
+/* "kind" itself is checked before the fields; here it only needs to be known. */
+static int field_kind(struct json_object *v, struct ingest_obs *out, char **errp)
+{
+    (void)v;
+    (void)out;
+    (void)errp;
+    return 0;
+}
+
+struct ingest_field {
     const char *name;
     int required;
     int (*validate)(struct json_object *v, struct ingest_obs *out, char **errp);
-} ingest_fields[] = {
+};
+
+/* The fields of each kind of line, validated in this order; null counts as absent. */
+static const struct ingest_field observation_fields[] = {
+    {"kind", 0, field_kind},
     {"hash", 1, field_hash},
     {"raw_hex", 1, field_raw_hex},
     {"timestamp", 1, field_timestamp},
@@ -406,14 +477,29 @@ static const struct {
     {"snr", 0, field_snr},
     {"rssi", 0, field_rssi},
     {"path", 0, field_path},
+    {"observer_name", 0, field_observer_name},
+    {"region", 0, field_region},
+    {NULL, 0, NULL},
 };
 
-#define INGEST_FIELD_COUNT (sizeof ingest_fields / sizeof ingest_fields[0])
+static const struct ingest_field status_fields[] = {
+    {"kind", 1, field_kind},
+    {"observer", 1, field_observer},
+    {"timestamp", 1, field_timestamp},
+    {"observer_name", 0, field_observer_name},
+    {"region", 0, field_region},
+    {"model", 0, field_model},
+    {"firmware", 0, field_firmware},
+    {"battery_mv", 0, field_battery_mv},
+    {"uptime_s", 0, field_uptime_s},
+    {"noise_floor", 0, field_noise_floor},
+    {NULL, 0, NULL},
+};
 
-static int known_field(const char *name)
+static int known_field(const struct ingest_field *fields, const char *name)
 {
-    for (size_t i = 0; i < INGEST_FIELD_COUNT; i++) {
-        if (strcmp(ingest_fields[i].name, name) == 0)
+    for (size_t i = 0; fields[i].name != NULL; i++) {
+        if (strcmp(fields[i].name, name) == 0)
             return 1;
     }
     return 0;
@@ -431,23 +517,48 @@ static int unknown_field_error(const char *name, char **errp)
     return set_error(errp, "unknown field (name not shown)");
 }
 
+/* Picks the kind's field table from "kind": absent or null is an observation. */
+static int line_kind(struct json_object *obj, struct ingest_obs *out,
+                     const struct ingest_field **fields, char **errp)
+{
+    struct json_object *v = NULL;
+    out->kind = INGEST_KIND_OBSERVATION;
+    *fields = observation_fields;
+    if (!json_object_object_get_ex(obj, "kind", &v) || json_object_is_type(v, json_type_null))
+        return 0;
+    if (!json_object_is_type(v, json_type_string))
+        return set_error(errp, "field \"kind\": expected a string");
+    const char *kind = json_object_get_string(v);
+    if (strcmp(kind, "observation") == 0)
+        return 0;
+    if (strcmp(kind, "observer_status") == 0) {
+        out->kind = INGEST_KIND_OBSERVER_STATUS;
+        *fields = status_fields;
+        return 0;
+    }
+    return set_error(errp, "field \"kind\": expected \"observation\" or \"observer_status\"");
+}
+
 static int validate_object(struct json_object *obj, struct ingest_obs *out, char **errp)
 {
+    const struct ingest_field *fields = NULL;
+    if (line_kind(obj, out, &fields, errp) != 0)
+        return -1;
     json_object_object_foreach(obj, key, unused)
     {
         (void)unused;
-        if (!known_field(key))
+        if (!known_field(fields, key))
             return unknown_field_error(key, errp);
     }
-    for (size_t i = 0; i < INGEST_FIELD_COUNT; i++) {
+    for (size_t i = 0; fields[i].name != NULL; i++) {
         struct json_object *v = NULL;
-        if (!json_object_object_get_ex(obj, ingest_fields[i].name, &v) ||
+        if (!json_object_object_get_ex(obj, fields[i].name, &v) ||
             json_object_is_type(v, json_type_null)) {
-            if (ingest_fields[i].required)
-                return set_error(errp, "missing field \"%s\"", ingest_fields[i].name);
+            if (fields[i].required)
+                return set_error(errp, "missing field \"%s\"", fields[i].name);
             continue;
         }
-        if (ingest_fields[i].validate(v, out, errp) != 0)
+        if (fields[i].validate(v, out, errp) != 0)
             return -1;
     }
     return 0;
@@ -504,5 +615,9 @@ void ingest_obs_clear(struct ingest_obs *obs)
     free(obs->raw_hex);
     free(obs->observer);
     free(obs->path_json);
+    free(obs->observer_name);
+    free(obs->region);
+    free(obs->model);
+    free(obs->firmware);
     memset(obs, 0, sizeof *obs);
 }

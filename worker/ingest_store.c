@@ -26,6 +26,8 @@ struct ingest_store {
     sqlite3_stmt *insert_obs;
     sqlite3_stmt *update_tx;
     sqlite3_stmt *write_stats;
+    sqlite3_stmt *observer_packets;
+    sqlite3_stmt *observer_status;
     sqlite3_stmt *savepoint, *release, *rollback_to;
 };
 
@@ -98,6 +100,42 @@ static const char sql_write_stats[] =
     "  updated_at = excluded.updated_at";
 
 /*
+ * One per observer per group commit, after the group's observations: the
+ * observers row then always agrees with the observations committed with it.
+ * Multi-argument MIN/MAX return NULL when an argument is NULL, hence the
+ * CASEs for a row a status message created before any packet.
+ */
+static const char sql_observer_packets[] =
+    "INSERT INTO " SCHEMA_OBSERVERS_TABLE "(id, name, region, first_packet, last_packet,"
+    " packet_count) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+    " ON CONFLICT(id) DO UPDATE SET"
+    "  name = COALESCE(excluded.name, name),"
+    "  region = COALESCE(excluded.region, region),"
+    "  first_packet = CASE WHEN first_packet IS NULL THEN excluded.first_packet"
+    "   ELSE MIN(first_packet, excluded.first_packet) END,"
+    "  last_packet = CASE WHEN last_packet IS NULL THEN excluded.last_packet"
+    "   ELSE MAX(last_packet, excluded.last_packet) END,"
+    "  packet_count = packet_count + excluded.packet_count";
+
+/*
+ * A status message replaces the status fields it carries; one older than the
+ * stored status (a redelivery after a reconnect) changes nothing.
+ */
+static const char sql_observer_status[] =
+    "INSERT INTO " SCHEMA_OBSERVERS_TABLE "(id, name, region, model, firmware, battery_mv,"
+    " uptime_s, noise_floor, status_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+    " ON CONFLICT(id) DO UPDATE SET"
+    "  name = COALESCE(excluded.name, name),"
+    "  region = COALESCE(excluded.region, region),"
+    "  model = COALESCE(excluded.model, model),"
+    "  firmware = COALESCE(excluded.firmware, firmware),"
+    "  battery_mv = COALESCE(excluded.battery_mv, battery_mv),"
+    "  uptime_s = COALESCE(excluded.uptime_s, uptime_s),"
+    "  noise_floor = COALESCE(excluded.noise_floor, noise_floor),"
+    "  status_at = excluded.status_at"
+    " WHERE status_at IS NULL OR excluded.status_at >= status_at";
+
+/*
  * SQLite's own busy_timeout handler sleeps 1, 2, 5, 10, 15, 20, 25, 25, ...
  * ms between attempts, so a commit queued behind a 50 ms migration batch
  * would start up to 25 ms after that batch ended, and every line of the group
@@ -151,6 +189,8 @@ int ingest_store_open(const char *db_path, int busy_timeout_ms, int durable,
         prepare(store->db, sql_insert_obs, &store->insert_obs, errp) != 0 ||
         prepare(store->db, sql_update_tx, &store->update_tx, errp) != 0 ||
         prepare(store->db, sql_write_stats, &store->write_stats, errp) != 0 ||
+        prepare(store->db, sql_observer_packets, &store->observer_packets, errp) != 0 ||
+        prepare(store->db, sql_observer_status, &store->observer_status, errp) != 0 ||
         prepare(store->db, "SAVEPOINT line", &store->savepoint, errp) != 0 ||
         prepare(store->db, "RELEASE line", &store->release, errp) != 0 ||
         prepare(store->db, "ROLLBACK TO line", &store->rollback_to, errp) != 0)
@@ -173,6 +213,8 @@ void ingest_store_close(struct ingest_store *store)
     sqlite3_finalize(store->insert_obs);
     sqlite3_finalize(store->update_tx);
     sqlite3_finalize(store->write_stats);
+    sqlite3_finalize(store->observer_packets);
+    sqlite3_finalize(store->observer_status);
     sqlite3_finalize(store->savepoint);
     sqlite3_finalize(store->release);
     sqlite3_finalize(store->rollback_to);
@@ -282,6 +324,86 @@ static int update_transmission(struct ingest_store *store, int64_t tx_id,
     return step_done(store, st, "updating transmission", errp);
 }
 
+static void bind_text_or_null(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s != NULL)
+        sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+}
+
+static int store_status(struct ingest_store *store, const struct ingest_obs *obs, char **errp)
+{
+    sqlite3_stmt *st = store->observer_status;
+    sqlite3_bind_text(st, 1, obs->observer, -1, SQLITE_STATIC);
+    bind_text_or_null(st, 2, obs->observer_name);
+    bind_text_or_null(st, 3, obs->region);
+    bind_text_or_null(st, 4, obs->model);
+    bind_text_or_null(st, 5, obs->firmware);
+    if (obs->has_battery_mv)
+        sqlite3_bind_int64(st, 6, obs->battery_mv);
+    if (obs->has_uptime_s)
+        sqlite3_bind_int64(st, 7, obs->uptime_s);
+    if (obs->has_noise_floor)
+        sqlite3_bind_double(st, 8, obs->noise_floor);
+    sqlite3_bind_int64(st, 9, obs->timestamp);
+    return step_done(store, st, "storing observer status", errp);
+}
+
+/* One observer's share of a group: the lines stored for it. */
+struct observer_tally {
+    const struct ingest_obs *first; /* its first stored line: the observer's id */
+    const char *name, *region;      /* the group's last given values */
+    int64_t count, min_ts, max_ts;
+};
+
+/* Sums the group's stored observations per observer; *tallies is on the heap. */
+static size_t tally_observers(const struct ingest_obs *const *obs, size_t n,
+                              const struct ingest_result *results,
+                              struct observer_tally **tallies)
+{
+    struct observer_tally *t = xcalloc(n > 0 ? n : 1, sizeof *t);
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct ingest_obs *o = obs[i];
+        if (results[i].outcome != INGEST_STORED || o->kind != INGEST_KIND_OBSERVATION ||
+            o->observer == NULL)
+            continue;
+        size_t k = 0;
+        while (k < count && strcmp(t[k].first->observer, o->observer) != 0)
+            k++;
+        if (k == count)
+            t[count++] = (struct observer_tally){.first = o, .min_ts = o->timestamp,
+                                                 .max_ts = o->timestamp};
+        t[k].count++;
+        t[k].min_ts = o->timestamp < t[k].min_ts ? o->timestamp : t[k].min_ts;
+        t[k].max_ts = o->timestamp > t[k].max_ts ? o->timestamp : t[k].max_ts;
+        t[k].name = o->observer_name ? o->observer_name : t[k].name;
+        t[k].region = o->region ? o->region : t[k].region;
+    }
+    *tallies = t;
+    return count;
+}
+
+/* The group's one upsert per observer, inside its transaction. */
+static int store_observers(struct ingest_store *store, const struct ingest_obs *const *obs,
+                           size_t n, const struct ingest_result *results, char **errp)
+{
+    struct observer_tally *t = NULL;
+    size_t count = tally_observers(obs, n, results, &t);
+    int rc = 0;
+    for (size_t k = 0; k < count && rc == 0; k++) {
+        sqlite3_stmt *st = store->observer_packets;
+        sqlite3_bind_text(st, 1, t[k].first->observer, -1, SQLITE_STATIC);
+        bind_text_or_null(st, 2, t[k].name);
+        bind_text_or_null(st, 3, t[k].region);
+        sqlite3_bind_int64(st, 4, t[k].min_ts);
+        sqlite3_bind_int64(st, 5, t[k].max_ts);
+        sqlite3_bind_int64(st, 6, t[k].count);
+        rc = step_done(store, st, "updating observer", errp);
+    }
+    free(t);
+    return rc;
+}
+
 /*
  * One line's statements. A duplicate writes nothing: the stored copy already
  * counted in its transmission's first_seen, last_seen and payload_type.
@@ -289,6 +411,10 @@ static int update_transmission(struct ingest_store *store, int64_t tx_id,
 static int store_one(struct ingest_store *store, const struct ingest_obs *obs,
                      enum ingest_outcome *outcome, char **errp)
 {
+    if (obs->kind == INGEST_KIND_OBSERVER_STATUS) {
+        *outcome = INGEST_STORED;
+        return store_status(store, obs, errp);
+    }
     int64_t tx_id = 0;
     if (find_transmission(store, obs->hash, &tx_id, errp) != 0)
         return -1;
@@ -422,6 +548,8 @@ static int commit_attempt(struct ingest_store *store, const struct ingest_obs *c
         if (rc < 0)
             goto err;
     }
+    if (store_observers(store, obs, n, results, errp) != 0)
+        goto err;
     struct ingest_stats_delta d = *delta;
     tally(results, n, &d);
     if (write_stats(store, &d, errp) != 0)

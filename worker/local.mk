@@ -34,6 +34,7 @@ worker_libmigrations_a_SOURCES = \
 	worker/migration_rows.c worker/migration_rows.h \
 	worker/migration_stats.c worker/migration_stats.h \
 	worker/migration_tx_last_seen_backfill.c worker/migration_tx_last_seen_backfill.h \
+	worker/migration_observers_backfill.c worker/migration_observers_backfill.h \
 	worker/progress.c worker/progress.h \
 	worker/reader_latency.c worker/reader_latency.h \
 	worker/runner.c worker/runner.h \

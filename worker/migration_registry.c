@@ -3,10 +3,12 @@
 
 #include <string.h>
 
+#include "migration_observers_backfill.h"
 #include "migration_tx_last_seen_backfill.h"
 
 const struct migration migration_registry[] = {
     {TX_LAST_SEEN_BACKFILL_NAME, tx_last_seen_backfill_run},
+    {OBSERVERS_BACKFILL_NAME, observers_backfill_run},
 };
 const size_t migration_registry_len = sizeof migration_registry / sizeof migration_registry[0];
 

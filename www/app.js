@@ -119,7 +119,45 @@
     ];
   }
 
-  var STATUS_LABELS = { running: 'running', done: 'done', failed: 'failed' };
+  var STATUS_LABELS = { running: 'running', paused: 'paused', done: 'done', failed: 'failed' };
+
+  function rateText(v) {
+    var rate = finiteNumber(v);
+    return rate !== null && rate > 0 ? formatCount(rate) + ' rows/s' : '\u2014';
+  }
+
+  /* "paused: REASON", "throttled: REASON" or the plain status (docs/operations.md). */
+  function migrationState(m, status) {
+    var reason = function (r) { return typeof r === 'string' && r !== '' ? ': ' + r : ''; };
+    if (status === 'paused') return 'paused' + reason(m.pauseReason);
+    if (status === 'running' && m.throttled === true) return 'throttled' + reason(m.throttleReason);
+    return status;
+  }
+
+  /* Facts of a job still at work: its state when steered, its rates, ETA and where its time went. */
+  function activeFacts(m, status, state) {
+    var facts = [];
+    if (state !== status || status === 'paused') facts.push(['State', state]);
+    if (status === 'paused' && m.pausedAt !== undefined) facts.push(['Paused at', formatDbTime(m.pausedAt)]);
+    if (finiteNumber(m.recentRatePerSec) !== null) {
+      facts.push(['Rate (recent)', rateText(m.recentRatePerSec)]);
+      facts.push(['Rate (lifetime)', rateText(m.ratePerSec)]);
+    } else {
+      facts.push(['Rate', rateText(m.ratePerSec)]);
+    }
+    var eta = finiteNumber(m.etaSec);
+    if (status === 'paused') facts.push(['ETA', 'unknown while paused']);
+    else facts.push(['ETA', eta !== null && eta > 0 ? formatDuration(eta) : 'unknown']);
+    if (finiteNumber(m.activeSec) !== null) {
+      facts.push(['Active', formatDuration(m.activeSec)]);
+      facts.push(['Paused', formatDuration(finiteNumber(m.pausedSec) || 0)]);
+      facts.push(['Throttled', formatDuration(finiteNumber(m.throttledSec) || 0)]);
+    } else {
+      facts.push(['Running for', formatDuration(m.elapsedSec)]);
+    }
+    facts.push(['Last progress', formatDbTime(m.lastUpdateAt)]);
+    return facts;
+  }
 
   /* What the migrations panel shows for one migration info object (docs/api.md). */
   function migrationView(m) {
@@ -129,20 +167,15 @@
     var view = {
       name: typeof m.name === 'string' && m.name !== '' ? m.name : '(unnamed)',
       status: status,
+      state: migrationState(m, status),
       rows: formatCount(done === null ? 0 : done) + ' / ' + formatCount(total === null ? 0 : total) + ' rows',
       percent: total !== null && total > 0 && done !== null ? Math.max(0, Math.min(100, (done / total) * 100)) : 0,
-      facts: [],
+      facts: [['Started', formatDbTime(m.startedAt)]],
       error: null,
       stalled: m.stalled === true,
     };
-    view.facts.push(['Started', formatDbTime(m.startedAt)]);
-    if (status === 'running') {
-      var rate = finiteNumber(m.ratePerSec);
-      var eta = finiteNumber(m.etaSec);
-      view.facts.push(['Rate', rate !== null && rate > 0 ? formatCount(rate) + ' rows/s' : '\u2014']);
-      view.facts.push(['ETA', eta !== null && eta > 0 ? formatDuration(eta) : 'unknown']);
-      view.facts.push(['Running for', formatDuration(m.elapsedSec)]);
-      view.facts.push(['Last progress', formatDbTime(m.lastUpdateAt)]);
+    if (status === 'running' || status === 'paused') {
+      view.facts = view.facts.concat(activeFacts(m, status, view.state));
     } else {
       view.facts.push(['Ended', formatDbTime(m.endedAt)]);
       view.facts.push(['Duration', formatDuration(m.elapsedSec)]);
@@ -239,21 +272,23 @@
     var ul = el('ul', 'migration-list');
     migrations.forEach(function (m) {
       var v = migrationView(m);
-      if (v.status === 'running') anyRunning = true;
+      var atWork = v.status === 'running' || v.status === 'paused';
+      if (atWork) anyRunning = true;
       var li = el('li', 'migration migration--' + v.status);
       li.dataset.name = v.name;
       var head = el('div', 'migration-head');
       head.appendChild(el('span', 'migration-name', v.name));
-      head.appendChild(el('span', 'pill pill--' + v.status, v.stalled ? 'stalled' : v.status));
+      var pill = v.stalled ? 'stalled' : v.state === v.status ? v.status : v.state.split(':')[0];
+      head.appendChild(el('span', 'pill pill--' + pill, pill));
       li.appendChild(head);
-      if (v.status === 'running') {
+      if (atWork) {
         var bar = el('progress', 'migration-progress');
         bar.max = 100;
         bar.value = v.percent;
         bar.setAttribute('aria-label', 'Progress of migration ' + v.name);
         li.appendChild(bar);
       }
-      li.appendChild(el('p', 'migration-rows', v.rows + (v.status === 'running' ? ' (' + Math.floor(v.percent) + '%)' : '')));
+      li.appendChild(el('p', 'migration-rows', v.rows + (atWork ? ' (' + Math.floor(v.percent) + '%)' : '')));
       var dl = el('dl', 'facts');
       v.facts.forEach(function (f) {
         var row = el('div', 'fact');
@@ -316,6 +351,11 @@
     var tbody = el('tbody');
     rows.forEach(function (p) {
       var row = el('tr');
+      if (typeof p.id === 'number') {
+        row.dataset.id = String(p.id); /* views.js opens its detail on click or Enter */
+        row.tabIndex = 0;
+        row.className = 'packet-row';
+      }
       packetRow(p).forEach(function (cell, i) {
         var td = el('td', 'col-' + i, cell);
         td.dataset.label = HEADERS[i]; /* the column name narrow screens show beside each value */

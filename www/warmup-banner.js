@@ -282,6 +282,43 @@
       /* The flag alone keeps the banner up (fail closed). */
       items.push({ kind: 'pending', text: 'A data migration is running' });
     }
+    return items.concat(getLivenessItems(healthz, now));
+  }
+
+  /* Ingest liveness (docs/browser.md): per source of healthz.ingest_liveness,
+   * in name order, a line when its receipts, or else its stored messages, are
+   * strictly more than LIVENESS_STALE_MS old. A time that is not a positive
+   * finite number of seconds no later than now adds nothing. */
+  var LIVENESS_STALE_MS = 5 * 60 * 1000;
+
+  function livenessTimeMs(v, now) {
+    if (typeof v !== 'number' || !isFinite(v) || v <= 0) return null;
+    var ms = v * 1000;
+    return ms > now ? null : ms;
+  }
+
+  function livenessLine(source, entry, now) {
+    if (!isObject(entry)) return null;
+    var receipt = livenessTimeMs(entry.lastReceiptUnix, now);
+    if (receipt === null) return null;
+    if (now - receipt > LIVENESS_STALE_MS) {
+      return 'No packets from ' + source + ' in ' + Math.floor((now - receipt) / 60000) + ' min.';
+    }
+    var stored = livenessTimeMs(entry.lastMessageUnix, now);
+    if (stored === null || now - stored <= LIVENESS_STALE_MS) return null;
+    return 'Packets from ' + source + ' are not being stored (last stored ' +
+      Math.floor((now - stored) / 60000) + ' min ago).';
+  }
+
+  function getLivenessItems(healthz, now) {
+    var items = [];
+    if (!isObject(healthz) || !isObject(healthz.ingest_liveness)) return items;
+    var live = healthz.ingest_liveness;
+    Object.keys(live).sort(function (a, b) { return a < b ? -1 : a > b ? 1 : 0; })
+      .forEach(function (source) {
+        var text = livenessLine(source, live[source], now);
+        if (text !== null) items.push({ kind: 'liveness', name: source, text: text });
+      });
     return items;
   }
 
@@ -302,6 +339,7 @@
       return false;
     }
     var now = resolveNow(nowMs);
+    if (getLivenessItems(healthz, now).length > 0) return false;
     return !migrationsOf(healthz).some(function (m) {
       return isRunning(m) || isFailureVisible(m, now);
     });

@@ -93,10 +93,12 @@ test('while a backfill runs the banner shows within 3 s, its numbers advance, an
     return seen.length >= 3;
   }, { timeoutMs: 20000, intervalMs: 200, what: 'the banner numbers to advance twice' });
   t.diagnostic(`rows done seen: ${seen.join(' -> ')} of ${first.total}`);
-  const bar = await page.evaluate(() => {
-    const p = document.querySelector('#warmup-banner progress');
+  const bar = await page.evaluate((name) => {
+    const line = [...document.querySelectorAll('#warmup-banner .warmup-line--running')]
+      .find((li) => li.dataset.name === name);
+    const p = line.querySelector('progress');
     return { value: p.value, max: p.max };
-  });
+  }, BACKFILL);
   assert.equal(bar.max, first.total);
   assert.ok(bar.value >= first.done && bar.value <= bar.max, `progress bar ${JSON.stringify(bar)}`);
 

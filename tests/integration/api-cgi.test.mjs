@@ -464,7 +464,8 @@ test('perf: a failed migrations read leaves the rest flowing, with X-Async-Migra
     assert.equal(body.pool.responderCount, 1);
     assert.equal(body.pool.shared, false);
     assert.deepEqual(Object.keys(body.endpoints), ['/api/healthz', '/api/perf/async-migrations', '/api/perf/sqlite', '/api/perf',
-      '/api/stats', '/api/packets', '/api/metrics', 'other']);
+      '/api/stats', '/api/packets', '/api/metrics', '/api/observers', '/api/packets/', '/api/traffic',
+      'other']);
     assert.deepEqual(body.endpoints['/api/healthz'], { requests: 0, byStatus: { '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 },
       latencyMs: { p50: 0, p95: 0, p99: 0 } });
   }

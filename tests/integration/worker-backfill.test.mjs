@@ -10,7 +10,7 @@ import { WORKER, legacyWithReference, rowsDifferingFromReference, migrationStatu
   logLines } from '../lib/backfill.mjs';
 
 const filledRows = (db) => Number(sqlite(db, 'SELECT count(*) FROM transmissions WHERE last_seen != 0'));
-const startLines = (log) => logLines(log).filter((l) => /backfill_v1: starting: /.test(l.text));
+const startLines = (log) => logLines(log).filter((l) => /tx_last_seen_backfill_v1: starting: /.test(l.text));
 const rowsToFill = (line) => Number(line.text.match(/starting: (\d+) rows to fill/)[1]);
 
 test('kill -9 mid-backfill: supervisord restarts the worker and it finishes with the reference result', async (t) => {
@@ -68,7 +68,7 @@ test('SIGTERM mid-backfill: exits within a batch and a yield, leaves pending_asy
   assert.ok(term && stopped, stack.log('worker'));
   // A yield that SIGTERM did not cut short would take up to 2000 ms more.
   assert.ok(stopped.at - term.at < yieldMs / 2, `stopped ${stopped.at - term.at} ms after SIGTERM`);
-  assert.ok(lines.some((l) => /backfill_v1: cancelled: \d+\/\d+ rows/.test(l.text)), stack.log('worker'));
+  assert.ok(lines.some((l) => /tx_last_seen_backfill_v1: cancelled: \d+\/\d+ rows/.test(l.text)), stack.log('worker'));
 
   const row = migrationStatus(db);
   assert.equal(row.status, 'pending_async');

@@ -32,8 +32,8 @@ test('--run-once upgrades a legacy database, fills every eligible row and exits 
   assert.equal(rowsDifferingFromReference(db, reference), 0);
   // One start line, one end line with the figures an operator needs.
   const lines = logLines(res.stderr).map((l) => l.text);
-  assert.equal(lines.filter((l) => l.includes('backfill_v1: starting:')).length, 1);
-  const end = lines.filter((l) => l.includes('backfill_v1: done:'));
+  assert.equal(lines.filter((l) => l.includes('tx_last_seen_backfill_v1: starting:')).length, 1);
+  const end = lines.filter((l) => l.includes('tx_last_seen_backfill_v1: done:'));
   assert.equal(end.length, 1);
   assert.match(end[0], /\d+\/\d+ rows in \d+ batches, longest batch hold [\d.]+ ms \(target 30 ms\), work [\d.]+ s, wall time [\d.]+ s/);
   // A second run has nothing to do: done is never re-run.

@@ -46,7 +46,7 @@ test('20 rows with observations then 7,480 orphans: the row reaches 20/20 at onc
   // Two batches commit all 20 rows within a few hundred ms; the row must
   // follow within about a second (the write limit), not when the walk ends.
   const started = Date.now();
-  await waitFor(() => /backfill_v1: starting: 20 rows to fill/.test(worker.log()),
+  await waitFor(() => /tx_last_seen_backfill_v1: starting: 20 rows to fill/.test(worker.log()),
     { what: 'the backfill to start' });
   const reached = await waitFor(() => {
     const m = migrationStatus(db);

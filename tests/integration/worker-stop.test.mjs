@@ -19,8 +19,8 @@ import {
 
 const TRANSMISSIONS = 10000;
 // The debug line the backfill logs after each batch has committed.
-const BATCH_LINE = /backfill_v1: batch \d+: /;
-const FIRST_BATCH_LINE = /backfill_v1: batch 1: /;
+const BATCH_LINE = /tx_last_seen_backfill_v1: batch \d+: /;
+const FIRST_BATCH_LINE = /tx_last_seen_backfill_v1: batch 1: /;
 const PAUSE_MS = 3000;
 
 // Rows of the legacy data the backfill filled. Ingest here only creates new
@@ -67,7 +67,7 @@ const find = (log, re) => logLines(log).filter((l) => re.test(l.text));
 function assertStoppedCleanly(ctx, acked) {
   const { db, dir, worker } = ctx;
   const log = worker.log();
-  assert.ok(find(log, /backfill_v1: cancelled: \d+\/\d+ rows/).length === 1, log);
+  assert.ok(find(log, /tx_last_seen_backfill_v1: cancelled: \d+\/\d+ rows/).length === 1, log);
   const row = migrationStatus(db);
   assert.equal(row.status, 'pending_async');
   assert.equal(row.endedAt, undefined);

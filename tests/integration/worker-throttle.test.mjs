@@ -25,7 +25,7 @@ function holdReader(db) {
   return { opened, release: async () => { child.stdin.end('COMMIT;\n'); await exited; } };
 }
 
-const batchLines = (log) => logLines(log).filter((l) => /backfill_v1: batch \d+: /.test(l.text));
+const batchLines = (log) => logLines(log).filter((l) => /tx_last_seen_backfill_v1: batch \d+: /.test(l.text));
 
 test('WAL throttle: a reader pins the WAL, the job throttles within a batch with the reason shown, and resumes when the reader lets go', async (t) => {
   const dir = tempDir('meshscope-wal-');
@@ -37,7 +37,7 @@ test('WAL throttle: a reader pins the WAL, the job throttles within a batch with
   const reader = holdReader(db);
   await reader.opened;
   const batchesAtReader = batchLines(w.log()).length;
-  const entered = await waitFor(() => logLines(w.log()).find((l) => /backfill_v1: throttled: WAL/.test(l.text)),
+  const entered = await waitFor(() => logLines(w.log()).find((l) => /tx_last_seen_backfill_v1: throttled: WAL/.test(l.text)),
     { timeoutMs: 30000, what: 'the WAL throttle' });
   const batches = batchLines(w.log()).filter((l) => l.at <= entered.at).length - batchesAtReader;
   const mb = Number(entered.text.match(/WAL ([\d.]+) MB/)[1]);
@@ -62,7 +62,7 @@ test('WAL throttle: a reader pins the WAL, the job throttles within a batch with
   assert.equal(rowsDifferingFromReference(db, reference), 0);
   const after = migrationStatus(db);
   assert.ok(after.throttledSec > 0.5, JSON.stringify(after));
-  assert.equal(logLines(w.log()).filter((l) => /backfill_v1: throttled: /.test(l.text)).length, 1, 'one line on entering');
+  assert.equal(logLines(w.log()).filter((l) => /tx_last_seen_backfill_v1: throttled: /.test(l.text)).length, 1, 'one line on entering');
 });
 
 test('critical WAL: the job pauses itself with the reason and stays paused after the pressure goes', async (t) => {

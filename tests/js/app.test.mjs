@@ -141,3 +141,29 @@ test('migrations panel: running ones show rate and ETA, finished ones their dura
   assert.equal(A.migrationView({ status: 'running', rowsProcessed: 9, rowsTotal: 0 }).percent, 0);
   assert.equal(A.migrationView({ status: 'running', etaSec: 0 }).facts[2][1], 'unknown');
 });
+
+test('migrations panel: a paused or throttled job shows its state and reason, both rates and where its time went', () => {
+  const paused = A.migrationView({ name: 'b', status: 'paused', startedAt: '2025-10-09 11:59:00',
+    pausedAt: '2025-10-09T12:00:00Z', pauseReason: 'site busy', rowsProcessed: 12000, rowsTotal: 71000,
+    elapsedSec: 600, activeSec: 120, pausedSec: 450, throttledSec: 30, ratePerSec: 100,
+    recentRatePerSec: 150, etaSec: 0, throttled: false, stalled: false });
+  assert.equal(paused.status, 'paused');
+  assert.equal(paused.state, 'paused: site busy');
+  assert.deepEqual(plain(paused.facts), [['Started', '2025-10-09 11:59:00 UTC'],
+    ['State', 'paused: site busy'], ['Paused at', '2025-10-09 12:00:00 UTC'],
+    ['Rate (recent)', '150 rows/s'], ['Rate (lifetime)', '100 rows/s'], ['ETA', 'unknown while paused'],
+    ['Active', '2m 0s'], ['Paused', '7m 30s'], ['Throttled', '30s'], ['Last progress', DASH]]);
+
+  const throttled = A.migrationView({ name: 'b', status: 'running', throttled: true,
+    throttleReason: 'WAL at 80 MB (limit 64 MB)', rowsProcessed: 1, rowsTotal: 2, activeSec: 10,
+    pausedSec: 0, throttledSec: 5, ratePerSec: 0.1, recentRatePerSec: 0, etaSec: 10 });
+  assert.equal(throttled.status, 'running');
+  assert.equal(throttled.state, 'throttled: WAL at 80 MB (limit 64 MB)');
+  assert.equal(plain(throttled.facts).find((f) => f[0] === 'State')[1], 'throttled: WAL at 80 MB (limit 64 MB)');
+
+  // A paused job without a reason, and a server that sends no control fields at all.
+  assert.equal(A.migrationView({ status: 'paused' }).state, 'paused');
+  const plainRunning = A.migrationView({ status: 'running', ratePerSec: 5 });
+  assert.equal(plainRunning.state, 'running');
+  assert.equal(plain(plainRunning.facts).find((f) => f[0] === 'State'), undefined, 'no State row for a plain run');
+});

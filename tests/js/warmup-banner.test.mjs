@@ -406,3 +406,52 @@ test('polling is fast while a migration runs or the server starts up, slow other
     assert.equal(B.nextPollDelay(h, status, NOW), want, what);
   }
 });
+
+// Ingest liveness lines (docs/browser.md): per source, in name order.
+const liveHealthz = (ingest_liveness) => ({ ready: true, async_migrations: [], ingest_liveness });
+const secAgo = (s) => (NOW - s * 1000) / 1000;
+
+test('liveness: a receipt strictly more than 5 minutes old shows "No packets", N rounded down', () => {
+  assert.deepEqual(messages(liveHealthz({ a: { lastReceiptUnix: secAgo(300), lastMessageUnix: secAgo(300) } }), 200, NOW), []);
+  assert.deepEqual(messages(liveHealthz({ a: { lastReceiptUnix: secAgo(301), lastMessageUnix: secAgo(301) } }), 200, NOW),
+    ['No packets from a in 5 min.']);
+  assert.deepEqual(messages(liveHealthz({ a: { lastReceiptUnix: secAgo(779) } }), 200, NOW),
+    ['No packets from a in 12 min.']);
+  assert.equal(B.shouldShowBanner(liveHealthz({ a: { lastReceiptUnix: secAgo(301) } }), 200, NOW), true);
+  assert.equal(B.isSteadyState(liveHealthz({ a: { lastReceiptUnix: secAgo(301) } }), NOW), false);
+  assert.equal(B.isSteadyState(liveHealthz({ a: { lastReceiptUnix: secAgo(300) } }), NOW), true);
+});
+
+test('liveness: fresh receipts but stored messages older than 5 minutes show "not being stored"', () => {
+  assert.deepEqual(messages(liveHealthz({ s: { lastReceiptUnix: secAgo(10), lastMessageUnix: secAgo(300) } }), 200, NOW), []);
+  assert.deepEqual(messages(liveHealthz({ s: { lastReceiptUnix: secAgo(10), lastMessageUnix: secAgo(301) } }), 200, NOW),
+    ['Packets from s are not being stored (last stored 5 min ago).']);
+  assert.deepEqual(messages(liveHealthz({ s: { lastReceiptUnix: secAgo(0), lastMessageUnix: secAgo(3599) } }), 200, NOW),
+    ['Packets from s are not being stored (last stored 59 min ago).']);
+});
+
+test('liveness: sources in name order, each with its own line', () => {
+  assert.deepEqual(messages(liveHealthz({
+    zeta: { lastReceiptUnix: secAgo(600) },
+    alpha: { lastReceiptUnix: secAgo(5), lastMessageUnix: secAgo(900) },
+    mid: { lastReceiptUnix: secAgo(5), lastMessageUnix: secAgo(5) },
+  }), 200, NOW), ['Packets from alpha are not being stored (last stored 15 min ago).',
+    'No packets from zeta in 10 min.']);
+});
+
+test('liveness: missing or malformed input adds nothing and breaks nothing', () => {
+  const bad = [undefined, null, 'x', 42, [], [{ lastReceiptUnix: secAgo(900) }]];
+  for (const v of bad) {
+    assert.deepEqual(messages(liveHealthz(v), 200, NOW), [], JSON.stringify(v));
+    assert.equal(B.isSteadyState(liveHealthz(v), NOW), true);
+  }
+  const times = [0, -5, NaN, Infinity, '1760000000', String(secAgo(900)), secAgo(-60), null, {}, true];
+  for (const t of times) {
+    assert.deepEqual(messages(liveHealthz({ a: { lastReceiptUnix: t } }), 200, NOW), [], String(t));
+    assert.deepEqual(messages(liveHealthz({ a: { lastReceiptUnix: secAgo(1), lastMessageUnix: t } }), 200, NOW), [], String(t));
+  }
+  assert.deepEqual(messages(liveHealthz({ a: null, b: 'x', c: [] }), 200, NOW), []);
+  // Liveness lines follow the migration lines.
+  const h = { ...healthz([running()]), ingest_liveness: { a: { lastReceiptUnix: secAgo(400) } } };
+  assert.equal(messages(h, 200, NOW).at(-1), 'No packets from a in 6 min.');
+});

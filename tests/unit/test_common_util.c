@@ -107,8 +107,12 @@ static void upgrade_keeps_every_legacy_row(void **state)
     assert_int_equal(query_int(db, "SELECT count(*) FROM _async_migrations WHERE rows_total = 0 "
                                    "AND last_update_at IS NULL"),
                      1);
-    /* The legacy index on observations(transmission_id) is reused, not duplicated. */
-    assert_int_equal(query_int(db, "SELECT count(*) FROM pragma_index_list('observations')"), 1);
+    /* The legacy index on observations(transmission_id) is reused, not duplicated;
+     * the timestamp index for the time windows is added. */
+    assert_int_equal(query_int(db, "SELECT count(*) FROM pragma_index_list('observations')"
+                                   " WHERE name <> 'idx_observations_timestamp'"), 1);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM pragma_index_list('observations')"
+                                   " WHERE name = 'idx_observations_timestamp'"), 1);
     sqlite3_close(db);
 }
 

@@ -90,7 +90,25 @@ static void a_good_message_becomes_the_ingest_line(void **state)
     assert_string_equal(m.line,
                         "{\"hash\":\"ed5d121dc09272c4\",\"raw_hex\":\"" "09046f17c47ed00a13e16ab5b94b1cc2d1a5059c6e5a6253c60d"
                         "\",\"payload_type\":2,\"observer\":\"OBS1\",\"snr\":12.5,\"rssi\":-60.0,"
-                        "\"path\":[\"6f\",\"17\",\"c4\",\"7e\"],\"timestamp\":1758456000}");
+                        "\"path\":[\"6f\",\"17\",\"c4\",\"7e\"],\"timestamp\":1758456000,"
+                        "\"region\":\"SEA\"}");
+    message_clear(&m);
+}
+
+/* A status message also becomes an observer_status ingest line; odd fields are left out. */
+static void a_status_message_becomes_an_observer_status_line(void **state)
+{
+    (void)state;
+    const char *payload = "{\"status\":\"online\",\"origin\":\"Roof\",\"model\":\"unknown\","
+                          "\"firmware_version\":\"v1.9.0\",\"timestamp\":\"2025-09-21T12:00:00Z\","
+                          "\"stats\":{\"battery_mv\":4100,\"uptime_secs\":-5,\"noise_floor\":-112}}";
+    struct message m;
+    message_parse("meshcore/SEA/OBS1/status", payload, strlen(payload), NULL, RECEIPT, &m);
+    assert_int_equal(m.kind, MESSAGE_STATUS);
+    assert_string_equal(m.line,
+                        "{\"kind\":\"observer_status\",\"observer\":\"OBS1\",\"timestamp\":1758456000,"
+                        "\"region\":\"SEA\",\"observer_name\":\"Roof\",\"firmware\":\"v1.9.0\","
+                        "\"battery_mv\":4100,\"noise_floor\":-112.0}");
     message_clear(&m);
 }
 
@@ -113,7 +131,7 @@ static void timestamps_without_a_zone_use_the_receipt_time(void **state)
         message_parse(TOPIC, payload, strlen(payload), NULL, RECEIPT, &m);
         assert_int_equal(m.kind, MESSAGE_PACKET);
         char expect[64];
-        snprintf(expect, sizeof expect, "\"timestamp\":%lld}", (long long)cases[i].expected);
+        snprintf(expect, sizeof expect, "\"timestamp\":%lld,", (long long)cases[i].expected);
         assert_non_null(strstr(m.line, expect));
         message_clear(&m);
     }
@@ -206,6 +224,7 @@ int main(void)
         cmocka_unit_test(classifies_messages_by_table),
         cmocka_unit_test(a_good_message_becomes_the_ingest_line),
         cmocka_unit_test(timestamps_without_a_zone_use_the_receipt_time),
+        cmocka_unit_test(a_status_message_becomes_an_observer_status_line),
         cmocka_unit_test(an_oversized_payload_is_refused_unread),
         cmocka_unit_test(config_errors_name_the_line),
         cmocka_unit_test(config_fills_the_defaults),

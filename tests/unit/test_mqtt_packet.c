@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "packet.h"
+#include "packet_hash.h"
 
 struct decode_case {
     const char *name;

@@ -122,6 +122,19 @@ static const struct {
     {"truncated sequence", "{\"hash\":\"a\",\"observer\":\"\xe2\x82\"," VALID_TAIL "}", "UTF-8"},
     {"escaped lone surrogate", "{\"hash\":\"a\",\"observer\":\"\\ud800\"," VALID_TAIL "}",
      "lone UTF-16 surrogate"},
+    {"status without observer", "{\"kind\":\"observer_status\",\"timestamp\":1760000000}",
+     "missing field \"observer\""},
+    {"status with a packet field", "{\"kind\":\"observer_status\",\"observer\":\"o\","
+     "\"timestamp\":1760000000,\"hash\":\"a\"}", "unknown field \"hash\""},
+    {"observation with a status field", "{\"hash\":\"a\",\"model\":\"x\"," VALID_TAIL "}",
+     "unknown field \"model\""},
+    {"unknown kind", "{\"kind\":\"weather\",\"hash\":\"a\"," VALID_TAIL "}", "field \"kind\""},
+    {"kind not a string", "{\"kind\":1,\"hash\":\"a\"," VALID_TAIL "}", "field \"kind\""},
+    {"battery out of range", "{\"kind\":\"observer_status\",\"observer\":\"o\","
+     "\"timestamp\":1760000000,\"battery_mv\":-1}", "field \"battery_mv\""},
+    {"noise floor not finite", "{\"kind\":\"observer_status\",\"observer\":\"o\","
+     "\"timestamp\":1760000000,\"noise_floor\":\"-110\"}", "field \"noise_floor\""},
+    {"empty region", "{\"hash\":\"a\",\"region\":\"\"," VALID_TAIL "}", "field \"region\""},
     {"escaped low surrogate first", "{\"hash\":\"a\",\"observer\":\"\\udc00\\ud800\"," VALID_TAIL
      "}", "lone UTF-16 surrogate"},
 };
@@ -153,6 +166,30 @@ static void parse_rejects_invalid_lines_with_a_reason(void **state)
         assert_null(obs.path_json);
         free(err);
     }
+}
+
+/* An observer_status line fills the status fields and nothing of an observation. */
+static void parse_accepts_an_observer_status_line(void **state)
+{
+    (void)state;
+    const char *line = "{\"kind\":\"observer_status\",\"observer\":\"OBS1\",\"timestamp\":1760000000,"
+                       "\"observer_name\":\"Roof\",\"region\":\"SEA\",\"model\":\"T-Beam\","
+                       "\"firmware\":\"v1.9\",\"battery_mv\":4100,\"uptime_s\":60,\"noise_floor\":-112.5}";
+    struct ingest_obs obs;
+    char *err = NULL;
+    if (ingest_parse_line(line, strlen(line), &obs, &err) != 0)
+        fail_msg("refused: %s", err);
+    assert_int_equal(obs.kind, INGEST_KIND_OBSERVER_STATUS);
+    assert_null(obs.hash);
+    assert_string_equal(obs.observer, "OBS1");
+    assert_string_equal(obs.observer_name, "Roof");
+    assert_string_equal(obs.region, "SEA");
+    assert_string_equal(obs.model, "T-Beam");
+    assert_string_equal(obs.firmware, "v1.9");
+    assert_true(obs.has_battery_mv && obs.battery_mv == 4100);
+    assert_true(obs.has_uptime_s && obs.uptime_s == 60);
+    assert_true(obs.has_noise_floor && obs.noise_floor == -112.5);
+    ingest_obs_clear(&obs);
 }
 
 /* Builds a line of exactly `len` bytes whose hash field is padded to reach it. */
@@ -412,6 +449,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parse_rejects_invalid_lines_with_a_reason),
+        cmocka_unit_test(parse_accepts_an_observer_status_line),
         cmocka_unit_test(parse_rejects_oversized_lines),
         cmocka_unit_test(parse_cap_ignores_a_trailing_carriage_return),
         cmocka_unit_test(parse_rejects_overlong_fields),

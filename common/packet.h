@@ -1,4 +1,4 @@
-/* packet.h: MeshCore packet decoding and its path-independent content hash (docs/mqtt.md); pure, no I/O. */
+/* packet.h: MeshCore packet decoding (docs/mqtt.md); pure, no I/O; the hash is mqtt/packet_hash.h. */
 #ifndef MESHSCOPE_PACKET_H
 #define MESHSCOPE_PACKET_H
 
@@ -8,8 +8,6 @@
 /* MeshCore's limits (firmware src/MeshCore.h): a packet never exceeds these. */
 #define PACKET_MAX_PATH 64
 #define PACKET_MAX_RAW 256
-/* 8 bytes of SHA-256, as firmware's MAX_HASH_SIZE; 16 hex digits plus NUL. */
-#define PACKET_HASH_HEX 17
 
 enum packet_route {
     PACKET_ROUTE_TRANSPORT_FLOOD = 0,
@@ -50,13 +48,6 @@ struct packet {
 
 /* Decodes the wire layout of `raw`; `out` points into `raw`. Returns PACKET_OK or why not. */
 enum packet_error packet_decode(const uint8_t *raw, size_t len, struct packet *out);
-
-/*
- * The firmware's Packet::calculatePacketHash, as 16 lowercase hex digits:
- * SHA-256 over the payload type byte, for TRACE the 16-bit path length
- * (little-endian: the path byte, then 0), then the payload; first 8 bytes.
- */
-void packet_hash(const struct packet *p, char out[PACKET_HASH_HEX]);
 
 /* "REQ", "TXT_MSG", ...; "UNKNOWN" for the types MeshCore has not assigned. */
 const char *packet_type_name(unsigned payload_type);

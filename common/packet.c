@@ -1,9 +1,7 @@
-/* packet.c: MeshCore's wire layout (firmware src/Packet.h, Packet.cpp) and its packet hash; see docs/mqtt.md. */
+/* packet.c: MeshCore's wire layout (firmware src/Packet.h, Packet.cpp); pure, shared by the bridge and the responders (docs/mqtt.md). */
 #include "packet.h"
 
 #include <string.h>
-
-#include <nettle/sha2.h>
 
 /* Firmware's PAYLOAD_TYPE_* names; 0x0C-0x0E are unassigned. */
 static const char *const type_names[16] = {
@@ -83,27 +81,6 @@ enum packet_error packet_decode(const uint8_t *raw, size_t len, struct packet *o
     return PACKET_OK;
 }
 
-void packet_hash(const struct packet *p, char out[PACKET_HASH_HEX])
-{
-    struct sha256_ctx ctx;
-    uint8_t digest[SHA256_DIGEST_SIZE];
-    uint8_t type = (uint8_t)p->payload_type;
-    sha256_init(&ctx);
-    sha256_update(&ctx, 1, &type);
-    if (p->payload_type == PACKET_TYPE_TRACE) {
-        /* Firmware hashes its uint16_t path_len member as stored on a little-endian MCU. */
-        uint8_t path_len[2] = {(uint8_t)p->path_byte, 0};
-        sha256_update(&ctx, 2, path_len);
-    }
-    sha256_update(&ctx, p->payload_len, p->payload);
-    sha256_digest(&ctx, sizeof digest, digest);
-    static const char hex[] = "0123456789abcdef";
-    for (int i = 0; i < 8; i++) {
-        out[2 * i] = hex[digest[i] >> 4];
-        out[2 * i + 1] = hex[digest[i] & 0x0f];
-    }
-    out[16] = '\0';
-}
 
 static int hex_digit(char c)
 {
