@@ -70,16 +70,21 @@ static void log_write(enum log_level level, const char *message, const char *suf
             suffix ? suffix : "");
 }
 
+static void log_vmsg(enum log_level level, const char *suffix, const char *fmt, va_list ap)
+{
+    char message[LOG_LINE_MAX];
+    vsnprintf(message, sizeof message, fmt, ap);
+    log_write(level, message, suffix);
+}
+
 void log_msg(enum log_level level, const char *fmt, ...)
 {
     if (level > log_threshold)
         return;
-    char message[LOG_LINE_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(message, sizeof message, fmt, ap);
+    log_vmsg(level, NULL, fmt, ap);
     va_end(ap);
-    log_write(level, message, NULL);
 }
 
 void log_msg_errno(enum log_level level, const char *fmt, ...)
@@ -87,10 +92,8 @@ void log_msg_errno(enum log_level level, const char *fmt, ...)
     int saved_errno = errno;
     if (level > log_threshold)
         return;
-    char message[LOG_LINE_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(message, sizeof message, fmt, ap);
+    log_vmsg(level, strerror(saved_errno), fmt, ap);
     va_end(ap);
-    log_write(level, message, strerror(saved_errno));
 }

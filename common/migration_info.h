@@ -97,7 +97,7 @@ void migration_info_compute(const struct migration_row *row, int64_t now_ms,
                             int64_t stalled_after_ms, struct migration_info *info);
 void migration_info_free(struct migration_info *info);
 
-/* The JSON object of design §4; optional fields are left out when absent. */
+/* The migration info object of docs/api.md; optional fields are left out when absent. */
 struct json_object *migration_info_to_json(const struct migration_info *info);
 
 #endif

@@ -44,7 +44,7 @@ static void on_wake_signal(int signo)
  * thread sits in a long SQLite call (an ingest commit waiting for the writer
  * behind a batch): with the cancel left until ingest had drained, a backfill
  * without yields kept taking the writer, ingest's commit waited out its busy
- * timeout, and SIGTERM took over 30 s (tests/integration/worker_stop.test.mjs).
+ * timeout, and SIGTERM took over 30 s (tests/integration/worker-stop.test.mjs).
  * SIGUSR1 then wakes the main thread from ppoll() or sigsuspend().
  */
 struct stop_watch {

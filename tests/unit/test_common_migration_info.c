@@ -1,4 +1,4 @@
-/* test_fcgi_migration_info.c: the migration info rules of docs/api.md (status, times, elapsed/rate/ETA, stall, no NaN). */
+/* test_common_migration_info.c: the migration info rules of docs/api.md (status, times, elapsed/rate/ETA, stall, no NaN). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

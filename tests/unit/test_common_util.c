@@ -124,7 +124,7 @@ static int file_exists(const char *path)
 /*
  * Production responders run as a user that may read the database directory but
  * not create files in it, and SQLite can open a WAL database read-only only if
- * its -wal and -shm files exist (design §9). So the last meshscope connection
+ * its -wal and -shm files exist (docs/architecture.md, "Known traps"). So the last meshscope connection
  * to close must leave them in place instead of deleting them.
  */
 static void configured_connection_leaves_wal_files_for_readonly_readers(void **state)

@@ -1,4 +1,4 @@
-/* test_backfill.c: tx_last_seen_backfill_v1 on real SQLite files, against the migration rules of docs/database.md. */
+/* test_worker_backfill.c: tx_last_seen_backfill_v1 on real SQLite files, against the migration rules of docs/database.md. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* test_ingest_parse.c: the ingest line protocol's validation, table-driven (docs/ingest.md). */
+/* test_worker_ingest_parse.c: the ingest line protocol's validation, table-driven (docs/ingest.md). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

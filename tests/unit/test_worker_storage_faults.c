@@ -1,4 +1,4 @@
-/* test_storage_faults.c: the backfill and ingest's group commit under injected SQLITE_FULL and SQLITE_IOERR (design §3, §6). */
+/* test_worker_storage_faults.c: the backfill and ingest's group commit under injected SQLITE_FULL and SQLITE_IOERR (docs/database.md, docs/ingest.md). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <inttypes.h>
