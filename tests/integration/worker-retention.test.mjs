@@ -152,6 +152,7 @@ test('ctl status and meshscope-worker status list the migrations then retention;
     return { log: () => log, stop: async () => { child.kill('SIGTERM'); await exited; } };
   };
   let worker = start();
+  t.after(() => worker.stop()); // also the first one, should an assertion fail before its stop
   await waitFor(() => sqlite(db, "SELECT status FROM _async_migrations WHERE name = 'retention'") === 'done',
     { what: 'the first retention run' });
   const listed = JSON.parse(ctl('status').stdout);
@@ -168,7 +169,6 @@ test('ctl status and meshscope-worker status list the migrations then retention;
   const before = Number(sqlite(db, 'SELECT count(*) FROM observations'));
   sqlite(db, 'INSERT INTO observations(transmission_id, timestamp) VALUES (1, 1000);');
   worker = start();
-  t.after(() => worker.stop());
   await waitFor(() => JSON.parse(ctl('status').stdout || '{}').jobs?.find((j) => j.name === 'retention')?.paused === true,
     { what: 'retention listed paused after the restart' });
   assert.equal(Number(sqlite(db, 'SELECT count(*) FROM observations')), before + 1, 'nothing deleted while paused');
