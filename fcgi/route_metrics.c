@@ -1,6 +1,7 @@
 /* route_metrics.c: GET /api/metrics, the pool and migration figures in the Prometheus text format 0.0.4. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include "encode.h"
 #include "ingest_liveness.h"
@@ -236,6 +237,26 @@ static void write_ingest(FILE *out, const struct ingest_stats *s)
     fputc('\n', out);
 }
 
+/*
+ * The database and WAL file sizes, from stat() alone (no query), so a WAL that
+ * grows because checkpoints cannot complete is visible even while reads fail.
+ * Nothing is written before the worker has created the file.
+ */
+static void write_sqlite_files(FILE *out, const char *db_path)
+{
+    struct stat db_st, wal_st;
+    if (db_path == NULL || stat(db_path, &db_st) != 0)
+        return;
+    char *wal_path = xasprintf("%s-wal", db_path);
+    int64_t wal_bytes = stat(wal_path, &wal_st) == 0 ? (int64_t)wal_st.st_size : 0;
+    free(wal_path);
+    family(out, "meshscope_sqlite_database_bytes", "gauge", "Size of the database file.");
+    fprintf(out, "meshscope_sqlite_database_bytes %lld\n", (long long)db_st.st_size);
+    family(out, "meshscope_sqlite_wal_bytes", "gauge",
+           "Size of the database's -wal file (0 when there is none).");
+    fprintf(out, "meshscope_sqlite_wal_bytes %lld\n", (long long)wal_bytes);
+}
+
 static void metrics(struct responder *r, const struct http_request *req,
                     struct http_response *resp)
 {
@@ -282,6 +303,7 @@ static void metrics(struct responder *r, const struct http_request *req,
         writer_stats_free(&ws);
     }
     observer_metrics_write(out, r);
+    write_sqlite_files(out, r->reader.path);
     if (r->liveness_path != NULL) {
         struct ingest_liveness *l = xmalloc(sizeof *l);
         if (ingest_liveness_read(r->liveness_path, l, &err) == 0)

@@ -528,3 +528,20 @@ test('ingest figures: reported when _ingest_stats has its row, omitted quietly o
   assert.match(text, /^meshscope_ingest_ack_latency_p99_seconds 0.0125$/m);
   assert.doesNotMatch(get('done', '/api/metrics').body, /meshscope_ingest_/);
 });
+
+test('metrics: the database and WAL file sizes, so a WAL that checkpoints cannot shrink shows', () => {
+  const db = makeDb('walsize', `${SCHEMA} PRAGMA journal_mode = WAL;`);
+  const walBody = (wal) => {
+    writeFileSync(`${db}-wal`, Buffer.alloc(wal));
+    return get('walsize', '/api/metrics').body.toString();
+  };
+  const sample = (text, name) => Number(text.match(new RegExp(`^${name} (\\d+)$`, 'm'))?.[1]);
+  const text = walBody(0);
+  assert.equal(sample(text, 'meshscope_sqlite_database_bytes'), readFileSync(db).length);
+  assert.equal(sample(text, 'meshscope_sqlite_wal_bytes'), 0);
+  // Only the file's size counts (a zero-filled log has no valid header, so
+  // SQLite reads the database without it).
+  assert.equal(sample(walBody(65536), 'meshscope_sqlite_wal_bytes'), 65536);
+  const noDb = cgi({ db: path.join(dir, 'absent.db'), uri: '/api/metrics' }).body.toString();
+  assert.doesNotMatch(noDb, /meshscope_sqlite_/, 'nothing is reported before the worker made the file');
+});

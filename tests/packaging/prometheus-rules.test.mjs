@@ -69,6 +69,13 @@ const CASES = [
     evals: [{ at: '20m', fires: [] }, { at: '90m', fires: [{ ...SITE, name: 'a' }] }],
   },
   {
+    // 2 GiB of WAL for 10 minutes fires; 512 MiB, under the critical size, never does.
+    alert: 'MeshscopeWalCritical',
+    series: [[sel('meshscope_sqlite_wal_bytes', { instance: 'big' }), '2147483648x20'],
+      [sel('meshscope_sqlite_wal_bytes', { instance: 'ok' }), '536870912x20']],
+    evals: [{ at: '3m', fires: [] }, { at: '10m', fires: [{ ...SITE, instance: 'big' }] }],
+  },
+  {
     // 10 lines a second stored, 2 refused (17 %).
     alert: 'MeshscopeIngestErrorsHigh',
     series: [[sel('meshscope_ingest_lines_accepted_total'), '0+600x30'],
