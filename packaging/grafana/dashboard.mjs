@@ -118,6 +118,26 @@ panel({ title: 'Bridge take-to-acknowledgement p99', unit: 's',
   targets: [{ expr: `meshscope_mqtt_ack_latency_p99_seconds${sel}`, legend: 'p99' }] }, 8);
 endRow();
 
+row('Writer and database (meshscope-worker)');
+panel({ title: 'Writer held, seconds per second by source', unit: 'percentunit',
+  description: 'Share of time each source (ingest, migration:NAME, retention, checkpoint, progress) holds SQLite\'s single writer. One source near 1 starves the others.',
+  targets: [{ expr: `sum by (source) (rate(meshscope_writer_hold_seconds_sum${sel}[$__rate_interval]))`, legend: '{{source}}' }] }, 8);
+panel({ title: 'Writer waited, seconds per second by source', unit: 'percentunit',
+  description: 'Time each source spent waiting for the writer; ingest waiting long is what the ingest-wait throttle reacts to.',
+  targets: [{ expr: `sum by (source) (rate(meshscope_writer_wait_seconds_sum${sel}[$__rate_interval]))`, legend: '{{source}}' }] }, 8);
+panel({ title: 'Database and WAL size', unit: 'bytes',
+  description: 'The -wal file grows while a reader holds an old snapshot; past --critical-wal-mb the worker pauses its jobs (alert MeshscopeWalCritical).',
+  targets: [
+    { expr: `meshscope_sqlite_database_bytes${sel}`, legend: 'database' },
+    { expr: `meshscope_sqlite_wal_bytes${sel}`, legend: 'WAL' },
+  ] }, 8);
+endRow();
+panel({ type: 'stat', title: 'Observers heard in the last hour', unit: 'short',
+  targets: [{ expr: `count((time() - meshscope_observer_last_packet_timestamp_seconds${sel}) < 3600) or vector(0)`, legend: 'observers' }] }, 8);
+panel({ title: 'Packets per observer per second', unit: 'short',
+  targets: [{ expr: `sum by (observer) (rate(meshscope_observer_packets_total${sel}[$__rate_interval]))`, legend: '{{observer}}' }] }, 16);
+endRow();
+
 row('Readers (responder pool)');
 panel({ title: 'Requests per second by endpoint', unit: 'reqps',
   targets: [{ expr: `sum by (endpoint, code) (rate(meshscope_http_requests_total${sel}[$__rate_interval]))`, legend: '{{endpoint}} {{code}}' }] }, 8);
