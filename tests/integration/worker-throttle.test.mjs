@@ -117,14 +117,21 @@ test('flag-file throttle: enters and leaves with the reason in the API and the m
 // The pool's stats file as fcgi/poolstats lays it out (common/poolstats_file.h): a
 // header, the retired sums, 64 slots. Only the header and the retired latency
 // histogram of endpoint 0 are filled in: the worker sums every slot and the retired part.
-const POOL_FILE_BYTES = 104000;
-const RETIRED_LATENCY_OFFSET = 280;
+// Derived from common/poolstats_layout.h and poolstats_file.h, so a change of
+// POOLSTATS_MAX_ENDPOINTS there is one change here.
+const ENDPOINTS = 16, CLASSES = 4, BUCKETS = 18, SLOTS = 64;
+const COUNTERS_BYTES = 8 * (ENDPOINTS * CLASSES + ENDPOINTS * (BUCKETS + 1) + ENDPOINTS);
+const align64 = (n) => Math.ceil(n / 64) * 64;
+const HEADER_BYTES = 24; // magic, layout, slot_count, slot_size
+const SLOT_BYTES = align64(32 + COUNTERS_BYTES);
+const POOL_FILE_BYTES = align64(HEADER_BYTES + COUNTERS_BYTES) + SLOTS * SLOT_BYTES;
+const RETIRED_LATENCY_OFFSET = HEADER_BYTES + 8 * ENDPOINTS * CLASSES;
 const BUCKET_250_MS = 12; // upper bound 250000 us
 function writePoolStats(file, slowRequests) {
   const b = Buffer.alloc(POOL_FILE_BYTES);
   b.writeBigUInt64LE(0x3174617473687365n, 0); // magic "eshstat1"
-  b.writeUInt32LE(64, 16);                     // slot_count
-  b.writeUInt32LE(1600, 20);                   // slot_size
+  b.writeUInt32LE(SLOTS, 16);                  // slot_count
+  b.writeUInt32LE(SLOT_BYTES, 20);             // slot_size
   b.writeBigUInt64LE(BigInt(slowRequests), RETIRED_LATENCY_OFFSET + 8 * BUCKET_250_MS);
   writeFileSync(`${file}.tmp`, b);
   renameSync(`${file}.tmp`, file);
@@ -135,7 +142,9 @@ test('reader-p99 throttle: slow answers in the pool stats file throttle the job 
   const { db } = legacyWithReference(dir, { transmissions: 60000, observations: 240000 });
   const stats = path.join(dir, 'fcgi.stats');
   writePoolStats(stats, 0);
-  const w = await startControlled({ db, dir, args: ['--batch-size', '200', '--yield-ms', '50',
+  // 300 batches 200 ms apart: the job outlives the throttle's 10 s window even
+  // on an idle machine, where the backfill's own work takes well under a second.
+  const w = await startControlled({ db, dir, args: ['--batch-size', '200', '--yield-ms', '200',
     '--throttle-ingest-wait-ms', '0', '--throttle-reader-p99-ms', '100', '--pool-stats-file', stats] });
   t.after(async () => { await w.stop(); rmSync(dir, { recursive: true, force: true }); });
   await waitFor(() => (migrationStatus(db)?.rowsProcessed ?? 0) > 0, { what: 'progress' });
