@@ -47,7 +47,7 @@ static void feed_on_reply(void *ctx, const char *reply, size_t len)
         return;
     /* `ok duplicate`: the worker holds this observation already; acknowledged too. */
     if (strcmp(reply, "ok") == 0 || strcmp(reply, "ok duplicate") == 0) {
-        double ms = (double)(tool_now_us() - sent.sent_us) / 1000.0;
+        double ms = (double)(clock_monotonic_us() - sent.sent_us) / 1000.0;
         ingest_latency_add(c->period, ms);
         ingest_latency_add(c->recent, ms);
         c->oks++;
@@ -55,7 +55,7 @@ static void feed_on_reply(void *ctx, const char *reply, size_t len)
         return;
     }
     c->errors++;
-    int64_t now = tool_now_us();
+    int64_t now = clock_monotonic_us();
     if (now - c->error_logged_us > 10 * 1000000) {
         log_warnx("the worker refused a line: %.*s", (int)len, reply);
         c->error_logged_us = now;
@@ -181,11 +181,11 @@ static void feed_session(const struct feed_options *o, int fd, struct feed_gen *
     char *out = NULL;
     size_t out_len = 0, out_sent = 0, out_cap = 0;
     int64_t interval_us = 1000000 / o->rate;
-    int64_t next_due = tool_now_us();
+    int64_t next_due = clock_monotonic_us();
     int64_t drain_until = 0;
 
     for (;;) {
-        int64_t now = tool_now_us();
+        int64_t now = clock_monotonic_us();
         if (feed_stop && drain_until == 0)
             drain_until = now + FEED_DRAIN_MS * 1000;
         int done_sending = drain_until != 0 || (o->count > 0 && c->sent >= o->count);
@@ -266,7 +266,7 @@ int ingest_feed_main(int argc, char **argv)
     struct feed_counts c = {0};
     c.period = xcalloc(1, sizeof *c.period);
     c.recent = xcalloc(1, sizeof *c.recent);
-    int64_t start = tool_now_us();
+    int64_t start = clock_monotonic_us();
     int64_t report_from = start, report_at = start + o.report_secs * 1000000;
     int waiting_logged = 0, backoff_ms = 100;
     log_info("feeding %s at %lld lines/s from %lld observers", o.socket_path, (long long)o.rate,
@@ -298,7 +298,7 @@ int ingest_feed_main(int argc, char **argv)
     memcpy(c.period, c.recent, sizeof *c.period);
     c.period_sent = c.sent;
     c.period_oks = c.oks;
-    feed_report(&c, (double)(tool_now_us() - start) / 1e6, "stopped");
+    feed_report(&c, (double)(clock_monotonic_us() - start) / 1e6, "stopped");
     double p50 = 0, p99 = 0;
     if (o.count > 0 && ingest_latency_percentiles(c.recent, &p50, &p99) == 0)
         printf("acked %lld of %lld lines; ack latency p50 %.2f ms, p99 %.2f ms\n",

@@ -61,7 +61,7 @@ static void on_reply(void *ctx, const char *reply, size_t len)
     /* `ok duplicate`: the worker holds this observation already; acknowledged too. */
     if (strcmp(reply, "ok") == 0 || strcmp(reply, "ok duplicate") == 0) {
         st->oks++;
-        ingest_latency_add(st->latency, (double)(tool_now_us() - sent.sent_us) / 1000.0);
+        ingest_latency_add(st->latency, (double)(clock_monotonic_us() - sent.sent_us) / 1000.0);
         return;
     }
     st->errors++;
@@ -124,7 +124,7 @@ static void take_input_lines(struct send_state *st)
         if (blank(start, len))
             continue;
         out_append(st, start, len);
-        tool_inflight_push(&st->inflight, st->lineno, tool_now_us());
+        tool_inflight_push(&st->inflight, st->lineno, clock_monotonic_us());
         st->sent++;
     }
 }

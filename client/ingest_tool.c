@@ -15,13 +15,6 @@
 #include "log.h"
 #include "util.h"
 
-int64_t tool_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 int tool_connect(const char *path, int *fd_out, char **errp)
 {
     struct sockaddr_un addr = {.sun_family = AF_UNIX};

@@ -10,8 +10,6 @@
 /* Connects to the worker's ingest socket; the descriptor is non-blocking. */
 int tool_connect(const char *path, int *fd_out, char **errp);
 
-int64_t tool_now_us(void);
-
 /* Reply lines arrive in the order the lines were sent; this splits them. */
 struct tool_replies {
     char buf[1024]; /* a reply is at most "error " + INGEST_REASON_MAX + "\n" */

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "db.h"
 #include "util.h"
 #include "writer_stats_table.h"
 
@@ -133,17 +134,6 @@ static const struct {
     {"idx_observations_timestamp", "observations", "timestamp", "\"timestamp\""},
 };
 
-static int exec_sql(sqlite3 *db, const char *sql, char **errp)
-{
-    char *sqlite_err = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &sqlite_err) != SQLITE_OK) {
-        set_error(errp, "%s", sqlite_err ? sqlite_err : sqlite3_errmsg(db));
-        sqlite3_free(sqlite_err);
-        return -1;
-    }
-    return 0;
-}
-
 int schema_add_column(sqlite3 *db, const char *table, const char *column_ddl, char **errp)
 {
     char *sql = sqlite3_mprintf("ALTER TABLE \"%w\" ADD COLUMN %s", table, column_ddl);
@@ -205,7 +195,7 @@ static int create_missing_indexes(sqlite3 *db, char **errp)
                                     schema_indexes[i].columns);
         if (sql == NULL)
             return set_error(errp, "out of memory");
-        int rc = exec_sql(db, sql, errp);
+        int rc = db_exec(db, sql, "upgrading the schema", errp);
         sqlite3_free(sql);
         if (rc != 0)
             return -1;
@@ -239,14 +229,15 @@ static int create_observers(sqlite3 *db, char **errp)
     int exists = 0;
     if (table_exists(db, SCHEMA_OBSERVERS_TABLE, &exists, errp) != 0)
         return -1;
-    return exists ? 0 : exec_sql(db, schema_create_observers, errp);
+    return exists ? 0 : db_exec(db, schema_create_observers, "upgrading the schema", errp);
 }
 
 int schema_upgrade(sqlite3 *db, char **errp)
 {
-    if (exec_sql(db, "BEGIN IMMEDIATE", errp) != 0)
+    if (db_exec(db, "BEGIN IMMEDIATE", "upgrading the schema", errp) != 0)
         return -1;
-    if (exec_sql(db, schema_create_tables, errp) != 0 || create_observers(db, errp) != 0)
+    if (db_exec(db, schema_create_tables, "upgrading the schema", errp) != 0 ||
+        create_observers(db, errp) != 0)
         goto err;
     for (size_t i = 0; i < sizeof schema_added_columns / sizeof schema_added_columns[0]; i++) {
         if (schema_add_column(db, schema_added_columns[i].table,
@@ -255,7 +246,7 @@ int schema_upgrade(sqlite3 *db, char **errp)
     }
     if (create_missing_indexes(db, errp) != 0)
         goto err;
-    return exec_sql(db, "COMMIT", errp);
+    return db_exec(db, "COMMIT", "upgrading the schema", errp);
 
 err:
     sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);

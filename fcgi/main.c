@@ -172,13 +172,6 @@ bad:
     return -1;
 }
 
-static int64_t monotonic_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* The default stats file sits next to the pool's unix socket, which every member shares. */
 static char *default_stats_path(int listen_fd, const char *listen_spec)
 {
@@ -296,7 +289,7 @@ static int serve_fastcgi(struct responder *r, int listen_fd)
         if (FCGX_Accept_r(&request) < 0)
             break;
         in_request = 1;
-        int64_t started_us = monotonic_us();
+        int64_t started_us = clock_monotonic_us();
         size_t len = 0;
         int endpoint = 0, status = 0;
         char *out = request_answer(r, FCGX_GetParam("REQUEST_METHOD", request.envp),
@@ -311,7 +304,7 @@ static int serve_fastcgi(struct responder *r, int listen_fd)
          * Counted before FCGX_Finish_r hands the last bytes to nginx, so a
          * client that has its answer can already see it in /api/perf.
          */
-        poolstats_record(r->stats, endpoint, status, monotonic_us() - started_us);
+        poolstats_record(r->stats, endpoint, status, clock_monotonic_us() - started_us);
         poolstats_refresh_rss(r->stats);
         FCGX_Finish_r(&request);
         in_request = 0;

@@ -75,14 +75,6 @@ struct bridge {
     int latency_count, latency_next;
 };
 
-/* Monotonic microseconds: the latencies are a few milliseconds, finer than clock_monotonic_ms. */
-static inline int64_t bridge_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* queue.c */
 int bridge_init(struct bridge *b, const struct bridge_config *config, int window, char **errp);
 void bridge_destroy(struct bridge *b);

@@ -119,7 +119,7 @@ static void enqueue(struct bridge *b, struct source_stats *st, int source, char 
     p->line = line;
     p->len = strlen(line);
     p->source = source;
-    p->taken_us = bridge_now_us();
+    p->taken_us = clock_monotonic_us();
     b->count++;
     ssize_t ignored = write(b->wake_fd[1], "x", 1);
     (void)ignored;

@@ -110,7 +110,7 @@ static int handle_reply(struct sink *k, const char *reply)
         bridge_count_reason(s->stats.refused, &s->stats.refused_count, label, s->config->name,
                             "worker refused a line");
     }
-    b->latency_ms[b->latency_next] = (double)(bridge_now_us() - p->taken_us) / 1000.0;
+    b->latency_ms[b->latency_next] = (double)(clock_monotonic_us() - p->taken_us) / 1000.0;
     b->latency_next = (b->latency_next + 1) % BRIDGE_LATENCY_SAMPLES;
     if (b->latency_count < BRIDGE_LATENCY_SAMPLES)
         b->latency_count++;

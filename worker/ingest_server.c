@@ -3,18 +3,16 @@
 
 #include <assert.h>
 #include <errno.h>
-#include <grp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "rate_limit.h"
+#include "unix_listener.h"
 #include "util.h"
 #include "writer_accounting.h"
 
@@ -67,9 +65,7 @@ struct batch_entry {
 
 struct server {
     const struct ingest_config *config;
-    int listen_fd;
-    dev_t sock_dev;
-    ino_t sock_ino;
+    struct unix_listener listener;
     struct client **clients;
     size_t nclients;
     size_t rr; /* round-robin start, so one busy client cannot starve the others */
@@ -94,13 +90,6 @@ struct server {
     struct rate_limiter gone_log;
 };
 
-static int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 void ingest_config_defaults(struct ingest_config *config)
 {
     config->socket_mode = 0660;
@@ -113,82 +102,6 @@ void ingest_config_defaults(struct ingest_config *config)
 }
 
 /* Socket setup */
-
-static int listen_socket(struct server *srv, char **errp)
-{
-    const struct ingest_config *cfg = srv->config;
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    if (strlen(cfg->socket_path) >= sizeof addr.sun_path)
-        return set_error(errp, "--ingest-socket: path longer than %zu bytes",
-                         sizeof addr.sun_path - 1);
-    strcpy(addr.sun_path, cfg->socket_path);
-
-    gid_t gid = (gid_t)-1;
-    if (cfg->socket_group != NULL) {
-        struct group *gr = getgrnam(cfg->socket_group);
-        if (gr == NULL)
-            return set_error(errp, "--ingest-socket-group: no group named '%s'",
-                             cfg->socket_group);
-        gid = gr->gr_gid;
-    }
-
-    /* A socket file left by a crashed worker is removed; a live one is not stolen. */
-    struct stat st;
-    if (lstat(cfg->socket_path, &st) == 0) {
-        if (!S_ISSOCK(st.st_mode))
-            return set_error(errp, "%s exists and is not a socket", cfg->socket_path);
-        int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (probe < 0)
-            return set_error(errp, "socket: %s", strerror(errno));
-        int rc = connect(probe, (struct sockaddr *)&addr, sizeof addr);
-        int probe_errno = errno;
-        close(probe);
-        if (rc == 0)
-            return set_error(errp, "another process is listening on %s", cfg->socket_path);
-        /* Only "refused" proves nobody listens; EACCES could hide a live worker. */
-        if (probe_errno != ECONNREFUSED)
-            return set_error(errp, "%s exists and cannot be probed (%s); remove it if no "
-                                   "worker uses it", cfg->socket_path, strerror(probe_errno));
-        if (unlink(cfg->socket_path) != 0 && errno != ENOENT)
-            return set_error(errp, "removing stale socket %s: %s", cfg->socket_path,
-                             strerror(errno));
-    }
-
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return set_error(errp, "socket: %s", strerror(errno));
-    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
-        set_error(errp, "binding %s: %s", cfg->socket_path, strerror(errno));
-        close(fd);
-        return -1;
-    }
-    /* Permissions are set before listen(): until then every connect is refused. */
-    if (chmod(cfg->socket_path, cfg->socket_mode) != 0 ||
-        (gid != (gid_t)-1 && chown(cfg->socket_path, (uid_t)-1, gid) != 0) ||
-        listen(fd, 128) != 0 || stat(cfg->socket_path, &st) != 0) {
-        set_error(errp, "setting up %s: %s", cfg->socket_path, strerror(errno));
-        close(fd);
-        unlink(cfg->socket_path);
-        return -1;
-    }
-    srv->listen_fd = fd;
-    srv->sock_dev = st.st_dev;
-    srv->sock_ino = st.st_ino;
-    return 0;
-}
-
-/* Removes the socket file only if it is still ours (a successor may have replaced it). */
-static void close_listener(struct server *srv)
-{
-    if (srv->listen_fd < 0)
-        return;
-    struct stat st;
-    if (stat(srv->config->socket_path, &st) == 0 && st.st_dev == srv->sock_dev &&
-        st.st_ino == srv->sock_ino)
-        unlink(srv->config->socket_path);
-    close(srv->listen_fd);
-    srv->listen_fd = -1;
-}
 
 /* Clients */
 
@@ -206,7 +119,7 @@ static void client_free(struct client *c)
 static void accept_clients(struct server *srv)
 {
     while (srv->nclients < (size_t)srv->config->max_clients) {
-        int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept4(srv->listener.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 /* The listener stays readable: pause, or the loop would spin. */
@@ -288,7 +201,7 @@ static void client_read(struct client *c)
     ssize_t n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
     if (n > 0) {
         c->in_len += (size_t)n;
-        c->read_us = now_us();
+        c->read_us = clock_monotonic_us();
     } else if (n == 0) {
         c->eof = 1;
     } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
@@ -376,7 +289,7 @@ static void batch_add(struct server *srv, struct client *c, const char *line, si
     else
         ingest_parse_line(line, len, &e->obs, &e->error);
     if (srv->batch_len == 0)
-        srv->batch_deadline_us = now_us() + (int64_t)srv->config->batch_ms * 1000;
+        srv->batch_deadline_us = clock_monotonic_us() + (int64_t)srv->config->batch_ms * 1000;
     srv->batch_len++;
     c->pending++;
     c->lines++;
@@ -439,7 +352,7 @@ static void take_all_lines(struct server *srv)
 static int batch_due(const struct server *srv)
 {
     return srv->batch_len > 0 &&
-           (batch_full(srv) || srv->stopping || now_us() >= srv->batch_deadline_us);
+           (batch_full(srv) || srv->stopping || clock_monotonic_us() >= srv->batch_deadline_us);
 }
 
 /* Figures */
@@ -525,7 +438,7 @@ static char *batch_commit(struct server *srv, size_t valid, int64_t refused)
 /* Queues every reply of the batch in arrival order, then empties the batch. */
 static void batch_answer(struct server *srv, const char *db_error)
 {
-    int64_t done_us = now_us();
+    int64_t done_us = clock_monotonic_us();
     size_t k = 0;
     for (size_t i = 0; i < srv->batch_len; i++) {
         struct batch_entry *e = &srv->batch[i];
@@ -632,7 +545,7 @@ static void begin_stop(struct server *srv)
 {
     srv->stopping = 1;
     srv->stop_deadline_ms = clock_monotonic_ms() + STOP_DRAIN_MS;
-    close_listener(srv);
+    unix_listener_close(&srv->listener);
     log_info("ingest: stopping: no new connections or lines; committing and answering what "
              "was read");
 }
@@ -670,7 +583,7 @@ static void timespec_from_us(struct timespec *ts, int64_t us)
 static nfds_t poll_set(struct server *srv, int accepting)
 {
     nfds_t nfds = 0;
-    srv->fds[nfds++] = (struct pollfd){.fd = accepting ? srv->listen_fd : -1, .events = POLLIN};
+    srv->fds[nfds++] = (struct pollfd){.fd = accepting ? srv->listener.fd : -1, .events = POLLIN};
     for (size_t i = 0; i < srv->nclients; i++) {
         struct client *c = srv->clients[i];
         short events = 0;
@@ -689,7 +602,7 @@ static struct timespec *poll_timeout(const struct server *srv, int accepting,
                                      struct timespec *ts)
 {
     if (srv->batch_len > 0) {
-        timespec_from_us(ts, srv->batch_deadline_us - now_us());
+        timespec_from_us(ts, srv->batch_deadline_us - clock_monotonic_us());
         return ts;
     }
     int64_t now_ms = clock_monotonic_ms(), wake_ms = INT64_MAX;
@@ -785,7 +698,7 @@ static int serve_until_stopped(struct server *srv, volatile sig_atomic_t *stop,
 
 static void server_init(struct server *srv, const struct ingest_config *config)
 {
-    *srv = (struct server){.config = config, .listen_fd = -1};
+    *srv = (struct server){.config = config, .listener = {.fd = -1}};
     srv->clients = xcalloc((size_t)config->max_clients, sizeof *srv->clients);
     srv->fds = xcalloc((size_t)config->max_clients + 1, sizeof *srv->fds);
     srv->batch = xcalloc((size_t)config->batch_rows, sizeof *srv->batch);
@@ -797,7 +710,7 @@ static void server_init(struct server *srv, const struct ingest_config *config)
 
 static void server_free(struct server *srv)
 {
-    close_listener(srv);
+    unix_listener_close(&srv->listener);
     for (size_t i = 0; i < srv->nclients; i++) {
         log_client_closed(srv, srv->clients[i]);
         client_free(srv->clients[i]);
@@ -824,7 +737,8 @@ int ingest_serve(const struct ingest_config *config, volatile sig_atomic_t *stop
     int rc = -1;
     if (ingest_store_open(config->db_path, config->busy_timeout_ms, config->durable, &srv.store,
                           errp) != 0 ||
-        listen_socket(&srv, errp) != 0)
+        unix_listener_open(&srv.listener, config->socket_path, config->socket_mode,
+                           config->socket_group, "--ingest-socket", errp) != 0)
         goto out;
     srv.stats_written_ms = clock_monotonic_ms();
     log_info("ingest: listening on %s (mode %04o, group commit of up to %d lines or %d ms, "

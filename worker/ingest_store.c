@@ -222,13 +222,6 @@ void ingest_store_close(struct ingest_store *store)
     free(store);
 }
 
-static int exec_sql(struct ingest_store *store, const char *sql, char **errp)
-{
-    if (sqlite3_exec(store->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-        return set_error(errp, "%s: %s", sql, sqlite3_errmsg(store->db));
-    return 0;
-}
-
 /* Steps a statement that returns no row, then resets it for the next use. */
 static int step_done(struct ingest_store *store, sqlite3_stmt *stmt, const char *what,
                      char **errp)
@@ -511,18 +504,18 @@ static void tally(const struct ingest_result *results, size_t n, struct ingest_s
 
 static int begin_immediate(struct ingest_store *store, int64_t *wait_us, char **errp)
 {
-    int64_t asked = writer_acct_now_us();
+    int64_t asked = clock_monotonic_us();
     /*
      * IMMEDIATE takes the write lock up front, so busy_timeout covers the wait
      * for the migration runner's current batch; a deferred transaction would
      * fail with SQLITE_BUSY on upgrading its read lock instead of waiting.
      */
-    int rc = exec_sql(store, "BEGIN IMMEDIATE", errp);
+    int rc = db_exec(store->db, "BEGIN IMMEDIATE", "BEGIN IMMEDIATE", errp);
     if (store->demanding) {
         writer_demand_end();
         store->demanding = 0;
     }
-    *wait_us = writer_acct_now_us() - asked;
+    *wait_us = clock_monotonic_us() - asked;
     return rc;
 }
 
@@ -538,7 +531,7 @@ static int commit_attempt(struct ingest_store *store, const struct ingest_obs *c
     int64_t wait_us = 0;
     if (begin_immediate(store, &wait_us, errp) != 0)
         return -1;
-    int64_t held_from = writer_acct_now_us();
+    int64_t held_from = clock_monotonic_us();
     for (size_t i = 0; i < n; i++) {
         if (results[i].outcome == INGEST_FAILED)
             continue;
@@ -560,9 +553,9 @@ static int commit_attempt(struct ingest_store *store, const struct ingest_obs *c
         goto err;
     if (n > 0) /* a group commit of lines, not a figures-only write */
         testhook_pause(TESTHOOK_INGEST_COMMIT);
-    if (exec_sql(store, "COMMIT", errp) != 0)
+    if (db_exec(store->db, "COMMIT", "COMMIT", errp) != 0)
         goto err;
-    writer_acct_record(WRITER_SOURCE_INGEST, wait_us, writer_acct_now_us() - held_from);
+    writer_acct_record(WRITER_SOURCE_INGEST, wait_us, clock_monotonic_us() - held_from);
     return 0;
 
 err:

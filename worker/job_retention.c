@@ -59,14 +59,14 @@ static int retention_batch(const struct migration_env *env, sqlite3_stmt *del, i
                            int64_t *lo, int64_t max_id, int64_t *deleted, int64_t *hold_us,
                            char **errp)
 {
-    int64_t asked = writer_acct_now_us();
+    int64_t asked = clock_monotonic_us();
     if (sqlite3_exec(env->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         return set_error(errp, "starting a retention batch: %s", sqlite3_errmsg(env->db));
-    int64_t start = writer_acct_now_us();
+    int64_t start = clock_monotonic_us();
     int64_t target_us = env->params.target_batch_ms * 1000;
     int64_t at = *lo;
     while (at < max_id) {
-        int64_t held = writer_acct_now_us() - start;
+        int64_t held = clock_monotonic_us() - start;
         if (at > *lo && (held >= target_us || (held >= RETENTION_MIN_HOLD_US && writer_demand_pending())))
             break;
         int64_t hi = at + RETENTION_WINDOW_IDS < max_id ? at + RETENTION_WINDOW_IDS : max_id;
@@ -87,7 +87,7 @@ static int retention_batch(const struct migration_env *env, sqlite3_stmt *del, i
         sqlite3_exec(env->db, "ROLLBACK", NULL, NULL, NULL);
         return -1;
     }
-    *hold_us = writer_acct_now_us() - start;
+    *hold_us = clock_monotonic_us() - start;
     writer_acct_record(WRITER_SOURCE_RETENTION, start - asked, *hold_us);
     *lo = at;
     return 0;
@@ -166,10 +166,10 @@ static int retention_vacuum(const struct migration_env *env, struct migration_pa
             return -1;
         if (freelist == 0)
             break;
-        int64_t start = writer_acct_now_us();
+        int64_t start = clock_monotonic_us();
         if (sqlite3_exec(env->db, sql, NULL, NULL, NULL) != SQLITE_OK)
             return set_error(errp, "incremental_vacuum: %s", sqlite3_errmsg(env->db));
-        int64_t hold = writer_acct_now_us() - start;
+        int64_t hold = clock_monotonic_us() - start;
         writer_acct_record(WRITER_SOURCE_RETENTION, 0, hold);
         account(r, hold);
         returned += freelist < RETENTION_VACUUM_CHUNK_PAGES ? freelist : RETENTION_VACUUM_CHUNK_PAGES;

@@ -5,11 +5,13 @@ worker_meshscope_worker_SOURCES = \
 worker_meshscope_worker_LDADD = worker/libmigrations.a worker/libingest.a \
 	worker/libworkerhooks.a common/libmeshscope.a $(SQLITE3_LIBS) $(JSONC_LIBS)
 
-# What the worker's two writers (migrations and ingest) share: ingest's
-# announcement that it waits for the writer, and the test-only pauses.
+# What the worker's two sides (the job thread with its control socket, and
+# ingest) share: ingest's announcement that it waits for the writer, the
+# writer accounting, the unix listening sockets, and the test-only pauses.
 noinst_LIBRARIES += worker/libworkerhooks.a
 worker_libworkerhooks_a_SOURCES = \
 	worker/testhook.c worker/testhook.h \
+	worker/unix_listener.c worker/unix_listener.h \
 	worker/writer_accounting.c worker/writer_accounting.h \
 	worker/writer_demand.c worker/writer_demand.h
 
@@ -41,7 +43,6 @@ worker_libmigrations_a_SOURCES = \
 	worker/runner_thread.c worker/runner_thread.h \
 	worker/status.c worker/status.h \
 	worker/throttle.c worker/throttle.h \
-	worker/unix_listener.c worker/unix_listener.h \
 	worker/wal_housekeeping.c worker/wal_housekeeping.h
 
 # Live ingest (docs/ingest.md), a library so the unit suites link the same code.

@@ -75,13 +75,6 @@ struct obf_run {
     int64_t reported_processed, reported_total;
 };
 
-static int64_t monotonic_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void rollback_if_open(sqlite3 *db)
 {
     if (!sqlite3_get_autocommit(db))
@@ -196,7 +189,7 @@ static int obf_apply(struct obf_run *run, int64_t hi, int64_t *hold_us, char **e
     if (sqlite3_exec(run->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         return set_error(errp, "starting the batch after id %" PRId64 " failed: %s", run->lo,
                          sqlite3_errmsg(run->db));
-    int64_t start = monotonic_us();
+    int64_t start = clock_monotonic_us();
     sqlite3_bind_int64(run->advance, 1, run->lo);
     sqlite3_bind_int64(run->advance, 2, hi);
     if (obf_step_done(run, run->advance, "moving the cursor", errp) != 0)
@@ -219,7 +212,7 @@ static int obf_apply(struct obf_run *run, int64_t hi, int64_t *hold_us, char **e
                   sqlite3_errmsg(run->db));
         goto err;
     }
-    *hold_us = monotonic_us() - start;
+    *hold_us = clock_monotonic_us() - start;
     return 0;
 
 err:
@@ -248,7 +241,7 @@ static void obf_log_progress(struct obf_run *run, const struct migration_result 
     if (now_ms - run->last_log_ms < OBF_LOG_INTERVAL_MS)
         return;
     run->last_log_ms = now_ms;
-    double secs = (double)(monotonic_us() - start_us) / 1e6;
+    double secs = (double)(clock_monotonic_us() - start_us) / 1e6;
     double rate = secs > 0 ? (double)result->processed / secs : 0;
     log_info("%s: %" PRId64 "/%" PRId64 " observations, %.0f/s, through id %" PRId64,
              run->env->name, result->processed, result->total, rate, run->lo);
@@ -291,7 +284,7 @@ static int obf_report(struct obf_run *run, const struct migration_result *result
 static int obf_batch(struct obf_run *run, struct migration_result *result, char **errp)
 {
     int64_t span = run->sizer.size > 0 ? run->sizer.size : 1;
-    int64_t start = monotonic_us(), rows = 0, hold_us = 0, hi = 0;
+    int64_t start = clock_monotonic_us(), rows = 0, hold_us = 0, hi = 0;
     if (obf_boundary(run, span, &hi, errp) != 0 || obf_read(run, hi, &rows, errp) != 0 ||
         obf_apply(run, hi, &hold_us, errp) != 0)
         return -1;
@@ -302,7 +295,7 @@ static int obf_batch(struct obf_run *run, struct migration_result *result, char 
               run->groups_len, (double)hold_us / 1000.0);
     if (rows > 0 && obf_report(run, result, 0, errp) != 0)
         return -1;
-    batch_sizer_observe(&run->sizer, span, monotonic_us() - start);
+    batch_sizer_observe(&run->sizer, span, clock_monotonic_us() - start);
     return 0;
 }
 
@@ -337,9 +330,9 @@ static int obf_loop(struct obf_run *run, struct migration_result *result, int64_
         if (run->lo >= run->snapshot)
             break;
         struct migration_params before = run->params;
-        int64_t y = monotonic_us();
+        int64_t y = clock_monotonic_us();
         int rc = migration_between(env, &run->params, errp);
-        result->yield_us += monotonic_us() - y;
+        result->yield_us += clock_monotonic_us() - y;
         if (rc != 0)
             return -1;
         if (memcmp(&before, &run->params, sizeof before) != 0)
@@ -381,7 +374,7 @@ int observers_backfill_run(const struct migration_env *env, struct migration_res
                            char **errp)
 {
     struct obf_run run = {.env = env, .db = env->db, .params = env->params};
-    int64_t start_us = monotonic_us();
+    int64_t start_us = clock_monotonic_us();
     memset(result, 0, sizeof *result);
     result->outcome = MIGRATION_FAILED;
     if (migration_params_validate(&env->params, errp) != 0)
@@ -399,7 +392,7 @@ int observers_backfill_run(const struct migration_env *env, struct migration_res
     run.last_log_ms = clock_monotonic_ms();
     if (obf_prepare(&run, errp) != 0 || obf_loop(&run, result, start_us, errp) != 0)
         goto out;
-    result->wall_ms = (monotonic_us() - start_us) / 1000;
+    result->wall_ms = (clock_monotonic_us() - start_us) / 1000;
     if (obf_report(&run, result, 1, errp) != 0)
         goto out;
     log_info("%s: %s: %" PRId64 "/%" PRId64 " observations in %" PRId64
@@ -412,7 +405,7 @@ int observers_backfill_run(const struct migration_env *env, struct migration_res
 out:
     if (rc != 0) {
         result->outcome = MIGRATION_FAILED;
-        result->wall_ms = (monotonic_us() - start_us) / 1000;
+        result->wall_ms = (clock_monotonic_us() - start_us) / 1000;
         log_warnx("%s: failed after %" PRId64 "/%" PRId64 " observations in %" PRId64
                   " batches", env->name, result->processed, result->total, result->batches);
     }

@@ -117,13 +117,6 @@ struct backfill {
     char source[80];       /* writer accounting's "migration:NAME" */
 };
 
-static int64_t monotonic_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static int64_t env_now_ms(const struct migration_env *env)
 {
     return env->clock ? env->clock(env->clock_arg) : clock_monotonic_ms();
@@ -238,16 +231,16 @@ static int backfill_batch(struct backfill *bf, const struct batch_sizer *sizer, 
 
     /* IMMEDIATE takes the write lock up front, waiting in the busy handler
      * rather than failing to upgrade a read transaction halfway. */
-    int64_t asked = monotonic_us();
+    int64_t asked = clock_monotonic_us();
     if (sqlite3_exec(bf->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         return set_error(errp, "starting the batch at id %" PRId64 " failed: %s",
                          first < bf->window.count ? bf->window.ids[first] : bf->snapshot,
                          sqlite3_errmsg(bf->db));
-    int64_t start = monotonic_us();
+    int64_t start = clock_monotonic_us();
     while (i < count) {
         size_t next = count - i < BACKFILL_WRITE_CHUNK ? count - i : BACKFILL_WRITE_CHUNK;
         if (i > first) {
-            int64_t held = monotonic_us() - start;
+            int64_t held = clock_monotonic_us() - start;
             if ((held >= BACKFILL_MIN_HOLD_US && writer_demand_pending()) ||
                 !batch_sizer_continue(sizer, held, (int64_t)(i - first), (int64_t)next))
                 break;
@@ -266,7 +259,7 @@ static int backfill_batch(struct backfill *bf, const struct batch_sizer *sizer, 
         rollback_if_open(bf->db);
         return -1;
     }
-    *hold_us = monotonic_us() - start;
+    *hold_us = clock_monotonic_us() - start;
     writer_acct_record(bf->source, start - asked, *hold_us);
     bf->done = i;
     *walked = (int64_t)(i - first);
@@ -318,12 +311,12 @@ static int backfill_checkpoint(struct backfill *bf, char **errp)
     if (bf->wal_frames - bf->checkpoint_frames < BACKFILL_CHECKPOINT_FRAMES)
         return 0;
     int log_frames = 0, done_frames = 0;
-    int64_t start = monotonic_us();
+    int64_t start = clock_monotonic_us();
     int rc = sqlite3_wal_checkpoint_v2(bf->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames,
                                        &done_frames);
     if (rc != SQLITE_OK && rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
         return set_error(errp, "checkpoint failed: %s", sqlite3_errmsg(bf->db));
-    int64_t took = monotonic_us() - start;
+    int64_t took = clock_monotonic_us() - start;
     writer_acct_record(WRITER_SOURCE_CHECKPOINT, 0, took);
     writer_acct_checkpoint(log_frames, done_frames, rc == SQLITE_OK && done_frames == log_frames);
     log_debug("%s: checkpoint of %d/%d WAL frames took %.1f ms", bf->env->name, done_frames,
@@ -492,9 +485,9 @@ static int backfill_scan_between(struct backfill_run *run, struct migration_resu
     struct migration_params gate = run->params, before;
     gate.yield_ms = 0;
     before = gate;
-    int64_t start = monotonic_us();
+    int64_t start = clock_monotonic_us();
     int rc = migration_between(env, &gate, errp);
-    result->yield_us += monotonic_us() - start;
+    result->yield_us += clock_monotonic_us() - start;
     /* Field by field: the struct's padding is not part of the parameters. */
     if (rc == 0 && (gate.adaptive != before.adaptive || gate.batch_size != before.batch_size ||
                     gate.target_batch_ms != before.target_batch_ms ||
@@ -518,7 +511,7 @@ static int backfill_load(struct backfill_run *run, struct migration_result *resu
     bf->done = 0;
     if (bf->window.count == 0 || bf->obs_empty)
         return 0;
-    int64_t obs_lo = INT64_MIN, rows = 0, start = monotonic_us();
+    int64_t obs_lo = INT64_MIN, rows = 0, start = clock_monotonic_us();
     int done = 0;
     while (!done) {
         if (backfill_maxima_scan(&bf->window, bf->scan, bf->next, &obs_lo, bf->obs_snapshot,
@@ -532,7 +525,7 @@ static int backfill_load(struct backfill_run *run, struct migration_result *resu
     log_info("%s: read %" PRId64 " observations in id order for %zu rows from id %" PRId64
              " in %.2f s (%s)",
              run->env->name, rows, bf->window.count, bf->window.ids[0],
-             (double)(monotonic_us() - start) / 1e6,
+             (double)(clock_monotonic_us() - start) / 1e6,
              bf->window_final ? "the last window" : "the window is full; more follow");
     return 0;
 }
@@ -572,9 +565,9 @@ static int backfill_between(struct backfill_run *run, struct migration_result *r
                             char **errp)
 {
     struct migration_params before = run->params;
-    int64_t start = monotonic_us();
+    int64_t start = clock_monotonic_us();
     int rc = migration_between(run->env, &run->params, errp);
-    result->yield_us += monotonic_us() - start;
+    result->yield_us += clock_monotonic_us() - start;
     /* Field by field: the struct's padding is not part of the parameters. */
     const struct migration_params *p = &run->params;
     if (rc == 0 && (p->adaptive != before.adaptive || p->batch_size != before.batch_size ||
@@ -628,7 +621,7 @@ int tx_last_seen_backfill_run(const struct migration_env *env, struct migration_
     run.bf = (struct backfill){.env = env, .db = env->db, .wal_fd = -1};
     snprintf(run.bf.source, sizeof run.bf.source, WRITER_SOURCE_MIGRATION_PREFIX "%s", env->name);
     run.start_ms = env_now_ms(env);
-    run.start_us = monotonic_us();
+    run.start_us = clock_monotonic_us();
     memset(result, 0, sizeof *result);
     result->outcome = MIGRATION_FAILED;
     if (migration_params_validate(&env->params, errp) != 0)
@@ -662,7 +655,7 @@ int tx_last_seen_backfill_run(const struct migration_env *env, struct migration_
         result->taken_by_ingest = result->total - result->processed;
         result->total = result->processed;
     }
-    result->wall_ms = (monotonic_us() - run.start_us) / 1000;
+    result->wall_ms = (clock_monotonic_us() - run.start_us) / 1000;
     if (backfill_report(&run, result, 1, errp) != 0)
         goto out;
     backfill_log_end(env, &run.params, result,
@@ -672,7 +665,7 @@ int tx_last_seen_backfill_run(const struct migration_env *env, struct migration_
 out:
     if (rc != 0) {
         result->outcome = MIGRATION_FAILED;
-        result->wall_ms = (monotonic_us() - run.start_us) / 1000;
+        result->wall_ms = (clock_monotonic_us() - run.start_us) / 1000;
         backfill_log_failure(env, result);
     }
     backfill_release(&run.bf, hooked);

@@ -73,10 +73,10 @@ static int progress_write(struct progress_writer *writer, const struct migration
         progress_bind_extra(stmt, writer->extra);
     /* An autocommit write: its lock wait cannot be told apart from its hold. */
     int alone = sqlite3_get_autocommit(writer->db);
-    int64_t began = writer_acct_now_us();
+    int64_t began = clock_monotonic_us();
     int rc = sqlite3_step(stmt);
     if (alone)
-        writer_acct_record(WRITER_SOURCE_PROGRESS, 0, writer_acct_now_us() - began);
+        writer_acct_record(WRITER_SOURCE_PROGRESS, 0, clock_monotonic_us() - began);
     if (rc != SQLITE_DONE) {
         set_error(errp, "%s", sqlite3_errmsg(writer->db));
         sqlite3_finalize(stmt);

@@ -91,10 +91,10 @@ static double throttle_wal_mb(const struct throttle_config *config, sqlite3 *db)
     if (file_mb < floor * THROTTLE_HYSTERESIS)
         return file_mb; /* the whole file is under every threshold: no need to look closer */
     int log_frames = 0, done_frames = 0;
-    int64_t began = writer_acct_now_us();
+    int64_t began = clock_monotonic_us();
     int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames,
                                        &done_frames);
-    writer_acct_record(WRITER_SOURCE_CHECKPOINT, 0, writer_acct_now_us() - began);
+    writer_acct_record(WRITER_SOURCE_CHECKPOINT, 0, clock_monotonic_us() - began);
     if (rc != SQLITE_OK || log_frames < 0)
         return file_mb;
     writer_acct_checkpoint(log_frames, done_frames, done_frames == log_frames);

@@ -22,9 +22,9 @@ static int64_t wal_bytes(sqlite3 *db)
 
 static int checkpoint(sqlite3 *db, int mode, int *log_frames, int *done_frames)
 {
-    int64_t start = writer_acct_now_us();
+    int64_t start = clock_monotonic_us();
     int rc = sqlite3_wal_checkpoint_v2(db, NULL, mode, log_frames, done_frames);
-    writer_acct_record(WRITER_SOURCE_CHECKPOINT, 0, writer_acct_now_us() - start);
+    writer_acct_record(WRITER_SOURCE_CHECKPOINT, 0, clock_monotonic_us() - start);
     writer_acct_checkpoint(*log_frames, *done_frames,
                            rc == SQLITE_OK && *log_frames == *done_frames);
     return rc;

@@ -31,13 +31,6 @@ static struct {
     int64_t at; /* Unix seconds */
 } last_checkpoint;
 
-int64_t writer_acct_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 void writer_acct_configure(int64_t slow_hold_ms)
 {
     pthread_mutex_lock(&acct_lock);

@@ -17,9 +17,6 @@
 #define WRITER_ACCT_MAX_SOURCES 16
 #define WRITER_ACCT_DEFAULT_SLOW_HOLD_MS 200
 
-/* Monotonic microseconds, the clock every wait and hold is measured with. */
-int64_t writer_acct_now_us(void);
-
 /* A hold over slow_hold_ms (0 = never) is logged with its source, at most once a second. */
 void writer_acct_configure(int64_t slow_hold_ms);
 

@@ -22,16 +22,9 @@ static struct {
 
 static _Thread_local int64_t wait_began_us = -1;
 
-static int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 void writer_demand_begin(void)
 {
-    wait_began_us = now_us();
+    wait_began_us = clock_monotonic_us();
     atomic_fetch_add_explicit(&writers_waiting, 1, memory_order_release);
 }
 
@@ -40,7 +33,7 @@ void writer_demand_end(void)
     atomic_fetch_sub_explicit(&writers_waiting, 1, memory_order_release);
     if (wait_began_us < 0)
         return;
-    int64_t end = now_us();
+    int64_t end = clock_monotonic_us();
     writer_demand_record(end / 1000, end - wait_began_us);
     wait_began_us = -1;
 }

@@ -12,6 +12,7 @@
 
 #include "message.h"
 #include "mqtt_config.h"
+#include "util.h"
 
 #define TXT "09046F17C47ED00A13E16AB5B94B1CC2D1A5059C6E5A6253C60D"
 #define TOPIC "meshcore/SEA/OBS1/packets"
@@ -154,7 +155,7 @@ static void an_oversized_payload_is_refused_unread(void **state)
 
 static char *write_temp(const char *text)
 {
-    char *path = strdup("/tmp/test_mqtt_config_XXXXXX");
+    char *path = xstrdup("/tmp/meshscope-mqtt-config-XXXXXX");
     int fd = mkstemp(path);
     assert_true(fd >= 0);
     assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
