@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "util.h"
+
 /* Firmware's PAYLOAD_TYPE_* names; 0x0C-0x0E are unassigned. */
 static const char *const type_names[16] = {
     "REQ",     "RESPONSE", "TXT_MSG", "ACK",       "ADVERT",  "GRP_TXT", "GRP_DATA", "ANON_REQ",
@@ -81,24 +83,12 @@ enum packet_error packet_decode(const uint8_t *raw, size_t len, struct packet *o
     return PACKET_OK;
 }
 
-
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 long packet_from_hex(const char *hex, size_t hex_len, uint8_t *out, size_t out_max)
 {
     if (hex_len % 2 != 0 || hex_len / 2 > out_max)
         return -1;
     for (size_t i = 0; i < hex_len; i += 2) {
-        int hi = hex_digit(hex[i]), lo = hex_digit(hex[i + 1]);
+        int hi = hex_digit_value(hex[i]), lo = hex_digit_value(hex[i + 1]);
         if (hi < 0 || lo < 0)
             return -1;
         out[i / 2] = (uint8_t)(hi << 4 | lo);

@@ -47,3 +47,13 @@ int utf8_valid(const void *s, size_t len)
     }
     return 1;
 }
+
+int utf8_printable(const void *s, size_t len)
+{
+    const unsigned char *p = s;
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] < 0x20 || p[i] == 0x7f)
+            return 0;
+    }
+    return utf8_valid(s, len);
+}

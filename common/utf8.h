@@ -10,4 +10,7 @@ size_t utf8_sequence_len(const unsigned char *s, size_t avail);
 /* Returns 1 when bytes [0, len) are well-formed UTF-8: no overlongs, surrogates or code points past U+10FFFF. */
 int utf8_valid(const void *s, size_t len);
 
+/* Returns 1 when bytes [0, len) are well-formed UTF-8 with no control characters (no NUL, no newline). */
+int utf8_printable(const void *s, size_t len);
+
 #endif

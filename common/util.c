@@ -108,6 +108,17 @@ int64_t clock_monotonic_ms(void)
     return clock_ms(CLOCK_MONOTONIC);
 }
 
+int hex_digit_value(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 int64_t clock_monotonic_us(void)
 {
     struct timespec ts;

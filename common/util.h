@@ -27,6 +27,9 @@ int set_error(char **errp, const char *fmt, ...) __attribute__((format(printf, 2
 int parse_int64(const char *text, int64_t min, int64_t max, const char *what,
                 int64_t *out, char **errp);
 
+/* The value of one hex digit (either case), or -1 for any other character. */
+int hex_digit_value(int c);
+
 /* Monotonic and wall clocks in milliseconds; the monotonic one also in microseconds, for holds and latencies. */
 int64_t clock_monotonic_ms(void);
 int64_t clock_monotonic_us(void);

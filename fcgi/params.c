@@ -7,17 +7,6 @@
 #include "utf8.h"
 #include "util.h"
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int params_percent_decode(const char *in, size_t len, char **out, size_t *out_len, char **errp)
 {
     char *buf = xmalloc(len + 1);
@@ -26,14 +15,14 @@ int params_percent_decode(const char *in, size_t len, char **out, size_t *out_le
         if (in[i] == '%') {
             /* Offsets, never the bytes: the input may not be UTF-8. */
             const char *why = len - i < 3 ? "two characters"
-                              : hex_value(in[i + 1]) < 0 || hex_value(in[i + 2]) < 0
+                              : hex_digit_value(in[i + 1]) < 0 || hex_digit_value(in[i + 2]) < 0
                                   ? "two hex digits"
                                   : NULL;
             if (why != NULL) {
                 free(buf);
                 return set_error(errp, "'%%' at byte %zu is not followed by %s", i, why);
             }
-            buf[o++] = (char)(hex_value(in[i + 1]) * 16 + hex_value(in[i + 2]));
+            buf[o++] = (char)(hex_digit_value(in[i + 1]) * 16 + hex_digit_value(in[i + 2]));
             i += 2;
         } else if (in[i] == '+') {
             buf[o++] = ' ';

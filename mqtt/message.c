@@ -31,20 +31,9 @@ const char *const message_reasons[] = {
 #define STATUS_TS_MIN INT64_C(946684800)
 #define STATUS_TS_MAX INT64_C(4102444800)
 
-/* Printable text: valid UTF-8 without control characters. */
-static int text_ok(const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7f)
-            return 0;
-    }
-    return utf8_valid(s, len);
-}
-
 static int copy_level(const char *start, size_t len, char *dst)
 {
-    if (len < 1 || len > MESSAGE_ID_MAX || !text_ok(start, len) || memchr(start, '+', len) ||
+    if (len < 1 || len > MESSAGE_ID_MAX || !utf8_printable(start, len) || memchr(start, '+', len) ||
         memchr(start, '#', len))
         return -1;
     memcpy(dst, start, len);
@@ -249,7 +238,7 @@ static const char *status_text(struct json_object *obj, const char *name)
         return NULL;
     const char *s = json_object_get_string(v);
     size_t len = (size_t)json_object_get_string_len(v);
-    if (len < 1 || len > STATUS_TEXT_MAX || !text_ok(s, len) || strcmp(s, "unknown") == 0)
+    if (len < 1 || len > STATUS_TEXT_MAX || !utf8_printable(s, len) || strcmp(s, "unknown") == 0)
         return NULL;
     return s;
 }
@@ -276,7 +265,7 @@ static const char *packet_line(struct json_object *obj, int64_t receipt, struct 
     struct json_object *origin = NULL;
     if (json_object_object_get_ex(obj, "origin", &origin) && origin != NULL &&
         (!json_object_is_type(origin, json_type_string) ||
-         !text_ok(json_object_get_string(origin), (size_t)json_object_get_string_len(origin))))
+         !utf8_printable(json_object_get_string(origin), (size_t)json_object_get_string_len(origin))))
         return "bad_origin";
     int64_t ts;
     if (timestamp_field(obj, receipt, &ts) != 0)

@@ -55,16 +55,10 @@ static int scan_hex4(struct json_scan *s, unsigned *code)
         return scan_fail(s, "truncated \\u escape");
     unsigned v = 0;
     for (int i = 0; i < 4; i++) {
-        unsigned char c = s->p[i];
-        v <<= 4;
-        if (c >= '0' && c <= '9')
-            v |= c - '0';
-        else if (c >= 'a' && c <= 'f')
-            v |= c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F')
-            v |= c - 'A' + 10;
-        else
+        int digit = hex_digit_value(s->p[i]);
+        if (digit < 0)
             return scan_fail(s, "bad \\u escape");
+        v = v << 4 | (unsigned)digit;
     }
     s->p += 4;
     *code = v;
@@ -250,17 +244,6 @@ static int string_value(struct json_object *v, const char *name, const char **st
     return 0;
 }
 
-/* Printable text: valid UTF-8 with no control characters (so no NUL, no newline). */
-static int text_ok(const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7f)
-            return 0;
-    }
-    return utf8_valid(s, len);
-}
-
 static int field_hash(struct json_object *v, struct ingest_obs *out, char **errp)
 {
     const char *s = NULL;
@@ -288,8 +271,7 @@ static int field_raw_hex(struct json_object *v, struct ingest_obs *out, char **e
     if (len > INGEST_RAW_HEX_MAX)
         return set_error(errp, "field \"raw_hex\": longer than %d hex digits", INGEST_RAW_HEX_MAX);
     for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
+        if (hex_digit_value(s[i]) < 0)
             return set_error(errp, "field \"raw_hex\": not a hex digit at position %zu", i);
     }
     if (len % 2 != 0)
@@ -340,7 +322,7 @@ static int field_observer(struct json_object *v, struct ingest_obs *out, char **
     size_t len = 0;
     if (string_value(v, "observer", &s, &len, errp) != 0)
         return -1;
-    if (len < 1 || len > INGEST_OBSERVER_MAX || !text_ok(s, len))
+    if (len < 1 || len > INGEST_OBSERVER_MAX || !utf8_printable(s, len))
         return set_error(errp, "field \"observer\": expected 1-%d bytes of printable UTF-8",
                          INGEST_OBSERVER_MAX);
     out->observer = xstrdup(s);
@@ -376,7 +358,7 @@ static int field_path(struct json_object *v, struct ingest_obs *out, char **errp
             return set_error(errp, "field \"path\": expected an array of strings");
         const char *s = json_object_get_string(hop);
         size_t len = (size_t)json_object_get_string_len(hop);
-        if (len < 1 || len > INGEST_PATH_HOP_MAX || !text_ok(s, len))
+        if (len < 1 || len > INGEST_PATH_HOP_MAX || !utf8_printable(s, len))
             return set_error(errp, "field \"path\": hop %zu must be 1-%d bytes of printable "
                                    "UTF-8", i, INGEST_PATH_HOP_MAX);
     }
@@ -399,7 +381,7 @@ static int text_field(struct json_object *v, const char *name, char **dst, char 
     size_t len = 0;
     if (string_value(v, name, &s, &len, errp) != 0)
         return -1;
-    if (len < 1 || len > INGEST_TEXT_MAX || !text_ok(s, len))
+    if (len < 1 || len > INGEST_TEXT_MAX || !utf8_printable(s, len))
         return set_error(errp, "field \"%s\": expected 1-%d bytes of printable UTF-8", name,
                          INGEST_TEXT_MAX);
     *dst = xstrdup(s);

@@ -13,6 +13,7 @@
 #include "db.h"
 #include "schema.h"
 #include "timefmt.h"
+#include "utf8.h"
 #include "util.h"
 
 static sqlite3 *open_memory_db(void)
@@ -225,9 +226,36 @@ static void parse_int64_table(void **state)
     }
 }
 
+static void hex_digits_of_both_cases_and_nothing_else(void **state)
+{
+    (void)state;
+    assert_int_equal(hex_digit_value('0'), 0);
+    assert_int_equal(hex_digit_value('9'), 9);
+    assert_int_equal(hex_digit_value('a'), 10);
+    assert_int_equal(hex_digit_value('F'), 15);
+    static const char not_hex[] = "gG/:@`xX \n";
+    for (size_t i = 0; i < sizeof not_hex - 1; i++)
+        assert_int_equal(hex_digit_value(not_hex[i]), -1);
+    assert_int_equal(hex_digit_value('\0'), -1);
+    assert_int_equal(hex_digit_value(0xe9), -1);
+}
+
+static void printable_text_is_utf8_without_controls(void **state)
+{
+    (void)state;
+    assert_true(utf8_printable("caf\xc3\xa9 ok", 8));
+    assert_true(utf8_printable("", 0));
+    assert_false(utf8_printable("a\nb", 3));
+    assert_false(utf8_printable("a\x7f", 2));
+    assert_false(utf8_printable("a\0b", 3));
+    assert_false(utf8_printable("\xc3", 1)); /* truncated sequence */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(hex_digits_of_both_cases_and_nothing_else),
+        cmocka_unit_test(printable_text_is_utf8_without_controls),
         cmocka_unit_test(add_column_tolerates_duplicate_column),
         cmocka_unit_test(add_column_reports_every_other_error),
         cmocka_unit_test(upgrade_creates_current_schema_on_empty_db),
