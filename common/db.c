@@ -95,3 +95,9 @@ int db_exec(sqlite3 *db, const char *sql, const char *what, char **errp)
     sqlite3_free(msg);
     return -1;
 }
+
+void db_rollback_if_open(sqlite3 *db)
+{
+    if (!sqlite3_get_autocommit(db))
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+}

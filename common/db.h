@@ -30,6 +30,9 @@ char *db_column_text_dup(sqlite3_stmt *stmt, int col);
 /* Sets *present to 1 when a table named `table` exists in the main schema. */
 int db_table_exists(sqlite3 *db, const char *table, int *present, char **errp);
 
+/* Rolls back the open transaction, if any (cleanup after an error: nothing to report). */
+void db_rollback_if_open(sqlite3 *db);
+
 /* Runs SQL without results; on failure *errp is "WHAT: sqlite's message". */
 int db_exec(sqlite3 *db, const char *sql, const char *what, char **errp);
 

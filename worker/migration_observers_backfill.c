@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "batch_sizer.h"
+#include "db.h"
 #include "log.h"
 #include "migration_stats.h"
 #include "schema.h"
@@ -75,12 +76,6 @@ struct obf_run {
     int64_t reported_processed, reported_total;
 };
 
-static void rollback_if_open(sqlite3 *db)
-{
-    if (!sqlite3_get_autocommit(db))
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-}
-
 static int step_int64s(sqlite3 *db, const char *sql, int64_t a, int64_t b, int nbind,
                        int64_t *x, int64_t *y, int *found, const char *what, char **errp)
 {
@@ -127,7 +122,7 @@ static int obf_snapshot(struct obf_run *run, int64_t *total, char **errp)
     return 0;
 
 err:
-    rollback_if_open(run->db);
+    db_rollback_if_open(run->db);
     return -1;
 }
 
@@ -216,7 +211,7 @@ static int obf_apply(struct obf_run *run, int64_t hi, int64_t *hold_us, char **e
     return 0;
 
 err:
-    rollback_if_open(run->db);
+    db_rollback_if_open(run->db);
     return -1;
 }
 

@@ -21,12 +21,7 @@ static int rows_exec(sqlite3 *db, const char *sql, const char *name, const char 
         sqlite3_bind_int64(stmt, 3, counts->processed);
         sqlite3_bind_int64(stmt, 4, counts->total);
     }
-    /* An autocommit write: its lock wait cannot be told apart from its hold. */
-    int alone = sqlite3_get_autocommit(db);
-    int64_t began = clock_monotonic_us();
-    int rc = sqlite3_step(stmt);
-    if (alone)
-        writer_acct_record(WRITER_SOURCE_PROGRESS, 0, clock_monotonic_us() - began);
+    int rc = writer_acct_step_progress(stmt);
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
         set_error(errp, "%s", sqlite3_errmsg(db));
         sqlite3_finalize(stmt);

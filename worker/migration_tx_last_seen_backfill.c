@@ -10,6 +10,7 @@
 
 #include "backfill_maxima.h"
 #include "batch_sizer.h"
+#include "db.h"
 #include "log.h"
 #include "migration_stats.h"
 #include "rate_limit.h"
@@ -143,12 +144,6 @@ static int query_int64(sqlite3 *db, const char *sql, int64_t bind1, int has_bind
     return 0;
 }
 
-static void rollback_if_open(sqlite3 *db)
-{
-    if (!sqlite3_get_autocommit(db))
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-}
-
 /* Reads MAX(id), the honest denominator and MAX(observations.id) from one snapshot. */
 static int backfill_snapshot(struct backfill *bf, int *empty, int64_t *total, char **errp)
 {
@@ -173,7 +168,7 @@ static int backfill_snapshot(struct backfill *bf, int *empty, int64_t *total, ch
     return 0;
 
 err:
-    rollback_if_open(bf->db);
+    db_rollback_if_open(bf->db);
     return -1;
 }
 
@@ -246,7 +241,7 @@ static int backfill_batch(struct backfill *bf, const struct batch_sizer *sizer, 
                 break;
         }
         if (backfill_apply_range(bf, i, i + next, changed, errp) != 0) {
-            rollback_if_open(bf->db);
+            db_rollback_if_open(bf->db);
             return -1;
         }
         i += next;
@@ -256,7 +251,7 @@ static int backfill_batch(struct backfill *bf, const struct batch_sizer *sizer, 
         set_error(errp, "commit of the batch from id %" PRId64 " failed: %s",
                   first < bf->window.count ? bf->window.ids[first] : bf->snapshot,
                   sqlite3_errmsg(bf->db));
-        rollback_if_open(bf->db);
+        db_rollback_if_open(bf->db);
         return -1;
     }
     *hold_us = clock_monotonic_us() - start;

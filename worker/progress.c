@@ -71,12 +71,7 @@ static int progress_write(struct progress_writer *writer, const struct migration
     sqlite3_bind_text(stmt, 4, stamp, -1, SQLITE_STATIC);
     if (writer->extra != NULL)
         progress_bind_extra(stmt, writer->extra);
-    /* An autocommit write: its lock wait cannot be told apart from its hold. */
-    int alone = sqlite3_get_autocommit(writer->db);
-    int64_t began = clock_monotonic_us();
-    int rc = sqlite3_step(stmt);
-    if (alone)
-        writer_acct_record(WRITER_SOURCE_PROGRESS, 0, clock_monotonic_us() - began);
+    int rc = writer_acct_step_progress(stmt);
     if (rc != SQLITE_DONE) {
         set_error(errp, "%s", sqlite3_errmsg(writer->db));
         sqlite3_finalize(stmt);

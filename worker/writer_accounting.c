@@ -61,6 +61,16 @@ static struct source_figures *find_source(const char *name)
     return s;
 }
 
+int writer_acct_step_progress(sqlite3_stmt *stmt)
+{
+    int alone = sqlite3_get_autocommit(sqlite3_db_handle(stmt));
+    int64_t began = clock_monotonic_us();
+    int rc = sqlite3_step(stmt);
+    if (alone)
+        writer_acct_record(WRITER_SOURCE_PROGRESS, 0, clock_monotonic_us() - began);
+    return rc;
+}
+
 void writer_acct_record(const char *source, int64_t wait_us, int64_t hold_us)
 {
     if (wait_us < 0)

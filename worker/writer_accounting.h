@@ -27,6 +27,13 @@ void writer_acct_configure(int64_t slow_hold_ms);
  */
 void writer_acct_record(const char *source, int64_t wait_us, int64_t hold_us);
 
+/*
+ * Steps a bookkeeping statement; when it runs outside a transaction (an
+ * autocommit write, whose lock wait cannot be told apart from its hold) its
+ * time is recorded as a `progress` hold. Returns sqlite3_step's code.
+ */
+int writer_acct_step_progress(sqlite3_stmt *stmt);
+
 /* A checkpoint's outcome, for /api/perf/sqlite: frames in the WAL, frames copied back. */
 void writer_acct_checkpoint(int log_frames, int done_frames, int completed);
 
