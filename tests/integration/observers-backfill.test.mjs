@@ -9,8 +9,8 @@ import { rmSync } from 'node:fs';
 import { TOP, tempDir, waitFor } from '../lib/stack.mjs';
 import { WORKER, startWorker, observation, Feeder, exchange } from '../lib/ingest.mjs';
 import { prng } from '../lib/crashloop.mjs';
-import { migrationStatus, integrityCheck } from '../lib/backfill.mjs';
-import { OBSERVERS_MIGRATION, sqlite, observersOffReference, skipLastSeenBackfill } from '../lib/observers.mjs';
+import { migrationStatus, integrityCheck, sqlite } from '../lib/backfill.mjs';
+import { OBSERVERS_MIGRATION, observersOffReference, skipLastSeenBackfill } from '../lib/observers.mjs';
 
 function runOnce(db, args = []) {
   return execFileSync(WORKER, ['--db', db, '--run-once', '--yield-ms', '0', ...args],

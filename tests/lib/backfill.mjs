@@ -12,7 +12,8 @@ export const REFERENCE_UPDATE = `UPDATE transmissions SET last_seen = COALESCE((
   FROM observations WHERE transmission_id = transmissions.id), last_seen) WHERE last_seen = 0`;
 
 export function sqlite(db, sql) {
-  return execFileSync('sqlite3', ['-batch', db], { input: sql, encoding: 'utf8' }).trim();
+  // maxBuffer: some suites read whole tables back (a reference to compare with).
+  return execFileSync('sqlite3', ['-batch', db], { input: sql, encoding: 'utf8', maxBuffer: 1 << 28 }).trim();
 }
 
 // A legacy database from scripts/gen-demo-db, plus an untouched copy to which

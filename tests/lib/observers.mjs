@@ -1,12 +1,8 @@
 // observers.mjs: the reference for the observers table (docs/database.md,
 // observers_backfill_v1) and helpers for its tests.
-import { execFileSync } from 'node:child_process';
+import { sqlite } from './backfill.mjs';
 
 export const OBSERVERS_MIGRATION = 'observers_backfill_v1';
-
-export function sqlite(db, sql) {
-  return execFileSync('sqlite3', ['-batch', db], { input: sql, encoding: 'utf8', maxBuffer: 1 << 28 }).trim();
-}
 
 // The reference GROUP BY, stored through the same column affinities as
 // observers, compared both ways: the number of rows that differ.
