@@ -34,7 +34,10 @@ static const char schema_create_tables[] =
     " paused_ms INTEGER NOT NULL DEFAULT 0,"
     " throttled_ms INTEGER NOT NULL DEFAULT 0,"
     " recent_rate REAL NOT NULL DEFAULT 0,"
-    " throttle_reason TEXT);"
+    " throttle_reason TEXT,"
+    /* A recurring job's interval (NULL for a one-off migration) and its next run, RFC 3339. */
+    " every_s INTEGER,"
+    " next_run_at TEXT);"
     /* Operators' pauses and settings per writer job (docs/operations.md), kept
      * across restarts; batch_size 0 means adaptive, NULL means the flag's value. */
     "CREATE TABLE IF NOT EXISTS " SCHEMA_JOB_CONTROL_TABLE "("
@@ -111,6 +114,8 @@ static const struct {
     {SCHEMA_MIGRATIONS_TABLE, "throttled_ms INTEGER NOT NULL DEFAULT 0"},
     {SCHEMA_MIGRATIONS_TABLE, "recent_rate REAL NOT NULL DEFAULT 0"},
     {SCHEMA_MIGRATIONS_TABLE, "throttle_reason TEXT"},
+    {SCHEMA_MIGRATIONS_TABLE, "every_s INTEGER"},
+    {SCHEMA_MIGRATIONS_TABLE, "next_run_at TEXT"},
     {SCHEMA_INGEST_STATS_TABLE, "lines_duplicate INTEGER NOT NULL DEFAULT 0"},
 };
 

@@ -24,6 +24,16 @@ void retention_set_cutoff(int64_t cutoff_unix)
     atomic_store(&retention_cutoff, cutoff_unix);
 }
 
+int64_t retention_every_ms(const struct recurring_config *config)
+{
+    return config->retain_days > 0 ? config->retain_every_min * 60000 : 0;
+}
+
+void retention_prepare(const struct recurring_config *config)
+{
+    retention_set_cutoff((int64_t)time(NULL) - config->retain_days * 86400);
+}
+
 struct phase {
     const char *what;
     const char *delete_sql; /* ?1 cutoff, ?2 low id (exclusive), ?3 high id (inclusive) */
