@@ -11,7 +11,7 @@ import { tempDir, waitFor } from '../lib/stack.mjs';
 import { cgi, json, sqlite, SCHEMA, FCGI } from '../lib/cgi.mjs';
 
 const MIGRATION_KEYS = ['name', 'status', 'startedAt', 'endedAt', 'lastUpdateAt', 'rowsProcessed',
-  'rowsTotal', 'elapsedSec', 'etaSec', 'ratePerSec', 'errorMessage', 'stalled'];
+  'rowsTotal', 'elapsedSec', 'etaSec', 'ratePerSec', 'errorMessage', 'stalled', 'kind'];
 
 let dir;
 const dbs = {};
@@ -82,6 +82,8 @@ function get(dbName, uri, extra = {}) {
 
 function assertMigrationShape(m) {
   for (const key of Object.keys(m)) assert.ok(MIGRATION_KEYS.includes(key), `unexpected key ${key}`);
+  // These databases predate recurring jobs: every row is a one-off migration's.
+  assert.equal(m.kind, 'migration');
   for (const key of ['elapsedSec', 'etaSec', 'ratePerSec']) {
     assert.equal(typeof m[key], 'number');
     assert.ok(Number.isFinite(m[key]) && m[key] >= 0, `${key} = ${m[key]}`);
