@@ -100,7 +100,7 @@ test('running migration: progress, elapsed, rate and ETA; healthz says running',
   assert.equal(body.async_migrations_running, true);
   const [m] = body.async_migrations;
   assertMigrationShape(m);
-  assert.deepEqual(Object.keys(m).sort(), ['elapsedSec', 'etaSec', 'lastUpdateAt', 'name', 'ratePerSec',
+  assert.deepEqual(Object.keys(m).sort(), ['elapsedSec', 'etaSec', 'kind', 'lastUpdateAt', 'name', 'ratePerSec',
     'rowsProcessed', 'rowsTotal', 'stalled', 'startedAt', 'status']);
   assert.equal(m.name, 'tx_last_seen_backfill_v1');
   assert.equal(m.status, 'running');
@@ -124,6 +124,7 @@ test('done migration: elapsed is endedAt - startedAt, nothing running', () => {
   const body = json(get('done', '/api/healthz'));
   assert.equal(body.async_migrations_running, false);
   assert.deepEqual(body.async_migrations, [{
+    kind: 'migration',
     name: 'tx_last_seen_backfill_v1', status: 'done', startedAt: '2024-01-01T00:00:00Z',
     endedAt: '2024-01-01T00:00:40Z', lastUpdateAt: '2024-01-01T00:00:40Z', rowsProcessed: 71000,
     rowsTotal: 71000, elapsedSec: 40, etaSec: 0, ratePerSec: 1775, stalled: false,
@@ -135,6 +136,7 @@ test('failed migration keeps its error message', () => {
   assert.equal(res.status, 200);
   assertCommonHeaders(res);
   assert.deepEqual(json(res), [{
+    kind: 'migration',
     name: 'tx_last_seen_backfill_v1', status: 'failed', startedAt: '2024-01-01T00:00:00Z',
     endedAt: '2024-01-01T00:00:10Z', lastUpdateAt: '2024-01-01T00:00:09Z', rowsProcessed: 500,
     rowsTotal: 71000, elapsedSec: 10, etaSec: 0, ratePerSec: 50,
@@ -147,6 +149,7 @@ test('an unknown status maps to unknown, never running, and drops the stored err
   const body = json(get('unknown', '/api/healthz'));
   assert.equal(body.async_migrations_running, false);
   assert.deepEqual(body.async_migrations, [{
+    kind: 'migration',
     name: 'mystery', status: 'unknown', startedAt: '2024-01-01T00:00:00Z', rowsProcessed: 5,
     rowsTotal: 10, elapsedSec: 0, etaSec: 0, ratePerSec: 0, stalled: false,
   }]);
@@ -156,6 +159,7 @@ test('a malformed started_at is reported in errorMessage whatever the status', (
   const body = json(get('malformed', '/api/healthz'));
   assert.equal(body.async_migrations_running, true);
   assert.deepEqual(body.async_migrations, [{
+    kind: 'migration',
     name: 'tx_last_seen_backfill_v1', status: 'running', rowsProcessed: 10, rowsTotal: 100,
     elapsedSec: 0, etaSec: 0, ratePerSec: 0,
     errorMessage: "started_at: unparseable timestamp 'yesterday-ish'", stalled: false,
