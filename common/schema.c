@@ -63,6 +63,11 @@ static const char schema_create_tables[] =
     " ack_latency_p99_ms REAL NOT NULL DEFAULT 0,"
     " updated_at TEXT,"
     " lines_duplicate INTEGER NOT NULL DEFAULT 0);"
+    /* Rows deleted per table (retention), counted in the deleting transaction:
+     * the responders' incremental counts recount when it moves. */
+    "CREATE TABLE IF NOT EXISTS " SCHEMA_ROW_DELETIONS_TABLE "("
+    " table_name TEXT PRIMARY KEY,"
+    " deleted INTEGER NOT NULL DEFAULT 0);"
     /* Cumulative per-source writer figures (common/writer_stats_table.h). */
     "CREATE TABLE IF NOT EXISTS " SCHEMA_WRITER_STATS_TABLE "("
     " source TEXT PRIMARY KEY,"

@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { tempDir, waitFor } from '../lib/stack.mjs';
+import path from 'node:path';
+import { startStack, tempDir, waitFor } from '../lib/stack.mjs';
 import { legacyWithReference, sqlite, WORKER, MIGRATION } from '../lib/backfill.mjs';
 import { ctl, startControlled } from '../lib/control.mjs';
 import { cgi, json } from '../lib/cgi.mjs';
@@ -71,4 +72,46 @@ test('a recurring job says how often and when it runs next, and its run never wa
     const r = entry(api(db, '/api/perf/async-migrations'), RETENTION);
     return r.status === 'done' && r.nextRunAt !== undefined;
   }, { what: 'the resumed run to finish and be scheduled' });
+});
+
+test('/api/stats stays exact on every responder when retention deletes rows', async (t) => {
+  const dir = tempDir('meshscope-retention-stats-');
+  const { db } = legacyWithReference(dir, { transmissions: 2000, observations: 10000 });
+  const old = Math.floor(Date.now() / 1000) - 10 * 86400;
+  // Many observations are ten days old, but not the newest ones: the highest ids stay, so only
+  // a count that notices deletions can be right. Retention is paused until the responders have counted.
+  const now = Math.floor(Date.now() / 1000);
+  sqlite(db, `UPDATE observations SET timestamp = CASE WHEN id % 2 = 0 AND id < 9000 THEN ${old} ELSE ${now} END;
+    UPDATE transmissions SET first_seen = CASE WHEN id % 4 = 0 AND id < 1800 THEN ${old} ELSE ${now} END;
+    CREATE TABLE _job_control(name TEXT PRIMARY KEY, paused INTEGER NOT NULL DEFAULT 0, paused_at TEXT,
+      pause_reason TEXT, target_batch_ms INTEGER, yield_ms INTEGER, batch_size INTEGER,
+      max_rows_per_sec INTEGER, updated_at TEXT);
+    INSERT INTO _job_control(name, paused, paused_at, pause_reason) VALUES ('${RETENTION}', 1, '2026-01-01T00:00:00Z', 'test');`);
+  const stack = await startStack({ db, numprocs: 2, workerArgs: ARGS.join(' ') });
+  t.after(async () => { await stack.stop(); rmSync(dir, { recursive: true, force: true }); });
+  const socket = path.join(stack.dir, 'control.sock');
+  const stats = async () => (await (await fetch(`${stack.url}/api/stats`)).json());
+  const truth = () => {
+    const [tx, obs] = sqlite(db, 'SELECT (SELECT count(*) FROM transmissions), (SELECT count(*) FROM observations);')
+      .trim().split('|').map(Number);
+    return { transmissions: tx, observations: obs };
+  };
+  await waitFor(() => sqlite(db, `SELECT status FROM _async_migrations WHERE name = '${RETENTION}';`).trim() === 'pending_async',
+    { what: 'the retention run to wait at its start, paused' });
+  // Both responders count the full tables (the kernel picks the acceptor: enough requests reach both).
+  const before = truth();
+  for (let i = 0; i < 20; i++) {
+    const s = await stats();
+    assert.equal(s.observations, before.observations);
+  }
+  assert.equal(ctl(socket, 'resume', RETENTION).status, 0);
+  await waitFor(() => sqlite(db, `SELECT status FROM _async_migrations WHERE name = '${RETENTION}';`).trim() === 'done',
+    { what: 'the retention run to finish' });
+  const after = truth();
+  assert.ok(after.observations < before.observations && after.observations > 0,
+    `retention deleted some observations: ${before.observations} -> ${after.observations}`);
+  for (let i = 0; i < 20; i++) {
+    const s = await stats();
+    assert.deepEqual({ transmissions: s.transmissions, observations: s.observations }, after, `request ${i}`);
+  }
 });
