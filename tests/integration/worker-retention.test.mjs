@@ -13,11 +13,14 @@ import { WORKER, sqlite } from '../lib/backfill.mjs';
 const DAY = 86400;
 const RETAIN_DAYS = 30;
 
-// A database the worker created (auto_vacuum INCREMENTAL), filled with
-// `n` transmissions of 4 observations each: old, recent, and timestamps stored
-// as REAL, as numeric TEXT (converted by the INTEGER affinity) and as TEXT that
-// stays TEXT (sorts above every number, so the reference keeps it).
-function filled(dir, name, n) {
+// A database the worker created (auto_vacuum INCREMENTAL), filled with `n`
+// transmissions of `perTx` observations each. Timestamps come in every type
+// the column can hold: INTEGER, REAL, numeric TEXT (turned into INTEGER or
+// REAL by the column's INTEGER affinity) and TEXT that stays TEXT (it sorts
+// above every number, so the reference keeps it). An odd transmission has
+// only old observations, so with an old first_seen (also INTEGER or REAL) the
+// second phase deletes it; an even one keeps a recent observation.
+function filled(dir, name, n, perTx = 4) {
   const db = path.join(dir, name);
   const made = spawnSync(WORKER, ['--db', db, '--run-once'], { encoding: 'utf8' });
   assert.equal(made.status, 0, made.stderr);
@@ -26,13 +29,17 @@ function filled(dir, name, n) {
   sqlite(db, `
     WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < ${n})
       INSERT INTO transmissions(id, hash, raw_hex, first_seen, last_seen)
-        SELECT i, printf('h%08d', i), hex(randomblob(40)), CASE WHEN i % 3 = 0 THEN ${recent} ELSE ${old} END, 0 FROM k;
-    WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < ${n * 4})
+        SELECT i, printf('h%08d', i), hex(randomblob(40)),
+          CASE i % 3 WHEN 0 THEN ${recent} WHEN 1 THEN ${old} ELSE ${old} + 0.5 END, 0 FROM k;
+    WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < ${n * perTx}),
+      o(i, t, j) AS (SELECT i, (i - 1) / ${perTx} + 1, (i - 1) % ${perTx} FROM k)
       INSERT INTO observations(transmission_id, observer, path_json, timestamp)
-        SELECT (i - 1) / 4 + 1, 'obs', hex(randomblob(30)), CASE i % 8
-          WHEN 0 THEN ${recent} WHEN 1 THEN ${old} + 0.5 WHEN 2 THEN '${old}'
-          WHEN 3 THEN '2020-01-01T00:00:00Z' WHEN 4 THEN ${recent} + 0.25
-          ELSE ${old} + i END FROM k;`);
+        SELECT t, 'obs', hex(randomblob(30)), CASE
+          WHEN t % 2 = 1 OR (j > 0 AND NOT (j = 1 AND t % 4 = 0)) THEN CASE i % 4
+            WHEN 0 THEN ${old} + i WHEN 1 THEN ${old} + 0.5 WHEN 2 THEN '${old}' ELSE '${old}.5' END
+          WHEN j = 0 THEN CASE (t / 2) % 3
+            WHEN 0 THEN ${recent} WHEN 1 THEN ${recent} + 0.25 ELSE '${recent}' END
+          ELSE '2020-01-01T00:00:00Z' END FROM o;`);
   return db;
 }
 
@@ -84,25 +91,60 @@ test('a run equals the reference deletion row for row, holds stay under the targ
   assert.equal(sqlite(db, "SELECT status FROM _async_migrations WHERE name = 'retention'"), 'done');
 });
 
-test('kill -9 at seeded moments, then a completed run equals the reference', async (t) => {
+// Rows left in both tables, and the retention row's status, read in one snapshot.
+function remaining(db) {
+  const [obs, tx, status] = sqlite(db, `SELECT (SELECT count(*) FROM observations),
+    (SELECT count(*) FROM transmissions),
+    (SELECT status FROM _async_migrations WHERE name = 'retention');`).split('|');
+  return { obs: Number(obs), tx: Number(tx), status };
+}
+
+test('kill -9 at 10 seeded moments over both phases, then a completed run equals the reference', async (t) => {
   const dir = tempDir('meshscope-retention-');
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const db = filled(dir, 'k.db', 20000);
+  // Two observations a transmission: the second phase (transmissions) is a
+  // third of the ids walked. With a 1 ms hold target a run is over a hundred
+  // transactions, each followed by a 10 ms yield in which a poll sees it.
+  const db = filled(dir, 'k.db', 40000, 2);
   const ref = referenceOf(db, dir);
+  const full = remaining(db), goal = remaining(ref);
+  const obsToDelete = full.obs - goal.obs, txToDelete = full.tx - goal.tx;
+  assert.ok(obsToDelete > 0 && txToDelete > 0, `${obsToDelete} observations, ${txToDelete} transmissions to delete`);
+  // How far the deletion has come, 0 to 1: each phase is one half, so kills spread over both.
+  const progress = (r) => 0.5 * (full.obs - r.obs) / obsToDelete + 0.5 * (full.tx - r.tx) / txToDelete;
+
+  // Ten moments, one in each tenth of [0.03, 0.9] (the top is left free so
+  // that a kill a transaction or two late still lands before the run ends).
   let seed = 14;
   const next = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648; };
-  for (let k = 0; k < 5; k++) {
-    const child = spawn(WORKER, ['--db', db, '--retain-days', String(RETAIN_DAYS), '--target-batch-ms', '5',
-      '--yield-ms', '5'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let log = '';
+  const moments = Array.from({ length: 10 }, (_, k) => 0.03 + 0.87 * (k + next()) / 10);
+  const landed = [];
+  for (const [k, moment] of moments.entries()) {
+    const atStart = progress(remaining(db));
+    const child = spawn(WORKER, ['--db', db, '--retain-days', String(RETAIN_DAYS), '--target-batch-ms', '1',
+      '--yield-ms', '10'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let log = '', exit = null;
     child.stderr.on('data', (d) => { log += d; });
-    const exited = new Promise((resolve) => child.on('exit', resolve));
-    await waitFor(() => /schema ready/.test(log), { what: 'the worker to start' });
-    await new Promise((resolve) => setTimeout(resolve, Math.floor(next() * 400)));
+    const exited = new Promise((resolve) => child.on('exit', (code, signal) => { exit = { code, signal }; resolve(); }));
+    // Past the moment and past where the last kill left it: this run deleted something.
+    await waitFor(() => {
+      if (exit) throw new Error(`worker exited (${JSON.stringify(exit)}): ${log}`);
+      const p = progress(remaining(db));
+      return p >= moment && p > atStart;
+    }, { timeoutMs: 20000, intervalMs: 1, what: `deletion progress ${moment.toFixed(3)} (kill ${k}; log: ${log})` });
     child.kill('SIGKILL');
     await exited;
+    assert.equal(exit.signal, 'SIGKILL', `kill ${k} landed before the worker exited on its own: ${log}`);
+    const after = remaining(db), at = progress(after);
+    landed.push(at);
+    assert.ok(at > atStart, `kill ${k}: the run had started (progress ${atStart} -> ${at})`);
+    assert.ok(at < 1, `kill ${k}: the run had not finished (${after.obs} observations, ${after.tx} transmissions left)`);
+    assert.equal(after.status, 'pending_async', `kill ${k}: the run's row is not done`);
     assert.equal(sqlite(db, 'PRAGMA integrity_check'), 'ok', `after kill ${k}`);
   }
+  console.log(`kills due at ${moments.map((p) => p.toFixed(3)).join(' ')}\n  landed at ${landed.map((p) => p.toFixed(3)).join(' ')} of the deletion`);
+  assert.ok(landed.filter((p) => p < 0.5).length >= 3 && landed.filter((p) => p > 0.5).length >= 3,
+    `kills in both phases: ${landed.join(' ')}`);
   const run = runOnce(db);
   assert.equal(run.status, 0, run.stderr);
   assert.equal(differing(db, ref), 0);
