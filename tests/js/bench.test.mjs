@@ -116,6 +116,7 @@ test('every v2 benchmark target has a row, and the table marks each met or misse
   const figures = Object.fromEntries(ROWS.filter((r) => r.key).map((r) => [r.key, 1]));
   Object.assign(figures, {
     'backfill.scattered.mismatches': 0, 'backfill.clustered.mismatches': 0, 'read.errors': 0,
+    'ret.mismatches': 0,
     'busy.coverage': 100, 'tput.ratio': 0.9, 'tput.stats_ratio': 0.5, 'throttle.batches': 1,
     'mqtt.rate': 6000, 'backfill.scattered.y0.ratio': 0.3, 'backfill.scattered.def.ratio': 0.3,
     'scale.scattered.10.work_ratio': 0.3, 'read.packets.p99_ratio': 1.05, 'ingest.p99_ratio': 1.2,
