@@ -38,7 +38,10 @@ const MODES = {
     packets: { concurrency: 2, perWorkerQps: 50 }, // 100 req/s offered
     ingestRate: 200, probeIntervalMs: 10,
     busyWorkerArgs: [],
-    retention: { workerArgs: [], idleCapSec: 10 },
+    // Yield 0, as the backfill's efficiency figure, and no ingest-wait
+    // throttle: at the defaults the run's own holds kept ingest's wait over
+    // the throttle's 20 ms and a 1× run took over 20 minutes (docs/benchmark.md).
+    retention: { workerArgs: ['--yield-ms', '0', '--throttle-ingest-wait-ms', '0'], idleCapSec: 10 },
   },
   quick: {
     base: 0.01, scales: [1, 10], repeats: 1,
@@ -54,7 +57,7 @@ const MODES = {
     busyWorkerArgs: ['--batch-size', '10', '--yield-ms', '60'],
     // One 250-id window a transaction and a yield after each stretch the
     // few thousand deletions over a few seconds of ingest load.
-    retention: { workerArgs: ['--target-batch-ms', '1', '--yield-ms', '60'], idleCapSec: 3 },
+    retention: { workerArgs: ['--target-batch-ms', '1', '--yield-ms', '60', '--throttle-ingest-wait-ms', '0'], idleCapSec: 3 },
   },
 };
 

@@ -101,6 +101,8 @@ export const ROWS = [
   { key: 'ret.reference_ms', label: 'one-transaction reference DELETEs (its work time and its writer hold)', unit: 'ms' },
   { key: 'ret.work_ms', label: 'retention work time: its write transactions\' holds, summed', unit: 'ms' },
   { key: 'ret.ratio', label: 'retention work ÷ reference (no target in the contract)', unit: '×' },
+  { key: 'ret.checkpoint_ms', label: 'checkpoints between its transactions (the WAL throttle\'s probe)', unit: 'ms' },
+  { key: 'ret.ratio_ckpt', label: '(retention work + those checkpoints) ÷ reference', unit: '×' },
   { key: 'ret.run_ms', label: 'retention run time, yields included', unit: 'ms' },
   { key: 'ret.transactions', label: 'retention write transactions', unit: '', decimals: 0 },
   { key: 'ret.hold_max', label: 'retention longest writer hold of one transaction', unit: 'ms', target: ['<=', 25] },
