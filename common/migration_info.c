@@ -55,6 +55,9 @@ void migration_row_read(sqlite3_stmt *stmt, struct migration_row *row)
         .paused = sqlite3_column_int(stmt, 14) != 0,
         .paused_at = db_column_text_dup(stmt, 15),
         .pause_reason = db_column_text_dup(stmt, 16),
+        .recurring = sqlite3_column_int(stmt, 17) != 0,
+        .every_s = sqlite3_column_int64(stmt, 18),
+        .next_run_at = db_column_text_dup(stmt, 19),
     };
 }
 
@@ -69,6 +72,7 @@ void migration_row_free(struct migration_row *row)
     free(row->throttle_reason);
     free(row->paused_at);
     free(row->pause_reason);
+    free(row->next_run_at);
     *row = (struct migration_row){0};
 }
 
@@ -189,6 +193,12 @@ void migration_info_compute(const struct migration_row *row, int64_t now_ms,
     }
     if (row->has_control)
         control_compute(row, info, processed, remaining);
+    info->recurring = row->recurring;
+    if (info->recurring) {
+        info->every_s = row->every_s > 0 ? row->every_s : 0;
+        parse_time("next_run_at", row->next_run_at, &info->has_next_run_at, &info->next_run_at,
+                   &info->error_message);
+    }
     info->elapsed_sec = encode_finite(info->elapsed_sec);
     info->rate_per_sec = encode_finite(info->rate_per_sec);
     info->eta_sec = encode_finite(info->eta_sec);
@@ -243,5 +253,11 @@ struct json_object *migration_info_to_json(const struct migration_info *info)
     json_object_object_add(obj, "stalled", json_object_new_boolean(info->stalled));
     if (info->has_control)
         control_to_json(obj, info);
+    json_object_object_add(obj, "kind", json_object_new_string(info->recurring ? "recurring"
+                                                                               : "migration"));
+    if (info->recurring) {
+        json_object_object_add(obj, "everySec", json_object_new_int64(info->every_s));
+        add_time(obj, "nextRunAt", info->has_next_run_at, info->next_run_at);
+    }
     return obj;
 }

@@ -38,6 +38,10 @@ struct migration_row {
     int paused;
     char *paused_at;
     char *pause_reason;
+    /* A recurring job's row (every_s is not NULL): its interval and next run. */
+    int recurring;
+    int64_t every_s;
+    char *next_run_at;
 };
 
 /*
@@ -48,13 +52,15 @@ struct migration_row {
 #define MIGRATION_ROW_SELECT                                                                 \
     "SELECT m.name, m.status, m.started_at, m.ended_at, m.error, m.rows_processed,"           \
     " m.rows_total, m.last_update_at, 1, m.active_ms, m.paused_ms, m.throttled_ms,"           \
-    " m.recent_rate, m.throttle_reason, c.paused, c.paused_at, c.pause_reason"                \
+    " m.recent_rate, m.throttle_reason, c.paused, c.paused_at, c.pause_reason,"               \
+    " m.every_s IS NOT NULL, m.every_s, m.next_run_at"                                        \
     " FROM " SCHEMA_MIGRATIONS_TABLE " AS m LEFT JOIN " SCHEMA_JOB_CONTROL_TABLE " AS c"         \
     " ON c.name = m.name"             \
     " ORDER BY m.name"
 #define MIGRATION_ROW_SELECT_BASIC                                                           \
     "SELECT name, status, started_at, ended_at, error, rows_processed, rows_total,"           \
-    " last_update_at, 0, 0, 0, 0, 0, NULL, 0, NULL, NULL FROM " SCHEMA_MIGRATIONS_TABLE        \
+    " last_update_at, 0, 0, 0, 0, 0, NULL, 0, NULL, NULL, 0, NULL, NULL"                        \
+    " FROM " SCHEMA_MIGRATIONS_TABLE                                                            \
     " ORDER BY name"
 
 /* Fills *row from the current result row of a MIGRATION_ROW_SELECT statement (heap copies). */
@@ -78,6 +84,11 @@ struct migration_info {
     int has_paused_at;
     int64_t paused_at;
     const char *pause_reason;      /* borrowed from the row; NULL unless paused */
+    /* A recurring job (retention): it never warms the site up, and says when it runs next. */
+    int recurring;
+    int64_t every_s;
+    int has_next_run_at;
+    int64_t next_run_at;
 };
 
 /* pending_async -> running (paused when a pause is stored), done, failed; anything else (NULL included) -> unknown. */

@@ -34,7 +34,10 @@ static const char schema_create_tables[] =
     " paused_ms INTEGER NOT NULL DEFAULT 0,"
     " throttled_ms INTEGER NOT NULL DEFAULT 0,"
     " recent_rate REAL NOT NULL DEFAULT 0,"
-    " throttle_reason TEXT);"
+    " throttle_reason TEXT,"
+    /* A recurring job's interval (NULL for a one-off migration) and its next run, RFC 3339. */
+    " every_s INTEGER,"
+    " next_run_at TEXT);"
     /* Operators' pauses and settings per writer job (docs/operations.md), kept
      * across restarts; batch_size 0 means adaptive, NULL means the flag's value. */
     "CREATE TABLE IF NOT EXISTS " SCHEMA_JOB_CONTROL_TABLE "("
@@ -60,6 +63,11 @@ static const char schema_create_tables[] =
     " ack_latency_p99_ms REAL NOT NULL DEFAULT 0,"
     " updated_at TEXT,"
     " lines_duplicate INTEGER NOT NULL DEFAULT 0);"
+    /* Rows deleted per table (retention), counted in the deleting transaction:
+     * the responders' incremental counts recount when it moves. */
+    "CREATE TABLE IF NOT EXISTS " SCHEMA_ROW_DELETIONS_TABLE "("
+    " table_name TEXT PRIMARY KEY,"
+    " deleted INTEGER NOT NULL DEFAULT 0);"
     /* Cumulative per-source writer figures (common/writer_stats_table.h). */
     "CREATE TABLE IF NOT EXISTS " SCHEMA_WRITER_STATS_TABLE "("
     " source TEXT PRIMARY KEY,"
@@ -111,6 +119,8 @@ static const struct {
     {SCHEMA_MIGRATIONS_TABLE, "throttled_ms INTEGER NOT NULL DEFAULT 0"},
     {SCHEMA_MIGRATIONS_TABLE, "recent_rate REAL NOT NULL DEFAULT 0"},
     {SCHEMA_MIGRATIONS_TABLE, "throttle_reason TEXT"},
+    {SCHEMA_MIGRATIONS_TABLE, "every_s INTEGER"},
+    {SCHEMA_MIGRATIONS_TABLE, "next_run_at TEXT"},
     {SCHEMA_INGEST_STATS_TABLE, "lines_duplicate INTEGER NOT NULL DEFAULT 0"},
 };
 

@@ -9,6 +9,7 @@
 #define SCHEMA_OBSERVERS_TABLE "observers"
 #define SCHEMA_OBSERVERS_BACKFILL_TABLE "_observers_backfill"
 #define SCHEMA_JOB_CONTROL_TABLE "_job_control"
+#define SCHEMA_ROW_DELETIONS_TABLE "_row_deletions"
 
 /* Status values stored in _async_migrations.status (docs/database.md). */
 #define MIGRATION_STATUS_PENDING "pending_async"

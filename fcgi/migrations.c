@@ -96,8 +96,12 @@ struct json_object *migrations_to_json(struct responder *r, const struct migrati
     for (size_t i = 0; set != NULL && i < set->count; i++) {
         struct migration_info info;
         migration_info_compute(&set->rows[i], now_ms, r->stalled_after_ms, &info);
-        /* A paused migration keeps the site warming up: its data is still incomplete. */
-        *running |= info.status == MIGRATION_STATE_RUNNING || info.status == MIGRATION_STATE_PAUSED;
+        /*
+         * A paused migration keeps the site warming up: its data is still
+         * incomplete. A recurring job's run (retention) does not: the data is whole.
+         */
+        *running |= !info.recurring && (info.status == MIGRATION_STATE_RUNNING ||
+                                        info.status == MIGRATION_STATE_PAUSED);
         json_object_array_add(array, migration_info_to_json(&info));
         migration_info_free(&info);
     }

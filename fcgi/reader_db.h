@@ -21,7 +21,7 @@ enum reader_presence {
     READER_NO_ROW,   /* the table exists but holds no row of the kind asked for */
 };
 
-#define READER_STMT_CACHE_MAX 16
+#define READER_STMT_CACHE_MAX 32
 
 struct reader_db {
     const char *path;

@@ -3,16 +3,18 @@
 
 #include "encode.h"
 #include "router.h"
+#include "schema.h"
 #include "util.h"
 
 /*
  * COUNT(*) is a full scan: 1.5M observations on every dashboard poll would
- * cost tens of milliseconds each. Nothing in meshscope deletes rows and ids
- * only grow (AUTOINCREMENT, one writer), so each responder counts a table
- * once and afterwards adds only the rows above the highest id it has seen:
- * an index range over the new rows. MAX(id) is not used as the count itself
- * because upserts burn AUTOINCREMENT ids. If the highest id ever goes down
- * (a replaced database), the count starts over.
+ * cost tens of milliseconds each. Ids only grow (AUTOINCREMENT, one writer),
+ * so each responder counts a table once and afterwards adds only the rows
+ * above the highest id it has seen: an index range over the new rows. MAX(id)
+ * is not used as the count itself because upserts burn AUTOINCREMENT ids.
+ * Only retention deletes rows, and it counts them in _row_deletions in the
+ * same transaction: when that count moves, or the highest id goes down (a
+ * replaced database), the count starts over.
  */
 struct counted_table {
     const char *name;
@@ -36,6 +38,31 @@ static const struct counted_table observations_table = {
      "observations"},
 };
 
+static const struct reader_query deletions_query = {
+    "SELECT deleted FROM " SCHEMA_ROW_DELETIONS_TABLE " WHERE table_name = ?1",
+    SCHEMA_ROW_DELETIONS_TABLE,
+};
+
+/* Rows retention has deleted from the table so far; 0 without the table (an older schema) or a row. */
+static int deletions_of(struct responder *r, const char *table, int64_t *out, char **errp)
+{
+    sqlite3_stmt *stmt = NULL;
+    enum reader_presence presence;
+    *out = 0;
+    if (reader_db_prepare(&r->reader, &deletions_query, &stmt, &presence, errp) != 0)
+        return -1;
+    if (presence != READER_PRESENT)
+        return 0;
+    sqlite3_bind_text(stmt, 1, table, -1, SQLITE_STATIC);
+    int rc = reader_db_step(stmt);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(stmt, 0);
+    else if (rc != SQLITE_DONE)
+        set_error(errp, "reading the deletions of %s: %s", table, reader_db_errmsg(&r->reader));
+    reader_db_release(stmt);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
 /* MAX over an indexed column is one index probe (SQLite's min/max optimisation). */
 static const struct reader_query newest_query = {
     "SELECT MAX(last_seen) FROM transmissions",
@@ -46,6 +73,12 @@ static const struct reader_query newest_query = {
 static int count_rows(struct responder *r, const struct counted_table *t, struct row_counter *c,
                       enum reader_presence *presence, char **errp)
 {
+    /* Read before the count: a deletion between the two then shows as a change next time. */
+    int64_t deletions = 0;
+    if (deletions_of(r, t->name, &deletions, errp) != 0)
+        return -1;
+    if (c->valid && deletions != c->deletions)
+        c->valid = 0;
     for (int attempt = 0; attempt < 2; attempt++) {
         sqlite3_stmt *stmt = NULL;
         int full = !c->valid;
@@ -67,6 +100,7 @@ static int count_rows(struct responder *r, const struct counted_table *t, struct
             c->valid = 1;
             c->count = count;
             c->max_id = max_id;
+            c->deletions = deletions;
             return 0;
         }
         if (max_id >= c->max_id) {

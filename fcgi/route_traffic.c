@@ -1,6 +1,9 @@
 /* route_traffic.c: GET /api/traffic?minutes=N, observations and packets per minute for a chart. */
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdlib.h>
+
+#include <json-c/printbuf.h>
 
 #include "route_query.h"
 #include "router.h"
@@ -26,6 +29,47 @@ static const struct reader_query traffic_query = {
            " WHERE timestamp >= ?1 AND timestamp < ?2 GROUP BY 1",
     .table = "observations",
 };
+
+/* The per-minute counts, owned by the bucket list's serializer from the moment it is attached. */
+struct traffic_buckets {
+    int64_t start, minutes;
+    int64_t *obs, *packets;
+};
+
+static void buckets_free(struct json_object *jso, void *userdata)
+{
+    (void)jso;
+    struct traffic_buckets *b = userdata;
+    free(b->obs);
+    free(b->packets);
+    free(b);
+}
+
+static int buckets_to_json(struct json_object *jso, struct printbuf *pb, int level, int flags)
+{
+    (void)level;
+    (void)flags;
+    const struct traffic_buckets *b = json_object_get_userdata(jso);
+    printbuf_strappend(pb, "[");
+    for (int64_t i = 0; i < b->minutes; i++)
+        sprintbuf(pb, "%s{\"startUnix\":%" PRId64 ",\"observations\":%" PRId64
+                  ",\"packets\":%" PRId64 "}", i > 0 ? "," : "", b->start + i * 60, b->obs[i],
+                  b->packets[i]);
+    printbuf_strappend(pb, "]");
+    return 0;
+}
+
+/*
+ * The bucket list as one json-c value that prints itself: a json-c object per
+ * bucket costs about a kilobyte (its hash table), so a day of minutes built
+ * as objects took 1.7 MB of a responder's heap; the counts alone take 23 KB.
+ */
+static struct json_object *buckets_json(struct traffic_buckets *b)
+{
+    struct json_object *list = json_object_new_array();
+    json_object_set_serializer(list, buckets_to_json, b, buckets_free);
+    return list;
+}
 
 static void traffic(struct responder *r, const struct http_request *req,
                     struct http_response *resp)
@@ -62,17 +106,9 @@ static void traffic(struct responder *r, const struct http_request *req,
     json_object_object_add(body, "minutes", json_object_new_int64(minutes));
     json_object_object_add(body, "fromUnix", json_object_new_int64(start));
     json_object_object_add(body, "toUnix", json_object_new_int64(end));
-    struct json_object *list = json_object_new_array();
-    for (int64_t i = 0; i < minutes; i++) {
-        struct json_object *b = json_object_new_object();
-        json_object_object_add(b, "startUnix", json_object_new_int64(start + i * 60));
-        json_object_object_add(b, "observations", json_object_new_int64(obs[i]));
-        json_object_object_add(b, "packets", json_object_new_int64(packets[i]));
-        json_object_array_add(list, b);
-    }
-    json_object_object_add(body, "buckets", list);
-    free(obs);
-    free(packets);
+    struct traffic_buckets *buckets = xmalloc(sizeof *buckets);
+    *buckets = (struct traffic_buckets){start, minutes, obs, packets};
+    json_object_object_add(body, "buckets", buckets_json(buckets));
     http_response_json(resp, 200, body);
     return;
 

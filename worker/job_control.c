@@ -15,6 +15,7 @@
 #include "schema.h"
 #include "timefmt.h"
 #include "util.h"
+#include "writer_accounting.h"
 
 struct job_entry {
     const char *name; /* the registry's */
@@ -247,7 +248,8 @@ static int job_control_change_pause(struct job_control *ctl, sqlite3 *db, const 
     size_t first = 0, end = 0;
     if (job_range(ctl, name, &first, &end, errp) != 0)
         return -1;
-    if (db_exec(db, "BEGIN IMMEDIATE", "storing the pause", errp) != 0)
+    struct writer_txn txn;
+    if (writer_txn_begin(db, WRITER_SOURCE_CONTROL, "storing the pause", &txn, errp) != 0)
         return -1;
     pthread_mutex_lock(&ctl->mutex);
     uint64_t t = ++ctl->next_ticket;
@@ -257,7 +259,7 @@ static int job_control_change_pause(struct job_control *ctl, sqlite3 *db, const 
     memcpy(saved, &ctl->jobs[first], n * sizeof *saved);
     for (size_t i = first; i < end && rc == 0; i++)
         rc = job_apply_pause(db, &ctl->jobs[i], paused, reason, t, errp);
-    if (rc == 0 && db_exec(db, "COMMIT", "storing the pause", errp) != 0)
+    if (rc == 0 && writer_txn_commit(db, &txn, "storing the pause", errp) != 0)
         rc = -1;
     if (rc != 0) {
         memcpy(&ctl->jobs[first], saved, n * sizeof *saved); /* nothing changed after all */
@@ -339,7 +341,8 @@ int job_control_set(struct job_control *ctl, sqlite3 *db, const char *name, cons
     struct job_settings probe = job_settings_unset;
     if (job_parse_setting(key, value, &probe, errp) != 0)
         return -1;
-    if (db_exec(db, "BEGIN IMMEDIATE", "storing the setting", errp) != 0)
+    struct writer_txn txn;
+    if (writer_txn_begin(db, WRITER_SOURCE_CONTROL, "storing the setting", &txn, errp) != 0)
         return -1;
     int rc = 0;
     pthread_mutex_lock(&ctl->mutex);
@@ -351,7 +354,7 @@ int job_control_set(struct job_control *ctl, sqlite3 *db, const char *name, cons
         rc = job_store(db, job->name, job->paused, job->paused_at, job->pause_reason,
                        &next[i - first], errp);
     }
-    if (rc == 0 && db_exec(db, "COMMIT", "storing the setting", errp) != 0)
+    if (rc == 0 && writer_txn_commit(db, &txn, "storing the setting", errp) != 0)
         rc = -1;
     if (rc == 0) {
         for (size_t i = first; i < end; i++) {

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "schema.h"
 #include "util.h"
 #include "writer_accounting.h"
 #include "writer_demand.h"
@@ -22,6 +23,16 @@ static _Atomic int64_t retention_cutoff;
 void retention_set_cutoff(int64_t cutoff_unix)
 {
     atomic_store(&retention_cutoff, cutoff_unix);
+}
+
+int64_t retention_every_ms(const struct recurring_config *config)
+{
+    return config->retain_days > 0 ? config->retain_every_min * 60000 : 0;
+}
+
+void retention_prepare(const struct recurring_config *config)
+{
+    retention_set_cutoff((int64_t)time(NULL) - config->retain_days * 86400);
 }
 
 struct phase {
@@ -54,11 +65,24 @@ static int scalar(sqlite3 *db, const char *sql, int64_t *out, char **errp)
     return 0;
 }
 
-/* One transaction of windows from *lo up to at most max_id; ends at the hold target or when ingest waits. */
-static int retention_batch(const struct migration_env *env, sqlite3_stmt *del, int64_t cutoff,
-                           int64_t *lo, int64_t max_id, int64_t *deleted, int64_t *hold_us,
-                           char **errp)
+/* The deletions of one batch, counted in its own transaction (tally binds ?1 table, ?2 rows). */
+static int retention_tally(sqlite3 *db, sqlite3_stmt *tally, int64_t rows, char **errp)
 {
+    if (rows == 0)
+        return 0;
+    sqlite3_reset(tally);
+    sqlite3_bind_int64(tally, 2, rows);
+    if (sqlite3_step(tally) != SQLITE_DONE)
+        return set_error(errp, "counting the deletions: %s", sqlite3_errmsg(db));
+    return 0;
+}
+
+/* One transaction of windows from *lo up to at most max_id; ends at the hold target or when ingest waits. */
+static int retention_batch(const struct migration_env *env, sqlite3_stmt *del, sqlite3_stmt *tally,
+                           int64_t cutoff, int64_t *lo, int64_t max_id, int64_t *deleted,
+                           int64_t *hold_us, char **errp)
+{
+    int64_t deleted_before = *deleted;
     int64_t asked = clock_monotonic_us();
     if (sqlite3_exec(env->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         return set_error(errp, "starting a retention batch: %s", sqlite3_errmsg(env->db));
@@ -81,6 +105,10 @@ static int retention_batch(const struct migration_env *env, sqlite3_stmt *del, i
         }
         *deleted += sqlite3_changes64(env->db);
         at = hi;
+    }
+    if (retention_tally(env->db, tally, *deleted - deleted_before, errp) != 0) {
+        sqlite3_exec(env->db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
     }
     if (sqlite3_exec(env->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         set_error(errp, "committing a retention batch: %s", sqlite3_errmsg(env->db));
@@ -123,15 +151,24 @@ static int retention_phase(const struct migration_env *env, struct migration_par
     int64_t max_id = 0, lo = 0, deleted = 0;
     if (scalar(env->db, ph->max_sql, &max_id, errp) != 0)
         return -1;
-    sqlite3_stmt *del = NULL;
-    if (sqlite3_prepare_v2(env->db, ph->delete_sql, -1, &del, NULL) != SQLITE_OK)
-        return set_error(errp, "retention: %s", sqlite3_errmsg(env->db));
+    static const char tally_sql[] =
+        "INSERT INTO " SCHEMA_ROW_DELETIONS_TABLE "(table_name, deleted) VALUES (?1, ?2)"
+        " ON CONFLICT(table_name) DO UPDATE SET deleted = deleted + excluded.deleted";
+    sqlite3_stmt *del = NULL, *tally = NULL;
+    if (sqlite3_prepare_v2(env->db, ph->delete_sql, -1, &del, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(env->db, tally_sql, -1, &tally, NULL) != SQLITE_OK) {
+        set_error(errp, "retention: %s", sqlite3_errmsg(env->db));
+        sqlite3_finalize(del);
+        return -1;
+    }
+    sqlite3_bind_text(tally, 1, ph->what, -1, SQLITE_STATIC); /* the phase is named after its table */
     int rc = 0;
     while (lo < max_id && rc == 0) {
         struct migration_env batch_env = *env;
         batch_env.params = *params;
         int64_t hold_us = 0, before = deleted;
-        rc = retention_batch(&batch_env, del, cutoff, &lo, max_id, &deleted, &hold_us, errp);
+        rc = retention_batch(&batch_env, del, tally, cutoff, &lo, max_id, &deleted, &hold_us,
+                             errp);
         if (rc != 0)
             break;
         account(r, hold_us);
@@ -145,6 +182,7 @@ static int retention_phase(const struct migration_env *env, struct migration_par
         }
     }
     sqlite3_finalize(del);
+    sqlite3_finalize(tally);
     log_info("%s: deleted %" PRId64 " %s older than %" PRId64, env->name, deleted, ph->what,
              cutoff);
     return rc;

@@ -19,6 +19,10 @@
  */
 void retention_set_cutoff(int64_t cutoff_unix);
 
+/* The registry's hooks: every retain_every_min while retain_days > 0; the cutoff is now - retain_days. */
+int64_t retention_every_ms(const struct recurring_config *config);
+void retention_prepare(const struct recurring_config *config);
+
 /*
  * One run, in the shape of a migration's run function so the runner's pacing
  * (hold target, yields, pauses, throttles) applies: observations older than

@@ -32,7 +32,7 @@ worker_libmigrations_a_SOURCES = \
 	worker/migration.c worker/migration.h \
 	worker/migration_cancel.c worker/migration_cancel.h \
 	worker/migration_params.c worker/migration_params.h \
-	worker/migration_registry.c worker/migration_registry.h \
+	worker/job_registry.c worker/job_registry.h \
 	worker/migration_rows.c worker/migration_rows.h \
 	worker/migration_stats.c worker/migration_stats.h \
 	worker/migration_tx_last_seen_backfill.c worker/migration_tx_last_seen_backfill.h \

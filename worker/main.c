@@ -17,7 +17,7 @@
 #include "control_server.h"
 #include "job_control.h"
 #include "job_retention.h"
-#include "migration_registry.h"
+#include "job_registry.h"
 #include "migration_rows.h"
 #include "runner_thread.h"
 #include "schema.h"
@@ -414,16 +414,19 @@ struct worker {
     struct control_server *server;
 };
 
+static struct recurring_config worker_recurring(const struct worker_config *config)
+{
+    return (struct recurring_config){config->retain_days, config->retain_every_min};
+}
+
 /* Pauses and settings stored by an operator outlive restarts: they are read before any job runs. */
 static int worker_load_control(const struct worker_config *config, struct worker *w,
                                const struct migration_params *params, char **errp)
 {
-    /* One list for the control plane: the migrations in registry order, then the recurring jobs. */
-    struct migration *jobs = xcalloc(migration_registry_len + 1, sizeof *jobs);
-    memcpy(jobs, migration_registry, migration_registry_len * sizeof *jobs);
-    size_t count = migration_registry_len;
-    if (config->retain_days > 0)
-        jobs[count++] = (struct migration){RETENTION_JOB_NAME, retention_run};
+    /* The control plane knows the jobs that can run: every migration, the recurring jobs the flags turn on. */
+    struct recurring_config recurring = worker_recurring(config);
+    size_t count = 0;
+    struct migration *jobs = job_registry_enabled(&recurring, &count);
     int rc = job_control_new(jobs, count, params, &w->control, errp);
     free(jobs); /* job_control keeps the names, which are string literals */
     if (rc != 0 || job_control_load(w->control, w->db, errp) != 0)
@@ -436,8 +439,13 @@ static int worker_load_control(const struct worker_config *config, struct worker
 
 static int worker_start(const struct worker_config *config, struct worker *w, char **errp)
 {
-    if (open_database(config->db_path, &w->db, errp) != 0 || schema_upgrade(w->db, errp) != 0)
+    if (open_database(config->db_path, &w->db, errp) != 0)
         return -1;
+    /* Its lock wait and hold are one figure: schema_upgrade runs its own transactions. */
+    int64_t upgrade_from = clock_monotonic_us();
+    if (schema_upgrade(w->db, errp) != 0)
+        return -1;
+    writer_acct_record(WRITER_SOURCE_SCHEMA, 0, clock_monotonic_us() - upgrade_from);
     log_info("schema ready in %s (meshscope %s, sqlite %s)", config->db_path, PACKAGE_VERSION,
              sqlite3_libversion());
     struct migration_params params;
@@ -448,7 +456,7 @@ static int worker_start(const struct worker_config *config, struct worker *w, ch
     params.yield_ms = config->yield_ms;
     params.memory_kib = config->memory_mib * 1024;
     if (migration_params_validate(&params, errp) != 0 ||
-        migration_rows_register(w->db, migration_registry, migration_registry_len, errp) != 0 ||
+        migration_rows_register(w->db, job_registry, job_registry_len, errp) != 0 ||
         worker_load_control(config, w, &params, errp) != 0)
         return -1;
     struct runner_config rc = {
@@ -456,8 +464,7 @@ static int worker_start(const struct worker_config *config, struct worker *w, ch
         .stats_path = config->stats_json,
         .control = w->control,
         .throttle = &config->throttle,
-        .retain_days = config->retain_days,
-        .retain_every_min = config->retain_every_min,
+        .recurring = worker_recurring(config),
         .run_once = config->run_once,
         .on_finished = on_migrations_finished,
     };

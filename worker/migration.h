@@ -78,9 +78,24 @@ struct migration_result {
 typedef int (*migration_run_fn)(const struct migration_env *env,
                                 struct migration_result *result, char **errp);
 
+/* How the scheduler runs a job: once until it is done, or again and again. */
+enum job_kind { JOB_ONE_OFF, JOB_RECURRING };
+
+/* The flags recurring jobs are configured by (meshscope-worker --retain-days, --retain-every-min). */
+struct recurring_config {
+    int64_t retain_days;      /* 0: retention is off */
+    int64_t retain_every_min;
+};
+
+/* One entry of the job registry (job_registry.c). */
 struct migration {
     const char *name;
     migration_run_fn run;
+    enum job_kind kind;
+    /* Recurring jobs only: the interval under config in ms, 0 when the flags turn the job off. */
+    int64_t (*every_ms)(const struct recurring_config *config);
+    /* Recurring jobs only, may be NULL: readies one run (retention computes its cutoff). */
+    void (*prepare)(const struct recurring_config *config);
 };
 
 /* The report and the between-batches call of env, for run functions. */

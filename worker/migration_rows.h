@@ -9,11 +9,22 @@
 #include "migration.h"
 
 /*
- * Inserts a pending_async row for every registered migration that has none,
- * in one short transaction, so readers see the pending work from the start.
+ * Inserts a pending_async row for every one-off migration of registry that
+ * has none, in one short transaction, so readers see the pending work from
+ * the start. Recurring jobs get their row when they first run.
  */
 int migration_rows_register(sqlite3 *db, const struct migration *registry, size_t registry_len,
                             char **errp);
+
+/*
+ * A recurring job's row before a run: created when missing, its interval
+ * (every_s, which marks the row as a recurring job's) kept current.
+ */
+int migration_rows_register_recurring(sqlite3 *db, const char *name, int64_t every_s,
+                                      char **errp);
+
+/* Records when a recurring job runs next (Unix seconds). */
+int migration_rows_schedule(sqlite3 *db, const char *name, int64_t next_run_unix, char **errp);
 
 /* Sets *status to a heap copy of the row's status, or NULL when there is no row. */
 int migration_rows_read_status(sqlite3 *db, const char *name, char **status, char **errp);

@@ -4,10 +4,11 @@
 #include <assert.h>
 #include <inttypes.h>
 #include <string.h>
+#include <time.h>
 
 #include "db.h"
 #include "log.h"
-#include "migration_registry.h"
+#include "job_registry.h"
 #include "migration_rows.h"
 #include "job_pace.h"
 #include "migration_stats.h"
@@ -21,8 +22,8 @@
 void runner_options_default(struct runner_options *options)
 {
     *options = (struct runner_options){
-        .registry = migration_registry,
-        .registry_len = migration_registry_len,
+        .registry = job_registry,
+        .registry_len = job_registry_len,
     };
     migration_params_default(&options->params);
 }
@@ -146,13 +147,22 @@ static void runner_run_one(sqlite3 *db, const struct runner_options *options,
 }
 
 int runner_run_job(sqlite3 *db, const struct runner_options *options, const struct migration *job,
-                   struct runner_summary *summary, char **errp)
+                   int64_t every_s, int schedule_next, struct runner_summary *summary,
+                   char **errp)
 {
-    if (migration_rows_register(db, job, 1, errp) != 0)
+    if (migration_rows_register_recurring(db, job->name, every_s, errp) != 0)
         return -1;
     struct migration_stat stat = {0};
     runner_run_one(db, options, job, summary, &stat);
     migration_holds_release(&stat.holds);
+    /* A stopped run is not rescheduled: the next start runs it at once. */
+    if (!schedule_next || strcmp(stat.status, MIGRATION_STATUS_PENDING) == 0)
+        return 0;
+    char *err = NULL;
+    if (migration_rows_schedule(db, job->name, (int64_t)time(NULL) + every_s, &err) != 0) {
+        log_warnx("%s: recording the next run: %s", job->name, err);
+        free(err);
+    }
     return 0;
 }
 
@@ -167,6 +177,8 @@ int runner_run_pending(sqlite3 *db, const struct runner_options *options,
     int rc = 0;
     for (size_t i = 0; i < options->registry_len; i++) {
         const struct migration *migration = &options->registry[i];
+        if (migration->kind != JOB_ONE_OFF)
+            continue; /* the scheduler runs recurring jobs when they fall due */
         if (options->cancel != NULL && migration_cancel_requested(options->cancel)) {
             summary->cancelled++;
             break;

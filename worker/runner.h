@@ -38,8 +38,8 @@ void runner_options_default(struct runner_options *options);
 int runner_open_connection(const char *path, sqlite3 **out, char **errp);
 
 /*
- * Runs, in the calling thread, every registered migration whose row is not
- * done: resets its progress and start time, runs it, then records done,
+ * Runs, in the calling thread, every one-off migration of the registry whose
+ * row is not done (recurring entries are the scheduler's): resets its progress and start time, runs it, then records done,
  * stopped or failed with the final counts. Stops at the first cancelled
  * migration. Returns 0, or -1 when the bookkeeping itself could not be read
  * (the summary still counts what ran).
@@ -49,10 +49,13 @@ int runner_run_pending(sqlite3 *db, const struct runner_options *options,
 
 /*
  * Runs one recurring job (retention) the way a migration runs: its row is
- * registered and reset, the pacing applies, and it ends done, stopped or
- * failed. Returns 0, or -1 when its row could not be registered.
+ * registered (with its interval, every_s) and reset, the pacing applies, and
+ * it ends done, stopped or failed. With schedule_next, a run that ended
+ * (done or failed) records its next run, every_s from now. Returns 0, or -1
+ * when its row could not be registered.
  */
 int runner_run_job(sqlite3 *db, const struct runner_options *options, const struct migration *job,
-                   struct runner_summary *summary, char **errp);
+                   int64_t every_s, int schedule_next, struct runner_summary *summary,
+                   char **errp);
 
 #endif

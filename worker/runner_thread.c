@@ -10,7 +10,6 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "job_retention.h"
 #include "log.h"
 #include "wal_housekeeping.h"
 #include "util.h"
@@ -22,7 +21,7 @@ struct runner {
     struct runner_options options;
     struct runner_summary summary;
     atomic_int finished;
-    int64_t retain_days, retain_every_min;
+    struct recurring_config recurring;
     int run_once;
     void (*on_finished)(void *arg);
     void *arg;
@@ -36,51 +35,80 @@ struct runner {
  */
 #define RUNNER_THREAD_NICE 10
 
-static void runner_retention_once(struct runner *runner)
+/* A recurring job the flags turned on, and when it runs next (monotonic ms). */
+struct recurring_slot {
+    const struct migration *job;
+    int64_t every_ms, due_ms;
+};
+
+static void runner_recurring_once(struct runner *runner, struct recurring_slot *slot)
 {
-    static const struct migration job = {RETENTION_JOB_NAME, retention_run};
-    retention_set_cutoff((int64_t)time(NULL) - runner->retain_days * 86400);
+    if (slot->job->prepare != NULL)
+        slot->job->prepare(&runner->recurring);
     struct runner_summary s = {0};
     char *err = NULL;
-    if (runner_run_job(runner->db, &runner->options, &job, &s, &err) != 0) {
-        log_error("retention: %s", err);
+    if (runner_run_job(runner->db, &runner->options, slot->job, slot->every_ms / 1000,
+                       !runner->run_once, &s, &err) != 0) {
+        log_error("%s: %s", slot->job->name, err);
         free(err);
     }
     runner->summary.failed += s.failed;
+    slot->due_ms = clock_monotonic_ms() + slot->every_ms;
+}
+
+/* The registry's recurring jobs that the flags turn on, each due at once; *count entries. */
+static struct recurring_slot *runner_recurring_slots(struct runner *runner, size_t *count)
+{
+    const struct runner_options *o = &runner->options;
+    struct recurring_slot *slots = xcalloc(o->registry_len ? o->registry_len : 1, sizeof *slots);
+    size_t n = 0;
+    int64_t now = clock_monotonic_ms();
+    for (size_t i = 0; i < o->registry_len; i++) {
+        const struct migration *job = &o->registry[i];
+        int64_t every = job->kind == JOB_RECURRING ? job->every_ms(&runner->recurring) : 0;
+        if (every > 0)
+            slots[n++] = (struct recurring_slot){job, every, now};
+    }
+    *count = n;
+    return slots;
 }
 
 /*
  * After the migrations, the recurring jobs, one at a time on this thread:
- * retention at once and then every retain_every_min, and between its runs
- * the WAL housekeeping every few seconds.
+ * each at once and then every interval, and between their runs the WAL
+ * housekeeping every few seconds.
  */
 static void runner_scheduler(struct runner *runner)
 {
     int64_t wal_mb = runner->options.throttle ? runner->options.throttle->wal_mb : 0;
+    size_t count = 0;
+    struct recurring_slot *slots = runner_recurring_slots(runner, &count);
     if (runner->run_once) {
-        if (runner->retain_days > 0)
-            runner_retention_once(runner);
-        return;
+        for (size_t i = 0; i < count; i++)
+            runner_recurring_once(runner, &slots[i]);
+        count = 0;
+        wal_mb = 0;
     }
-    if (runner->retain_days <= 0 && wal_mb <= 0)
-        return;
-    int64_t next_retention = runner->retain_days > 0 ? clock_monotonic_ms() : INT64_MAX;
-    while (!migration_cancel_requested(&runner->cancel)) {
-        if (clock_monotonic_ms() >= next_retention) {
-            runner_retention_once(runner);
-            next_retention = clock_monotonic_ms() + runner->retain_every_min * 60000;
+    while ((count > 0 || wal_mb > 0) && !migration_cancel_requested(&runner->cancel)) {
+        int64_t next_due = INT64_MAX;
+        for (size_t i = 0; i < count && !migration_cancel_requested(&runner->cancel); i++) {
+            if (clock_monotonic_ms() >= slots[i].due_ms)
+                runner_recurring_once(runner, &slots[i]);
+            if (slots[i].due_ms < next_due)
+                next_due = slots[i].due_ms;
         }
         char *err = NULL;
         if (wal_housekeeping_step(runner->db, wal_mb, &err) < 0) {
             log_warnx("WAL housekeeping: %s", err);
             free(err);
         }
-        int64_t wait = next_retention - clock_monotonic_ms();
+        int64_t wait = next_due - clock_monotonic_ms();
         if (wait > WAL_HOUSEKEEPING_EVERY_MS || wait < 0)
             wait = WAL_HOUSEKEEPING_EVERY_MS;
         if (migration_cancel_wait(&runner->cancel, wait) != 0)
             break;
     }
+    free(slots);
 }
 
 static void *runner_main(void *arg)
@@ -123,8 +151,7 @@ int runner_start(const char *path, const struct runner_config *config, struct ru
     runner->options.throttle = config->throttle;
     if (config->control != NULL)
         job_control_set_wake(config->control, &runner->cancel);
-    runner->retain_days = config->retain_days;
-    runner->retain_every_min = config->retain_every_min;
+    runner->recurring = config->recurring;
     runner->run_once = config->run_once;
     runner->on_finished = config->on_finished;
     runner->arg = config->arg;

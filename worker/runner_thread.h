@@ -13,9 +13,8 @@ struct runner_config {
     const char *stats_path;                 /* the stats file written at the end (migration_stats.h) */
     struct job_control *control;            /* pauses and settings; its waits are woken by the runner */
     const struct throttle_config *throttle;
-    int64_t retain_days;                    /* 0: no retention job */
-    int64_t retain_every_min;
-    int run_once;                           /* one retention run, then finish */
+    struct recurring_config recurring;      /* which recurring jobs run, and how often */
+    int run_once;                           /* one run of each recurring job, then finish */
     void (*on_finished)(void *arg);         /* called from the thread when it has nothing left */
     void *arg;
 };

@@ -13,6 +13,7 @@
 #include "encode.h"
 #include "migration_info.h"
 #include "schema.h"
+#include "timefmt.h"
 #include "util.h"
 
 #define STATUS_BUSY_TIMEOUT_MS 2000
@@ -61,7 +62,7 @@ static int status_read(sqlite3 *db, struct status_entry **out, size_t *count_out
         MIGRATION_ROW_SELECT,
         MIGRATION_ROW_SELECT_BASIC,
         "SELECT name, status, started_at, ended_at, error, 0, 0, NULL, 0, 0, 0, 0, 0, NULL, 0,"
-        " NULL, NULL FROM " SCHEMA_MIGRATIONS_TABLE " ORDER BY name",
+        " NULL, NULL, 0, NULL, NULL FROM " SCHEMA_MIGRATIONS_TABLE " ORDER BY name",
     };
     *out = NULL;
     *count_out = 0;
@@ -149,11 +150,14 @@ static void status_print_line(const struct status_entry *entry)
         snprintf(eta, sizeof eta, "%.0fs", ceil(info->eta_sec));
     else
         snprintf(eta, sizeof eta, "-");
-    char note[256];
+    char note[256], when[TIMEFMT_RFC3339_LEN];
     if (info->status == MIGRATION_STATE_PAUSED)
         snprintf(note, sizeof note, "paused: %s", info->pause_reason);
     else if (info->throttled)
         snprintf(note, sizeof note, "throttled: %s", info->throttle_reason);
+    else if (info->recurring && info->has_next_run_at &&
+             timefmt_rfc3339(info->next_run_at, when) == 0)
+        snprintf(note, sizeof note, "next run %s", when);
     else
         snprintf(note, sizeof note, "-");
     const char *error = entry->row.error      ? entry->row.error

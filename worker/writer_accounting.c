@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "db.h"
 #include "log.h"
 #include "rate_limit.h"
 #include "util.h"
@@ -69,6 +70,26 @@ int writer_acct_step_progress(sqlite3_stmt *stmt)
     if (alone)
         writer_acct_record(WRITER_SOURCE_PROGRESS, 0, clock_monotonic_us() - began);
     return rc;
+}
+
+int writer_txn_begin(sqlite3 *db, const char *source, const char *what, struct writer_txn *txn,
+                     char **errp)
+{
+    int64_t asked = clock_monotonic_us();
+    if (db_exec(db, "BEGIN IMMEDIATE", what, errp) != 0)
+        return -1;
+    txn->source = source;
+    txn->held_from_us = clock_monotonic_us();
+    txn->wait_us = txn->held_from_us - asked;
+    return 0;
+}
+
+int writer_txn_commit(sqlite3 *db, const struct writer_txn *txn, const char *what, char **errp)
+{
+    if (db_exec(db, "COMMIT", what, errp) != 0)
+        return -1;
+    writer_acct_record(txn->source, txn->wait_us, clock_monotonic_us() - txn->held_from_us);
+    return 0;
 }
 
 void writer_acct_record(const char *source, int64_t wait_us, int64_t hold_us)

@@ -13,6 +13,10 @@
 #define WRITER_SOURCE_CHECKPOINT "checkpoint"
 #define WRITER_SOURCE_PROGRESS "progress"
 #define WRITER_SOURCE_MIGRATION_PREFIX "migration:"
+/* Operators' pauses and settings, stored by the control plane. */
+#define WRITER_SOURCE_CONTROL "control"
+/* The startup upgrade: added columns, new tables, the indexes. */
+#define WRITER_SOURCE_SCHEMA "schema"
 
 #define WRITER_ACCT_MAX_SOURCES 16
 #define WRITER_ACCT_DEFAULT_SLOW_HOLD_MS 200
@@ -33,6 +37,20 @@ void writer_acct_record(const char *source, int64_t wait_us, int64_t hold_us);
  * time is recorded as a `progress` hold. Returns sqlite3_step's code.
  */
 int writer_acct_step_progress(sqlite3_stmt *stmt);
+
+/*
+ * A short bookkeeping transaction, timed for the accounting: begin takes the
+ * write lock (BEGIN IMMEDIATE) and notes how long that took; commit records
+ * the wait and the hold under source. On an error *errp is "WHAT: message";
+ * the caller rolls back.
+ */
+struct writer_txn {
+    const char *source;
+    int64_t wait_us, held_from_us;
+};
+int writer_txn_begin(sqlite3 *db, const char *source, const char *what, struct writer_txn *txn,
+                     char **errp);
+int writer_txn_commit(sqlite3 *db, const struct writer_txn *txn, const char *what, char **errp);
 
 /* A checkpoint's outcome, for /api/perf/sqlite: frames in the WAL, frames copied back. */
 void writer_acct_checkpoint(int log_frames, int done_frames, int completed);

@@ -180,6 +180,13 @@
       view.facts.push(['Ended', formatDbTime(m.endedAt)]);
       view.facts.push(['Duration', formatDuration(m.elapsedSec)]);
     }
+    if (m.kind === 'recurring') {
+      /* A recurring job (retention): its row is its current or last run. */
+      view.facts.push(['Runs every', formatDuration(m.everySec)]);
+      var atWork = status === 'running' || status === 'paused';
+      view.facts.push(['Next run', atWork ? 'after this run'
+        : typeof m.nextRunAt === 'string' ? formatDbTime(m.nextRunAt) : 'not scheduled']);
+    }
     if (typeof m.errorMessage === 'string' && m.errorMessage !== '') view.error = m.errorMessage;
     else if (status === 'failed') view.error = 'unknown error';
     return view;

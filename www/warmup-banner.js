@@ -165,8 +165,10 @@
   }
 
   /* A paused migration counts as running: its data is still incomplete. */
+  /* A migration in progress keeps the site warming up. A recurring job's run
+   * (kind "recurring": retention) does not: the data it works on is whole. */
   function isRunning(m) {
-    return m.status === 'running' || m.status === 'paused';
+    return m.kind !== 'recurring' && (m.status === 'running' || m.status === 'paused');
   }
 
   function reasonOf(v) {

@@ -11,7 +11,7 @@ import { tempDir, waitFor } from '../lib/stack.mjs';
 import { cgi, json, sqlite, SCHEMA, FCGI } from '../lib/cgi.mjs';
 
 const MIGRATION_KEYS = ['name', 'status', 'startedAt', 'endedAt', 'lastUpdateAt', 'rowsProcessed',
-  'rowsTotal', 'elapsedSec', 'etaSec', 'ratePerSec', 'errorMessage', 'stalled'];
+  'rowsTotal', 'elapsedSec', 'etaSec', 'ratePerSec', 'errorMessage', 'stalled', 'kind'];
 
 let dir;
 const dbs = {};
@@ -82,6 +82,8 @@ function get(dbName, uri, extra = {}) {
 
 function assertMigrationShape(m) {
   for (const key of Object.keys(m)) assert.ok(MIGRATION_KEYS.includes(key), `unexpected key ${key}`);
+  // These databases predate recurring jobs: every row is a one-off migration's.
+  assert.equal(m.kind, 'migration');
   for (const key of ['elapsedSec', 'etaSec', 'ratePerSec']) {
     assert.equal(typeof m[key], 'number');
     assert.ok(Number.isFinite(m[key]) && m[key] >= 0, `${key} = ${m[key]}`);
@@ -98,7 +100,7 @@ test('running migration: progress, elapsed, rate and ETA; healthz says running',
   assert.equal(body.async_migrations_running, true);
   const [m] = body.async_migrations;
   assertMigrationShape(m);
-  assert.deepEqual(Object.keys(m).sort(), ['elapsedSec', 'etaSec', 'lastUpdateAt', 'name', 'ratePerSec',
+  assert.deepEqual(Object.keys(m).sort(), ['elapsedSec', 'etaSec', 'kind', 'lastUpdateAt', 'name', 'ratePerSec',
     'rowsProcessed', 'rowsTotal', 'stalled', 'startedAt', 'status']);
   assert.equal(m.name, 'tx_last_seen_backfill_v1');
   assert.equal(m.status, 'running');
@@ -122,6 +124,7 @@ test('done migration: elapsed is endedAt - startedAt, nothing running', () => {
   const body = json(get('done', '/api/healthz'));
   assert.equal(body.async_migrations_running, false);
   assert.deepEqual(body.async_migrations, [{
+    kind: 'migration',
     name: 'tx_last_seen_backfill_v1', status: 'done', startedAt: '2024-01-01T00:00:00Z',
     endedAt: '2024-01-01T00:00:40Z', lastUpdateAt: '2024-01-01T00:00:40Z', rowsProcessed: 71000,
     rowsTotal: 71000, elapsedSec: 40, etaSec: 0, ratePerSec: 1775, stalled: false,
@@ -133,6 +136,7 @@ test('failed migration keeps its error message', () => {
   assert.equal(res.status, 200);
   assertCommonHeaders(res);
   assert.deepEqual(json(res), [{
+    kind: 'migration',
     name: 'tx_last_seen_backfill_v1', status: 'failed', startedAt: '2024-01-01T00:00:00Z',
     endedAt: '2024-01-01T00:00:10Z', lastUpdateAt: '2024-01-01T00:00:09Z', rowsProcessed: 500,
     rowsTotal: 71000, elapsedSec: 10, etaSec: 0, ratePerSec: 50,
@@ -145,6 +149,7 @@ test('an unknown status maps to unknown, never running, and drops the stored err
   const body = json(get('unknown', '/api/healthz'));
   assert.equal(body.async_migrations_running, false);
   assert.deepEqual(body.async_migrations, [{
+    kind: 'migration',
     name: 'mystery', status: 'unknown', startedAt: '2024-01-01T00:00:00Z', rowsProcessed: 5,
     rowsTotal: 10, elapsedSec: 0, etaSec: 0, ratePerSec: 0, stalled: false,
   }]);
@@ -154,6 +159,7 @@ test('a malformed started_at is reported in errorMessage whatever the status', (
   const body = json(get('malformed', '/api/healthz'));
   assert.equal(body.async_migrations_running, true);
   assert.deepEqual(body.async_migrations, [{
+    kind: 'migration',
     name: 'tx_last_seen_backfill_v1', status: 'running', rowsProcessed: 10, rowsTotal: 100,
     elapsedSec: 0, etaSec: 0, ratePerSec: 0,
     errorMessage: "started_at: unparseable timestamp 'yesterday-ish'", stalled: false,

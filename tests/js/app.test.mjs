@@ -167,3 +167,17 @@ test('migrations panel: a paused or throttled job shows its state and reason, bo
   assert.equal(plainRunning.state, 'running');
   assert.equal(plain(plainRunning.facts).find((f) => f[0] === 'State'), undefined, 'no State row for a plain run');
 });
+
+test('migrations panel: a recurring job shows its interval and next run', () => {
+  const last = A.migrationView({ name: 'retention', kind: 'recurring', everySec: 3600, status: 'done',
+    startedAt: '2025-10-09 10:00:00', endedAt: '2025-10-09 10:00:12', elapsedSec: 12,
+    nextRunAt: '2025-10-09T11:00:12Z', rowsProcessed: 5, rowsTotal: 5 });
+  assert.deepEqual(plain(last.facts), [['Started', '2025-10-09 10:00:00 UTC'], ['Ended', '2025-10-09 10:00:12 UTC'],
+    ['Duration', '12s'], ['Runs every', '1h 0m 0s'], ['Next run', '2025-10-09 11:00:12 UTC']]);
+  // While it runs there is no next run yet; a one-off migration has neither fact.
+  const now = A.migrationView({ name: 'retention', kind: 'recurring', everySec: 3600, status: 'running',
+    elapsedSec: 3, ratePerSec: 10 });
+  assert.deepEqual(plain(now.facts.slice(-2)), [['Runs every', '1h 0m 0s'], ['Next run', 'after this run']]);
+  const once = A.migrationView({ name: 'm', kind: 'migration', status: 'done', elapsedSec: 1 });
+  assert.ok(!once.facts.some((f) => f[0] === 'Next run' || f[0] === 'Runs every'));
+});

@@ -455,3 +455,25 @@ test('liveness: missing or malformed input adds nothing and breaks nothing', () 
   const h = { ...healthz([running()]), ingest_liveness: { a: { lastReceiptUnix: secAgo(400) } } };
   assert.equal(messages(h, 200, NOW).at(-1), 'No packets from a in 6 min.');
 });
+
+test('a recurring job (retention) never warms the site up; its failure is shown like a migration\'s', () => {
+  const retention = (over = {}) => running({ name: 'retention', kind: 'recurring', everySec: 3600,
+    rowsProcessed: 10, rowsTotal: 100, ...over });
+  // Running, paused or throttled: the data is whole, so no banner and the idle poll pace.
+  for (const m of [retention(), retention({ status: 'paused', pauseReason: 'busy hour' }),
+    retention({ throttled: true, throttleReason: 'WAL' })]) {
+    const h = { ready: true, async_migrations: [m], async_migrations_running: false };
+    assert.deepEqual(messages(h, 200, NOW), [], JSON.stringify(m));
+    assert.equal(B.shouldShowBanner(h, 200, NOW), false);
+    assert.equal(B.nextPollDelay(h, 200, NOW), B.IDLE_POLL_INTERVAL_MS);
+  }
+  // Beside a running migration, only the migration has a line.
+  const both = healthz([running(), retention()]);
+  assert.deepEqual(messages(both, 200, NOW).length, 1);
+  assert.match(messages(both, 200, NOW)[0], /tx_last_seen_backfill_v1/);
+  // A failed run is shown, as a failed migration is.
+  const broken = failed({ name: 'retention', kind: 'recurring', everySec: 3600 });
+  const lines = messages({ ready: true, async_migrations: [broken], async_migrations_running: false }, 200, NOW);
+  assert.equal(lines.length, 1);
+  assert.match(lines[0], /retention/);
+});

@@ -260,7 +260,7 @@ static void json_has_exactly_the_contract_fields(void **state)
     struct json_object *j = info_json(&row, MS(T0 + 100), &info);
     static const char *const keys[] = {"name", "status", "startedAt", "endedAt", "lastUpdateAt",
                                        "rowsProcessed", "rowsTotal", "elapsedSec", "etaSec",
-                                       "ratePerSec", "errorMessage", "stalled"};
+                                       "ratePerSec", "errorMessage", "stalled", "kind"};
     assert_int_equal(json_object_object_length(j), sizeof keys / sizeof keys[0]);
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         if (!json_object_object_get_ex(j, keys[i], NULL))
@@ -268,15 +268,51 @@ static void json_has_exactly_the_contract_fields(void **state)
     }
     assert_string_equal(get_str(j, "status"), "failed");
     assert_string_equal(get_str(j, "errorMessage"), "database is locked");
+    assert_string_equal(get_str(j, "kind"), "migration");
     migration_info_free(&info);
     json_object_put(j);
 
     /* Optional fields are absent, not null, when the row has nothing for them. */
     struct migration_row bare = {.name = "m", .status = "pending_async"};
     j = info_json(&bare, MS(T0), &info);
-    assert_int_equal(json_object_object_length(j), 8);
+    assert_int_equal(json_object_object_length(j), 9);
     assert_false(json_object_object_get_ex(j, "startedAt", NULL));
     assert_false(json_object_object_get_ex(j, "errorMessage", NULL));
+    migration_info_free(&info);
+    json_object_put(j);
+}
+
+static void recurring_job_says_its_kind_interval_and_next_run(void **state)
+{
+    (void)state;
+    struct migration_row row = {
+        .name = "retention", .status = "done", .started_at = "2024-01-01 00:00:00",
+        .ended_at = "2024-01-01 00:00:10", .rows_processed = 5, .rows_total = 5,
+        .recurring = 1, .every_s = 3600, .next_run_at = "2024-01-01T01:00:10Z",
+    };
+    struct migration_info info;
+    struct json_object *j = info_json(&row, MS(T0 + 100), &info);
+    assert_string_equal(get_str(j, "kind"), "recurring");
+    assert_int_equal((int64_t)get_num(j, "everySec"), 3600);
+    assert_string_equal(get_str(j, "nextRunAt"), "2024-01-01T01:00:10Z");
+    assert_null(info.error_message);
+    migration_info_free(&info);
+    json_object_put(j);
+
+    /* While a run is on (or after --run-once) there is no next run: the field is absent. */
+    row.status = "pending_async";
+    row.next_run_at = NULL;
+    j = info_json(&row, MS(T0 + 100), &info);
+    assert_string_equal(get_str(j, "status"), "running");
+    assert_false(json_object_object_get_ex(j, "nextRunAt", NULL));
+    migration_info_free(&info);
+    json_object_put(j);
+
+    /* A damaged next run is reported like every other unreadable time. */
+    row.status = "done";
+    row.next_run_at = "soon";
+    j = info_json(&row, MS(T0 + 100), &info);
+    assert_non_null(strstr(get_str(j, "errorMessage"), "next_run_at"));
     migration_info_free(&info);
     json_object_put(j);
 }
@@ -479,6 +515,7 @@ int main(void)
         cmocka_unit_test(elapsed_rate_and_eta_by_table),
         cmocka_unit_test(stall_threshold_is_configurable),
         cmocka_unit_test(json_has_exactly_the_contract_fields),
+        cmocka_unit_test(recurring_job_says_its_kind_interval_and_next_run),
         cmocka_unit_test(invalid_utf8_from_the_database_never_reaches_json),
         cmocka_unit_test(no_number_is_ever_nan_or_infinite),
         cmocka_unit_test(operator_control_fields),

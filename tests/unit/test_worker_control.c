@@ -92,7 +92,7 @@ static void command_table(void **state)
     free(line);
 }
 
-static const struct migration two_jobs[] = {{"job_a", NULL}, {"job_b", NULL}};
+static const struct migration two_jobs[] = {{.name = "job_a"}, {.name = "job_b"}};
 
 static struct job_control *new_control(void)
 {

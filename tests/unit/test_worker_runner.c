@@ -16,7 +16,8 @@
 #include "log.h"
 #include "migration.h"
 #include "migration_rows.h"
-#include "migration_registry.h"
+#include "job_registry.h"
+#include "job_retention.h"
 #include "migration_tx_last_seen_backfill.h"
 #include "progress.h"
 #include "runner.h"
@@ -103,12 +104,24 @@ static int fake_b_run(const struct migration_env *env, struct migration_result *
 }
 
 static const struct migration fake_registry[] = {
-    {"fake_a", fake_run},
-    {"fake_b", fake_b_run},
+    {.name = "fake_a", .run = fake_run},
+    {.name = "fake_b", .run = fake_b_run},
 };
 
 static const struct migration backfill_registry[] = {
-    {TX_LAST_SEEN_BACKFILL_NAME, tx_last_seen_backfill_run},
+    {.name = TX_LAST_SEEN_BACKFILL_NAME, .run = tx_last_seen_backfill_run},
+};
+
+static int64_t every_hour(const struct recurring_config *config)
+{
+    (void)config;
+    return 3600 * 1000;
+}
+
+/* A one-off migration and a recurring job, as the production registry mixes them. */
+static const struct migration mixed_registry[] = {
+    {"fake_a", fake_run, JOB_ONE_OFF, NULL, NULL},
+    {"fake_r", fake_b_run, JOB_RECURRING, every_hour, NULL},
 };
 
 static int reset_fakes(void **state)
@@ -565,7 +578,7 @@ static int yield_after_two_reports(const struct migration_env *env,
 static void held_back_report_is_written_during_the_yield(void **state)
 {
     struct test_db *t = *state;
-    static const struct migration registry[] = {{"yielder", yield_after_two_reports}};
+    static const struct migration registry[] = {{.name = "yielder", .run = yield_after_two_reports}};
     struct runner_options options = fake_options(registry, 1);
     struct runner_summary summary;
     char *err = NULL;
@@ -646,11 +659,86 @@ static void runner_thread_runs_pending_migrations_to_done(void **state)
     assert_true(runner_finished(runner));
     struct runner_summary summary;
     runner_join(runner, &summary);
-    assert_int_equal(summary.done, (int)migration_registry_len); /* every registered one */
+    int one_off = 0;
+    for (size_t i = 0; i < job_registry_len; i++)
+        one_off += job_registry[i].kind == JOB_ONE_OFF;
+    assert_int_equal(summary.done, one_off); /* every registered migration; no recurring job is on */
+    assert_int_equal(query_named(t->db, RETENTION_JOB_NAME, "count(*)"), 0);
     assert_int_equal(summary.failed, 0);
     assert_int_equal(query_named(t->db, TX_LAST_SEEN_BACKFILL_NAME, "status = 'done'"), 1);
     assert_int_equal(test_query_int(t->db, "SELECT count(*) FROM transmissions"
                                            " WHERE last_seen = 0"),
+                     0);
+}
+
+static void pending_pass_runs_the_migrations_and_leaves_recurring_jobs_alone(void **state)
+{
+    struct test_db *t = *state;
+    struct runner_options options = fake_options(mixed_registry, 2);
+    struct runner_summary summary;
+    char *err = NULL;
+    assert_int_equal(runner_run_pending(t->db, &options, &summary, &err), 0);
+    assert_int_equal(summary.done, 1);
+    assert_int_equal(fake.calls, 1);
+    assert_int_equal(fake_b_calls, 0);
+    /* A recurring job gets its row when it first runs, not at registration. */
+    assert_int_equal(query_named(t->db, "fake_r", "count(*)"), 0);
+    assert_int_equal(query_named(t->db, "fake_a", "every_s IS NULL AND next_run_at IS NULL"), 1);
+}
+
+static void recurring_run_records_its_interval_and_next_run(void **state)
+{
+    struct test_db *t = *state;
+    struct runner_options options = fake_options(mixed_registry, 2);
+    struct runner_summary summary = {0};
+    char *err = NULL;
+    assert_int_equal(runner_run_job(t->db, &options, &mixed_registry[1], 3600, 1, &summary, &err),
+                     0);
+    assert_int_equal(fake_b_calls, 1);
+    assert_int_equal(query_named(t->db, "fake_r", "status = 'done' AND every_s = 3600"), 1);
+    /* RFC 3339, an interval after the run ended (both read off the same clock, a second apart at most). */
+    assert_int_equal(query_named(t->db, "fake_r", "next_run_at GLOB"
+                                 " '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]Z'"),
+                     1);
+    assert_int_equal(query_named(t->db, "fake_r", "abs(strftime('%s', next_run_at)"
+                                 " - strftime('%s', ended_at) - 3600) <= 1"),
+                     1);
+    /* The next run clears it while it runs; a run with nothing after it (--run-once) leaves none. */
+    assert_int_equal(runner_run_job(t->db, &options, &mixed_registry[1], 3600, 0, &summary, &err),
+                     0);
+    assert_int_equal(fake_b_calls, 2);
+    assert_int_equal(query_named(t->db, "fake_r", "status = 'done' AND next_run_at IS NULL"), 1);
+}
+
+static void runner_thread_runs_recurring_jobs_after_the_migrations(void **state)
+{
+    struct test_db *t = *state;
+    test_seed(t->db, 1, 2000, 2);
+    test_exec(t->db, "INSERT INTO observations(transmission_id, timestamp) VALUES (1, 1)");
+    struct migration_params params;
+    migration_params_default(&params);
+    params.yield_ms = 0;
+    struct finished_flag flag = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    struct runner_config config = {.params = &params, .recurring = {.retain_days = 1, .retain_every_min = 5},
+                                   .run_once = 1, .on_finished = mark_finished, .arg = &flag};
+    char *err = NULL;
+    struct runner *runner = NULL;
+    assert_int_equal(runner_start(t->path, &config, &runner, &err), 0);
+    pthread_mutex_lock(&flag.mutex);
+    while (!flag.finished)
+        pthread_cond_wait(&flag.cond, &flag.mutex);
+    pthread_mutex_unlock(&flag.mutex);
+    struct runner_summary summary;
+    runner_join(runner, &summary);
+    assert_int_equal(summary.failed, 0);
+    assert_int_equal(query_named(t->db, RETENTION_JOB_NAME, "status = 'done' AND every_s = 300"
+                                 " AND next_run_at IS NULL"), 1);
+    /* One at a time: retention started only once the last migration had ended. */
+    assert_int_equal(test_query_int(t->db, "SELECT count(*) FROM _async_migrations AS r"
+                                           " WHERE r.name = 'retention' AND r.started_at >="
+                                           " (SELECT max(ended_at) FROM _async_migrations"
+                                           "  WHERE every_s IS NULL)"), 1);
+    assert_int_equal(test_query_int(t->db, "SELECT count(*) FROM observations WHERE timestamp = 1"),
                      0);
 }
 
@@ -755,6 +843,9 @@ int main(void)
         DB_TEST(held_back_report_is_written_during_the_yield),
         DB_TEST(progress_write_errors_are_logged_once_a_minute_and_never_silenced),
         DB_TEST(runner_thread_runs_pending_migrations_to_done),
+        DB_TEST(pending_pass_runs_the_migrations_and_leaves_recurring_jobs_alone),
+        DB_TEST(recurring_run_records_its_interval_and_next_run),
+        DB_TEST(runner_thread_runs_recurring_jobs_after_the_migrations),
         DB_TEST(runner_thread_stops_at_once_and_leaves_pending_async),
         DB_TEST(stats_file_lists_every_batch_hold),
         DB_TEST(runner_start_rejects_bad_parameters),

@@ -41,7 +41,7 @@ struct fixture {
 };
 
 static const struct migration backfill_registry[] = {
-    {TX_LAST_SEEN_BACKFILL_NAME, tx_last_seen_backfill_run},
+    {.name = TX_LAST_SEEN_BACKFILL_NAME, .run = tx_last_seen_backfill_run},
 };
 
 static char *query_text(sqlite3 *db, const char *sql)
