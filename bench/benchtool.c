@@ -1,6 +1,7 @@
-/* benchtool.c: the benchmark's C helpers: the one-statement reference backfill, a peak-RSS exec wrapper, and a writer-lock probe. */
+/* benchtool.c: the benchmark's C helpers: the one-statement reference backfill and retention, a peak-RSS exec wrapper, and a writer-lock probe. */
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -102,6 +103,71 @@ static int benchtool_reference(const char *path, char **errp)
     return json_put_line(stdout, obj);
 err:
     sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return -1;
+}
+
+/*
+ * The one-transaction retention that the worker's batched one must equal row
+ * for row (docs/benchmark.md): old observations, then the old transmissions
+ * left without any. ?1 is the cutoff, in unix seconds.
+ */
+static const char *const benchtool_retention_sql[] = {
+    "DELETE FROM observations WHERE timestamp < ?1",
+    "DELETE FROM transmissions WHERE first_seen < ?1"
+    " AND NOT EXISTS (SELECT 1 FROM observations o WHERE o.transmission_id = transmissions.id)",
+};
+
+static int step_bound(sqlite3 *db, const char *sql, int64_t cutoff, sqlite3_int64 *changes,
+                      char **errp)
+{
+    sqlite3_stmt *stmt = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK) {
+        set_error(errp, "preparing %s: %s", sql, sqlite3_errmsg(db));
+        sqlite3_finalize(stmt);
+        return -1;
+    }
+    sqlite3_bind_int64(stmt, 1, cutoff);
+    int rc = sqlite3_step(stmt);
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_DONE)
+        return set_error(errp, "%s: %s", sql, sqlite3_errmsg(db));
+    *changes = sqlite3_changes64(db);
+    return 0;
+}
+
+/*
+ * Times both DELETEs in one write transaction, from BEGIN IMMEDIATE holding
+ * the lock to COMMIT returning: the reference's work time and its writer
+ * hold at once (the commit and the checkpoint it triggers included, as in
+ * each of the worker's batches).
+ */
+static int benchtool_retention_reference(const char *path, int64_t cutoff, char **errp)
+{
+    sqlite3 *db = NULL;
+    sqlite3_int64 deleted[2] = {0, 0};
+    if (open_like_worker(path, &db, errp) != 0)
+        return -1;
+    if (db_exec(db, "BEGIN IMMEDIATE", path, errp) != 0)
+        goto err;
+    double t0 = now_ms();
+    for (size_t i = 0; i < 2; i++) {
+        if (step_bound(db, benchtool_retention_sql[i], cutoff, &deleted[i], errp) != 0)
+            goto err;
+    }
+    if (db_exec(db, "COMMIT", path, errp) != 0)
+        goto err;
+    double t1 = now_ms();
+    if (sqlite3_close(db) != SQLITE_OK)
+        return set_error(errp, "closing %s failed", path);
+    struct json_object *obj = json_object_new_object();
+    json_object_object_add(obj, "hold_ms", json_ms(t1 - t0));
+    json_object_object_add(obj, "cutoff", json_object_new_int64(cutoff));
+    json_object_object_add(obj, "observations", json_object_new_int64(deleted[0]));
+    json_object_object_add(obj, "transmissions", json_object_new_int64(deleted[1]));
+    return json_put_line(stdout, obj);
+err:
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     sqlite3_close(db);
     return -1;
 }
@@ -219,6 +285,7 @@ static int benchtool_writer_probe(const char *path, int64_t interval_ms, int64_t
 static void usage(FILE *out)
 {
     fputs("Usage: benchtool reference --db PATH\n"
+          "       benchtool retention-reference --db PATH --cutoff UNIX_SECONDS\n"
           "       benchtool exec --out FILE -- COMMAND [ARG...]\n"
           "       benchtool writer-probe --db PATH --interval-ms N --duration-ms N\n",
           out);
@@ -235,6 +302,11 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "reference") == 0 && argc == 4 && strcmp(argv[2], "--db") == 0) {
         rc = benchtool_reference(argv[3], &err);
+    } else if (strcmp(cmd, "retention-reference") == 0 && argc == 6 &&
+               strcmp(argv[2], "--db") == 0 && strcmp(argv[4], "--cutoff") == 0) {
+        int64_t cutoff = 0;
+        if (parse_int64(argv[5], 1, INT64_MAX, "--cutoff", &cutoff, &err) == 0)
+            rc = benchtool_retention_reference(argv[3], cutoff, &err);
     } else if (strcmp(cmd, "exec") == 0 && argc >= 6 && strcmp(argv[2], "--out") == 0 &&
                strcmp(argv[4], "--") == 0) {
         rc = benchtool_exec(argv[3], argv + 5, &err);

@@ -9,6 +9,8 @@ EXTRA_DIST += \
 	bench/lib/ingest-load.mjs \
 	bench/lib/stats.mjs \
 	bench/lib/report.mjs \
+	bench/lib/control-plane.mjs \
+	bench/lib/retention.mjs \
 	bench/results/latest.md
 
 # Measures the targets of docs/benchmark.md on this machine.

@@ -15,9 +15,10 @@ import {
   percentile, parseHeyCsv, parseProcStatus, parseWorkerStats, parseWrk, ratio, summarize,
 } from './stats.mjs';
 import {
-  ROWS, buildRows, missingFigures, renderResults, renderTable, summaryLine, updateReadme,
+  ROWS, brokenFigures, buildRows, missingFigures, renderResults, renderTable, summaryLine, updateReadme,
 } from './report.mjs';
 import { measureControlPlane } from './control-plane.mjs';
+import { measureRetention } from './retention.mjs';
 
 const SHAPES = ['scattered', 'clustered'];
 
@@ -37,6 +38,10 @@ const MODES = {
     packets: { concurrency: 2, perWorkerQps: 50 }, // 100 req/s offered
     ingestRate: 200, probeIntervalMs: 10,
     busyWorkerArgs: [],
+    // Yield 0, as the backfill's efficiency figure, and no ingest-wait
+    // throttle: at the defaults the run's own holds kept ingest's wait over
+    // the throttle's 20 ms and a 1× run took over 20 minutes (docs/benchmark.md).
+    retention: { workerArgs: ['--yield-ms', '0', '--throttle-ingest-wait-ms', '0'], idleCapSec: 10 },
   },
   quick: {
     base: 0.01, scales: [1, 10], repeats: 1,
@@ -50,6 +55,9 @@ const MODES = {
     // A few hundred rows finish in milliseconds at the defaults; small batches
     // and yields keep the backfill running through the (short) window.
     busyWorkerArgs: ['--batch-size', '10', '--yield-ms', '60'],
+    // One 250-id window a transaction and a yield after each stretch the
+    // few thousand deletions over a few seconds of ingest load.
+    retention: { workerArgs: ['--target-batch-ms', '1', '--yield-ms', '60', '--throttle-ingest-wait-ms', '0'], idleCapSec: 3 },
   },
 };
 
@@ -325,9 +333,12 @@ async function measureBackfill(db1, workDir) {
     figures[`${k}.mismatches`] = na(def.why);
   }
   dropCopy(refCopy);
-  dropCopy(wDef);
+  // The scattered copy, its migrations done, is where retention runs next.
+  const migrated = shape === 'scattered' && def.row?.status === 'done' ? wDef : null;
+  if (!migrated) dropCopy(wDef);
   const rss = Math.max(...[...y0, def].map((x) => x.maxrssKb).filter(Number.isFinite));
-  return { refMs, hasBackfill: Boolean(def.row), defaultsWallMs: def.stats?.wallMs ?? null, y0Best: best, rssKb: rss };
+  return { refMs, hasBackfill: Boolean(def.row), defaultsWallMs: def.stats?.wallMs ?? null, y0Best: best, rssKb: rss,
+    migrated };
 }
 
 // ---------------------------------------------------------------- stack phases
@@ -680,6 +691,27 @@ async function measureControl(db1, workDir) {
   }
 }
 
+// Retention (bench/lib/retention.mjs) beside its one-transaction reference,
+// on copies of the scattered 1× database with its migrations done: the
+// backfill's own defaults run when there is one, else a fresh copy.
+async function measureRetentionSection(db1, migrated, workDir, ingest) {
+  say('9. retention: the worker\'s batched run under live ingest, against the one-transaction DELETEs');
+  const source = migrated ?? freshCopy(db1, workDir, 'retention-source');
+  const keys = ROWS.filter((r) => r.key?.startsWith('ret.')).map((r) => r.key);
+  try {
+    const r = await measureRetention({ source, copy: (label) => freshCopy({ file: source }, workDir, label), drop: dropCopy,
+      dir: workDir, ingest, workerArgs: [...mode.retention.workerArgs, ...extraWorkerArgs],
+      ingestRate: mode.ingestRate, idleCapSec: mode.retention.idleCapSec, say });
+    Object.assign(figures, r.figures);
+    notes.push(...r.notes);
+  } catch (err) {
+    say(`   retention failed: ${err.message}`);
+    for (const k of keys) figures[k] ??= na(err.message.split('\n')[0]);
+  } finally {
+    dropCopy(source);
+  }
+}
+
 // The MQTT path (bench/mqtt.mjs, also `bench/run --mqtt` alone): broker to
 // durable rows, and the bridge's take-to-ack p99 at 500 messages/s.
 async function measureMqtt() {
@@ -716,6 +748,7 @@ async function main() {
     for (const shape of SHAPES) bf[shape] = await measureBackfill(db1(shape), workDir);
     figures['mem.worker_runonce_mib'] = mib(Math.max(...SHAPES.map((sh) => bf[sh].rssKb)));
     const sc = bf.scattered;
+    await measureRetentionSection(db1('scattered'), sc.migrated, workDir, ingest);
     await measureStack(db1('scattered'), workDir, ingest, sc.hasBackfill, sc.defaultsWallMs);
     if (opts['no-scaling']) {
       for (const row of ROWS.filter((r) => r.key?.startsWith('scale.'))) figures[row.key] = na('skipped (--no-scaling)');
@@ -769,6 +802,12 @@ async function main() {
     if (missing.length || !table.includes('| figure |')) {
       process.stderr.write(`bench: ${missing.length} figure(s) not measured:\n` +
         missing.map((r) => `  ${r.label}: ${r.reason}\n`).join(''));
+      process.exitCode = 1;
+    }
+    const broken = brokenFigures(rows);
+    if (broken.length) {
+      process.stderr.write(`bench: ${broken.length} result(s) wrong:\n` +
+        broken.map((r) => `  ${r.label}: ${r.value}\n`).join(''));
       process.exitCode = 1;
     }
   }

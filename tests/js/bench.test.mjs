@@ -6,10 +6,11 @@ import {
   parseHeyCsv, parseProcStatus, parseWorkerStats, parseWrk, percentile, ratio, summarize,
 } from '../../bench/lib/stats.mjs';
 import {
-  ROWS, buildRows, missingFigures, renderTable, summaryLine, updateReadme, verdict, README_BEGIN,
+  ROWS, brokenFigures, buildRows, missingFigures, renderTable, summaryLine, updateReadme, verdict, README_BEGIN,
   README_END,
 } from '../../bench/lib/report.mjs';
 import { makeLine } from '../../bench/lib/ingest-load.mjs';
+import { retainDaysFor } from '../../bench/lib/retention.mjs';
 
 const oneToHundred = Array.from({ length: 100 }, (_, i) => 100 - i); // unsorted on purpose
 
@@ -116,6 +117,7 @@ test('every v2 benchmark target has a row, and the table marks each met or misse
   const figures = Object.fromEntries(ROWS.filter((r) => r.key).map((r) => [r.key, 1]));
   Object.assign(figures, {
     'backfill.scattered.mismatches': 0, 'backfill.clustered.mismatches': 0, 'read.errors': 0,
+    'ret.mismatches': 0,
     'busy.coverage': 100, 'tput.ratio': 0.9, 'tput.stats_ratio': 0.5, 'throttle.batches': 1,
     'mqtt.rate': 6000, 'backfill.scattered.y0.ratio': 0.3, 'backfill.scattered.def.ratio': 0.3,
     'scale.scattered.10.work_ratio': 0.3, 'read.packets.p99_ratio': 1.05, 'ingest.p99_ratio': 1.2,
@@ -190,4 +192,21 @@ test('ingest load lines carry every protocol field, hex hashes, and hit legacy r
   assert.equal(lines[3].hash, '00005cce405f886e');
   assert.equal(lines[17].hash, lines[10].hash, 'a repeat of a recent transmission');
   assert.equal(lines[0].hash.length, 20);
+});
+
+test('retention: the cutoff falls mid-way through the data, at least one day back', () => {
+  const day = 86400, min = 1757408000, max = min + 30 * day, now = max + 400 * day;
+  assert.equal(retainDaysFor(min, max, now), 415);
+  assert.equal(retainDaysFor(min, max, min), 1, 'data from the future keeps one day');
+});
+
+test('retention rows differing from the reference fail --check; a slow figure does not', () => {
+  const figures = Object.fromEntries(ROWS.filter((r) => r.key).map((r) => [r.key, 1]));
+  const mismatch = ROWS.find((r) => r.key === 'ret.mismatches');
+  assert.deepEqual(brokenFigures(buildRows(figures)), [{ label: mismatch.label, value: '1' }]);
+  figures['ret.mismatches'] = 0;
+  figures['ret.hold_max'] = 900;
+  assert.deepEqual(brokenFigures(buildRows(figures)), []);
+  assert.ok(ROWS.find((r) => r.key === 'ret.hold_max').target, 'the shared hold bound applies to retention');
+  assert.equal(ROWS.find((r) => r.key === 'ret.ratio').target, undefined, 'the contract sets no bound on its time');
 });
