@@ -204,7 +204,8 @@ static int64_t job_pace_yield_end(const struct job_pace *pace,
 int job_pace_between(void *arg, struct migration_params *params, char **errp)
 {
     struct job_pace *pace = arg;
-    (void)errp;
+    if (pace->wal != NULL && job_wal_chores(pace->wal, pace->name, errp) != 0)
+        return -1;
     int64_t yield_end = -1;
     int healthy = 0; /* the factors were looked at in this call and none held the job */
     for (;;) {

@@ -8,6 +8,7 @@
 
 #include "job_clock.h"
 #include "job_control.h"
+#include "job_wal.h"
 #include "migration.h"
 #include "progress.h"
 #include "throttle.h"
@@ -28,6 +29,7 @@ struct job_pace {
     int64_t cap_mark_ms, cap_mark_processed; /* where the rate cap's interval starts */
     int64_t max_rows_per_sec;
     int64_t mode_since_ms;            /* when the current pause or throttle began */
+    struct job_wal *wal;              /* NULL: the connection checkpoints on its own */
 };
 
 /* writer->extra is pointed at pace->extra. control and throttle may be NULL. */
@@ -39,8 +41,9 @@ void job_pace_params(struct job_pace *pace, struct migration_params *params);
 /* A migration_progress_fn: keeps the counts and the clock, then hands on to the writer. */
 int job_pace_report(void *pace, const struct migration_progress *progress, char **errp);
 /*
- * A migration_between_fn. Returns once the yield (and the rate cap's wait)
- * has passed with the job neither paused nor throttled, or at once on
+ * A migration_between_fn. First the WAL chores of the batch just committed
+ * (job_wal.h), then it returns once the yield (and the rate cap's wait) has
+ * passed with the job neither paused nor throttled, or at once on
  * cancellation. Meanwhile it writes held-back progress and heartbeats,
  * settles pauses, and hands new settings back in *params.
  */

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "batch_sizer.h"
 #include "log.h"
 #include "schema.h"
 #include "util.h"
@@ -77,47 +78,76 @@ static int retention_tally(sqlite3 *db, sqlite3_stmt *tally, int64_t rows, char 
     return 0;
 }
 
-/* One transaction of windows from *lo up to at most max_id; ends at the hold target or when ingest waits. */
-static int retention_batch(const struct migration_env *env, sqlite3_stmt *del, sqlite3_stmt *tally,
-                           int64_t cutoff, int64_t *lo, int64_t max_id, int64_t *deleted,
+/* One table's walk: its statements, the cutoff, how far it got, and what the last commit cost. */
+struct retention_walk {
+    sqlite3_stmt *del, *tally; /* del binds ?1 cutoff, ?2 low id (exclusive), ?3 high id */
+    int64_t cutoff, lo, max_id, deleted;
+    int64_t commit_us; /* the previous batch's COMMIT: writing out its dirty pages */
+};
+
+/* Deletes one window (lo, hi]; returns 0, or -1 with *errp (the transaction rolled back). */
+static int retention_window(sqlite3 *db, struct retention_walk *w, int64_t hi, char **errp)
+{
+    sqlite3_reset(w->del);
+    sqlite3_bind_int64(w->del, 1, w->cutoff);
+    sqlite3_bind_int64(w->del, 2, w->lo);
+    sqlite3_bind_int64(w->del, 3, hi);
+    if (sqlite3_step(w->del) != SQLITE_DONE) {
+        set_error(errp, "retention delete: %s", sqlite3_errmsg(db));
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    w->deleted += sqlite3_changes64(db);
+    w->lo = hi;
+    return 0;
+}
+
+/*
+ * One transaction of windows from w->lo up to at most w->max_id. It follows
+ * the migrations' rule (batch_sizer.h): it stops when the next window, judged
+ * by the slowest one so far, plus a COMMIT as costly as the last one would
+ * end past BATCH_SIZER_DEADLINE of the target, the rest being headroom for
+ * jitter; or early when ingest waits. Checking the target itself after each
+ * window let holds run a window and a commit past it.
+ */
+static int retention_batch(const struct migration_env *env, struct retention_walk *w,
                            int64_t *hold_us, char **errp)
 {
-    int64_t deleted_before = *deleted;
+    int64_t deleted_before = w->deleted, from = w->lo;
     int64_t asked = clock_monotonic_us();
     if (sqlite3_exec(env->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         return set_error(errp, "starting a retention batch: %s", sqlite3_errmsg(env->db));
     int64_t start = clock_monotonic_us();
-    int64_t target_us = env->params.target_batch_ms * 1000;
-    int64_t at = *lo;
-    while (at < max_id) {
-        int64_t held = clock_monotonic_us() - start;
-        if (at > *lo && (held >= target_us || (held >= RETENTION_MIN_HOLD_US && writer_demand_pending())))
+    int64_t deadline_us = (int64_t)((double)env->params.target_batch_ms * 1000.0 *
+                                    BATCH_SIZER_DEADLINE) - w->commit_us;
+    int64_t slowest_window_us = 0;
+    while (w->lo < w->max_id) {
+        int64_t now = clock_monotonic_us(), held = now - start;
+        if (w->lo > from && (held + slowest_window_us > deadline_us ||
+                             (held >= RETENTION_MIN_HOLD_US && writer_demand_pending())))
             break;
-        int64_t hi = at + RETENTION_WINDOW_IDS < max_id ? at + RETENTION_WINDOW_IDS : max_id;
-        sqlite3_reset(del);
-        sqlite3_bind_int64(del, 1, cutoff);
-        sqlite3_bind_int64(del, 2, at);
-        sqlite3_bind_int64(del, 3, hi);
-        if (sqlite3_step(del) != SQLITE_DONE) {
-            set_error(errp, "retention delete: %s", sqlite3_errmsg(env->db));
-            sqlite3_exec(env->db, "ROLLBACK", NULL, NULL, NULL);
+        int64_t hi = w->lo + RETENTION_WINDOW_IDS < w->max_id ? w->lo + RETENTION_WINDOW_IDS
+                                                               : w->max_id;
+        if (retention_window(env->db, w, hi, errp) != 0)
             return -1;
-        }
-        *deleted += sqlite3_changes64(env->db);
-        at = hi;
+        int64_t window_us = clock_monotonic_us() - now;
+        if (window_us > slowest_window_us)
+            slowest_window_us = window_us;
     }
-    if (retention_tally(env->db, tally, *deleted - deleted_before, errp) != 0) {
+    if (retention_tally(env->db, w->tally, w->deleted - deleted_before, errp) != 0) {
         sqlite3_exec(env->db, "ROLLBACK", NULL, NULL, NULL);
         return -1;
     }
+    int64_t commit_from = clock_monotonic_us();
     if (sqlite3_exec(env->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         set_error(errp, "committing a retention batch: %s", sqlite3_errmsg(env->db));
         sqlite3_exec(env->db, "ROLLBACK", NULL, NULL, NULL);
         return -1;
     }
-    *hold_us = clock_monotonic_us() - start;
+    int64_t end = clock_monotonic_us();
+    w->commit_us = end - commit_from;
+    *hold_us = end - start;
     writer_acct_record(WRITER_SOURCE_RETENTION, start - asked, *hold_us);
-    *lo = at;
     return 0;
 }
 
@@ -148,42 +178,40 @@ static int retention_phase(const struct migration_env *env, struct migration_par
                            const struct phase *ph, int64_t cutoff, int64_t done_before,
                            int64_t total, struct migration_result *r, char **errp)
 {
-    int64_t max_id = 0, lo = 0, deleted = 0;
-    if (scalar(env->db, ph->max_sql, &max_id, errp) != 0)
+    struct retention_walk w = {.cutoff = cutoff};
+    if (scalar(env->db, ph->max_sql, &w.max_id, errp) != 0)
         return -1;
     static const char tally_sql[] =
         "INSERT INTO " SCHEMA_ROW_DELETIONS_TABLE "(table_name, deleted) VALUES (?1, ?2)"
         " ON CONFLICT(table_name) DO UPDATE SET deleted = deleted + excluded.deleted";
-    sqlite3_stmt *del = NULL, *tally = NULL;
-    if (sqlite3_prepare_v2(env->db, ph->delete_sql, -1, &del, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(env->db, tally_sql, -1, &tally, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(env->db, ph->delete_sql, -1, &w.del, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(env->db, tally_sql, -1, &w.tally, NULL) != SQLITE_OK) {
         set_error(errp, "retention: %s", sqlite3_errmsg(env->db));
-        sqlite3_finalize(del);
+        sqlite3_finalize(w.del);
         return -1;
     }
-    sqlite3_bind_text(tally, 1, ph->what, -1, SQLITE_STATIC); /* the phase is named after its table */
+    sqlite3_bind_text(w.tally, 1, ph->what, -1, SQLITE_STATIC); /* the phase is named after its table */
     int rc = 0;
-    while (lo < max_id && rc == 0) {
+    while (w.lo < w.max_id && rc == 0) {
         struct migration_env batch_env = *env;
         batch_env.params = *params;
-        int64_t hold_us = 0, before = deleted;
-        rc = retention_batch(&batch_env, del, tally, cutoff, &lo, max_id, &deleted, &hold_us,
-                             errp);
+        int64_t hold_us = 0, before = w.deleted;
+        rc = retention_batch(&batch_env, &w, &hold_us, errp);
         if (rc != 0)
             break;
         account(r, hold_us);
-        r->processed = done_before + lo;
-        if (deleted > before)
+        r->processed = done_before + w.lo;
+        if (w.deleted > before)
             rc = migration_report(env, r->processed, total, 0, errp);
-        if (rc == 0 && lo < max_id) {
+        if (rc == 0 && w.lo < w.max_id) {
             rc = between(env, params, errp);
             if (rc == 0 && cancelled(env))
                 break;
         }
     }
-    sqlite3_finalize(del);
-    sqlite3_finalize(tally);
-    log_info("%s: deleted %" PRId64 " %s older than %" PRId64, env->name, deleted, ph->what,
+    sqlite3_finalize(w.del);
+    sqlite3_finalize(w.tally);
+    log_info("%s: deleted %" PRId64 " %s older than %" PRId64, env->name, w.deleted, ph->what,
              cutoff);
     return rc;
 }

@@ -29,6 +29,7 @@ worker_libmigrations_a_SOURCES = \
 	worker/job_control.c worker/job_control.h \
 	worker/job_pace.c worker/job_pace.h \
 	worker/job_retention.c worker/job_retention.h \
+	worker/job_wal.c worker/job_wal.h \
 	worker/migration.c worker/migration.h \
 	worker/migration_cancel.c worker/migration_cancel.h \
 	worker/migration_params.c worker/migration_params.h \

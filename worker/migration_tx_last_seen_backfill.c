@@ -1,12 +1,10 @@
 /* migration_tx_last_seen_backfill.c: tx_last_seen_backfill_v1, last_seen in short batches. */
 #include "migration_tx_last_seen_backfill.h"
 
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "backfill_maxima.h"
 #include "batch_sizer.h"
@@ -92,8 +90,6 @@ static const char backfill_apply_mixed_sql[] =
  */
 #define BACKFILL_MIN_HOLD_US 2000
 
-/* Checkpoint after this many new WAL frames, as SQLite's auto-checkpoint would. */
-#define BACKFILL_CHECKPOINT_FRAMES 1000
 
 struct backfill {
     const struct migration_env *env;
@@ -112,9 +108,6 @@ struct backfill {
     int64_t obs_snapshot; /* MAX(observations.id) */
     int obs_empty;
     int registered;       /* the SQL functions of backfill_maxima.h are on db */
-    int wal_fd;           /* the -wal file, for backfill_flush_wal; -1 when unknown */
-    int wal_frames;       /* set by the WAL hook after each commit */
-    int checkpoint_frames; /* WAL size after our last checkpoint */
     char source[80];       /* writer accounting's "migration:NAME" */
 };
 
@@ -262,72 +255,9 @@ static int backfill_batch(struct backfill *bf, const struct batch_sizer *sizer, 
     return 0;
 }
 
-/*
- * The commit's wal hook replaces SQLite's auto-checkpoint on this connection,
- * which would otherwise run inside COMMIT and be counted as writer hold time
- * even though the write lock is already released. The checkpoint runs after
- * the hold is measured instead, PASSIVE so it never waits for readers or ingest.
- */
-static int backfill_wal_hook(void *arg, sqlite3 *db, const char *schema, int frames)
+/* Finalizing the last statement of a connection closed with sqlite3_close_v2 frees it. */
+static void backfill_release(struct backfill *bf)
 {
-    (void)db;
-    (void)schema;
-    ((struct backfill *)arg)->wal_frames = frames;
-    return SQLITE_OK;
-}
-
-/*
- * Batches commit with synchronous=NORMAL: no fsync while holding the writer.
- * Live ingest commits with a full fsync of the WAL, and that fsync would write
- * out every page the backfill left dirty in the page cache, holding the
- * writer for as long. So after each commit, with no lock held, the backfill
- * flushes its own pages (fdatasync through a second descriptor of the same
- * file). A failure here only costs ingest that flush; it is not an error.
- */
-static void backfill_flush_wal(struct backfill *bf)
-{
-    if (bf->wal_fd < 0) {
-        const char *db_path = sqlite3_db_filename(bf->db, "main");
-        if (db_path == NULL || *db_path == '\0')
-            return;
-        char *wal_path = xasprintf("%s-wal", db_path);
-        bf->wal_fd = open(wal_path, O_RDONLY | O_CLOEXEC);
-        free(wal_path);
-        if (bf->wal_fd < 0)
-            return;
-    }
-    fdatasync(bf->wal_fd);
-}
-
-static int backfill_checkpoint(struct backfill *bf, char **errp)
-{
-    if (bf->wal_frames < bf->checkpoint_frames)
-        bf->checkpoint_frames = 0; /* the WAL was restarted from its beginning */
-    if (bf->wal_frames - bf->checkpoint_frames < BACKFILL_CHECKPOINT_FRAMES)
-        return 0;
-    int log_frames = 0, done_frames = 0;
-    int64_t start = clock_monotonic_us();
-    int rc = sqlite3_wal_checkpoint_v2(bf->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames,
-                                       &done_frames);
-    if (rc != SQLITE_OK && rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
-        return set_error(errp, "checkpoint failed: %s", sqlite3_errmsg(bf->db));
-    int64_t took = clock_monotonic_us() - start;
-    writer_acct_record(WRITER_SOURCE_CHECKPOINT, 0, took);
-    writer_acct_checkpoint(log_frames, done_frames, rc == SQLITE_OK && done_frames == log_frames);
-    log_debug("%s: checkpoint of %d/%d WAL frames took %.1f ms", bf->env->name, done_frames,
-              log_frames, (double)took / 1000.0);
-    bf->checkpoint_frames = bf->wal_frames;
-    return 0;
-}
-
-/*
- * Gives SQLite's auto-checkpoint back before the statements go: finalizing the
- * last statement of a connection closed with sqlite3_close_v2 frees it.
- */
-static void backfill_release(struct backfill *bf, int hooked)
-{
-    if (hooked)
-        sqlite3_wal_autocheckpoint(bf->db, BACKFILL_CHECKPOINT_FRAMES);
     if (bf->registered)
         backfill_maxima_unregister(bf->db); /* the window they point at goes below */
     bf->registered = 0;
@@ -338,9 +268,6 @@ static void backfill_release(struct backfill *bf, int hooked)
     sqlite3_finalize(bf->apply_mixed);
     bf->collect = bf->scan = bf->next = bf->apply = bf->apply_mixed = NULL;
     backfill_maxima_release(&bf->window);
-    if (bf->wal_fd >= 0)
-        close(bf->wal_fd);
-    bf->wal_fd = -1;
 }
 
 /* Progress lines in the log at most this often. */
@@ -425,7 +352,6 @@ static int backfill_prepare(struct backfill *bf, char **errp)
             SQLITE_OK)
         return set_error(errp, "preparing the batch statements failed: %s",
                          sqlite3_errmsg(bf->db));
-    sqlite3_wal_hook(bf->db, backfill_wal_hook, bf);
     return 0;
 }
 
@@ -543,9 +469,6 @@ static int backfill_step(struct backfill_run *run, struct migration_result *resu
     backfill_account(run, result, first, walked, changed, hold_us);
     if (changed > 0 && backfill_report(run, result, 0, errp) != 0)
         return -1;
-    backfill_flush_wal(bf);
-    if (backfill_checkpoint(bf, errp) != 0)
-        return -1;
     if (!*last)
         batch_sizer_observe(&run->sizer, walked, hold_us);
     int64_t now_ms = env_now_ms(run->env);
@@ -613,7 +536,7 @@ int tx_last_seen_backfill_run(const struct migration_env *env, struct migration_
                               char **errp)
 {
     struct backfill_run run = {.env = env, .params = env->params};
-    run.bf = (struct backfill){.env = env, .db = env->db, .wal_fd = -1};
+    run.bf = (struct backfill){.env = env, .db = env->db};
     snprintf(run.bf.source, sizeof run.bf.source, WRITER_SOURCE_MIGRATION_PREFIX "%s", env->name);
     run.start_ms = env_now_ms(env);
     run.start_us = clock_monotonic_us();
@@ -622,7 +545,7 @@ int tx_last_seen_backfill_run(const struct migration_env *env, struct migration_
     if (migration_params_validate(&env->params, errp) != 0)
         return -1;
 
-    int empty = 0, hooked = 0, rc = -1;
+    int empty = 0, rc = -1;
     if (backfill_snapshot(&run.bf, &empty, &result->total, errp) != 0)
         goto out;
     backfill_log_policy(env, result->total, empty, run.bf.snapshot);
@@ -636,7 +559,6 @@ int tx_last_seen_backfill_run(const struct migration_env *env, struct migration_
     } else {
         if (backfill_prepare(&run.bf, errp) != 0)
             goto out;
-        hooked = 1;
         if (backfill_loop(&run, result, errp) != 0)
             goto out;
     }
@@ -663,6 +585,6 @@ out:
         result->wall_ms = (clock_monotonic_us() - run.start_us) / 1000;
         backfill_log_failure(env, result);
     }
-    backfill_release(&run.bf, hooked);
+    backfill_release(&run.bf);
     return rc;
 }
