@@ -163,9 +163,24 @@ static void client_lines(struct control_server *srv, struct control_client *c)
     }
 }
 
+/* Input a closing connection may still discard, so a flooding client cannot keep the loop reading. */
+#define CONTROL_DISCARD_MAX (64 * 1024)
+
+/*
+ * Closing a unix socket with unread input resets the connection, and the
+ * client may then lose the reply it was sent (a line too long is followed by
+ * more input). So the write side is shut first and what is already queued is
+ * read and dropped, up to a bound.
+ */
 static void client_close(struct control_server *srv, size_t i)
 {
     struct control_client *c = &srv->clients[i];
+    shutdown(c->fd, SHUT_WR);
+    char discard[4096];
+    ssize_t n;
+    for (size_t total = 0; total < CONTROL_DISCARD_MAX &&
+                           (n = read(c->fd, discard, sizeof discard)) > 0;)
+        total += (size_t)n;
     close(c->fd);
     free(c->out);
     free(c->job);
