@@ -213,9 +213,11 @@ test('SIGTERM with a client that reads no replies: the lines read are committed,
   s.destroy();
   assert.equal(code, 0);
   assert.ok(Date.now() - stoppedAt < 8000, `stopped in ${Date.now() - stoppedAt} ms`);
-  // The complete lines waiting in the worker's buffer went in after the 2 s drain.
+  // Complete lines still waiting in the worker's buffer went in during the 2 s
+  // drain (the buffer may also have held none: a stall can fall on a line
+  // boundary); every line the worker accepted is stored.
   const stored = count();
-  assert.ok(stored > stalledAt, `${stored} stored, ${stalledAt} when it stalled`);
+  assert.ok(stored >= stalledAt, `${stored} stored, ${stalledAt} when it stalled`);
   assert.equal(scalar(db, 'SELECT lines_accepted FROM _ingest_stats'), stored);
   assert.match(worker.log(), /went without reading \d+ replies/);
 });
