@@ -14,7 +14,7 @@ struct row_counter {
     int valid;
     int64_t count;
     int64_t max_id;
-    int64_t deletions; /* _row_deletions.deleted when counted: a change means recount */
+    int64_t deletions; /* rows retention had deleted when counted: a change means recount */
 };
 
 struct responder {

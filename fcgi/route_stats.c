@@ -38,13 +38,14 @@ static const struct counted_table observations_table = {
      "observations"},
 };
 
+/* Retention deletes from both tables in one run, so one total serves both counts. */
 static const struct reader_query deletions_query = {
-    "SELECT deleted FROM " SCHEMA_ROW_DELETIONS_TABLE " WHERE table_name = ?1",
+    "SELECT COALESCE(SUM(deleted), 0) FROM " SCHEMA_ROW_DELETIONS_TABLE,
     SCHEMA_ROW_DELETIONS_TABLE,
 };
 
-/* Rows retention has deleted from the table so far; 0 without the table (an older schema) or a row. */
-static int deletions_of(struct responder *r, const char *table, int64_t *out, char **errp)
+/* Rows retention has deleted so far; 0 without the table (an older schema). */
+static int deletions_so_far(struct responder *r, int64_t *out, char **errp)
 {
     sqlite3_stmt *stmt = NULL;
     enum reader_presence presence;
@@ -53,14 +54,13 @@ static int deletions_of(struct responder *r, const char *table, int64_t *out, ch
         return -1;
     if (presence != READER_PRESENT)
         return 0;
-    sqlite3_bind_text(stmt, 1, table, -1, SQLITE_STATIC);
     int rc = reader_db_step(stmt);
     if (rc == SQLITE_ROW)
         *out = sqlite3_column_int64(stmt, 0);
-    else if (rc != SQLITE_DONE)
-        set_error(errp, "reading the deletions of %s: %s", table, reader_db_errmsg(&r->reader));
+    else
+        set_error(errp, "reading the deletions: %s", reader_db_errmsg(&r->reader));
     reader_db_release(stmt);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+    return rc == SQLITE_ROW ? 0 : -1;
 }
 
 /* MAX over an indexed column is one index probe (SQLite's min/max optimisation). */
@@ -71,12 +71,8 @@ static const struct reader_query newest_query = {
 
 /* 0 with *presence; when READER_PRESENT the counter is current. -1 and *errp on failure. */
 static int count_rows(struct responder *r, const struct counted_table *t, struct row_counter *c,
-                      enum reader_presence *presence, char **errp)
+                      int64_t deletions, enum reader_presence *presence, char **errp)
 {
-    /* Read before the count: a deletion between the two then shows as a change next time. */
-    int64_t deletions = 0;
-    if (deletions_of(r, t->name, &deletions, errp) != 0)
-        return -1;
     if (c->valid && deletions != c->deletions)
         c->valid = 0;
     for (int attempt = 0; attempt < 2; attempt++) {
@@ -119,8 +115,11 @@ static void stats(struct responder *r, const struct http_request *req, struct ht
     char *err = NULL;
     struct json_object *body = json_object_new_object();
     enum reader_presence tx, obs;
-    if (count_rows(r, &transmissions_table, &r->transmissions, &tx, &err) != 0 ||
-        count_rows(r, &observations_table, &r->observations, &obs, &err) != 0)
+    /* Read before the counts: a deletion between them then shows as a change next time. */
+    int64_t deletions = 0;
+    if (deletions_so_far(r, &deletions, &err) != 0 ||
+        count_rows(r, &transmissions_table, &r->transmissions, deletions, &tx, &err) != 0 ||
+        count_rows(r, &observations_table, &r->observations, deletions, &obs, &err) != 0)
         goto fail;
     json_object_object_add(body, "transmissions",
                            json_object_new_int64(tx == READER_PRESENT ? r->transmissions.count : 0));

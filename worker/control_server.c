@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -163,6 +164,15 @@ static void client_lines(struct control_server *srv, struct control_client *c)
     }
 }
 
+/* Reads and drops what a non-blocking fd has queued, up to max bytes. */
+static void drain(int fd, size_t max)
+{
+    char buf[4096];
+    ssize_t n;
+    for (size_t total = 0; total < max && (n = read(fd, buf, sizeof buf)) > 0;)
+        total += (size_t)n;
+}
+
 /* Input a closing connection may still discard, so a flooding client cannot keep the loop reading. */
 #define CONTROL_DISCARD_MAX (64 * 1024)
 
@@ -176,11 +186,7 @@ static void client_close(struct control_server *srv, size_t i)
 {
     struct control_client *c = &srv->clients[i];
     shutdown(c->fd, SHUT_WR);
-    char discard[4096];
-    ssize_t n;
-    for (size_t total = 0; total < CONTROL_DISCARD_MAX &&
-                           (n = read(c->fd, discard, sizeof discard)) > 0;)
-        total += (size_t)n;
+    drain(c->fd, CONTROL_DISCARD_MAX);
     close(c->fd);
     free(c->out);
     free(c->job);
@@ -255,12 +261,6 @@ static void control_accept(struct control_server *srv)
     }
 }
 
-static void drain(int fd)
-{
-    char buf[64];
-    while (read(fd, buf, sizeof buf) > 0)
-        ;
-}
 
 /* Answers settled pauses, times out slow ones and idle clients. */
 static void control_housekeeping(struct control_server *srv)
@@ -304,7 +304,7 @@ static int control_poll(struct control_server *srv)
     if (fds[0].revents)
         return 1;
     if (fds[1].revents)
-        drain(srv->notify[0]);
+        drain(srv->notify[0], SIZE_MAX);
     /* Back to front, so closing a client (moving the last into its slot) skips none. */
     for (size_t i = n; i-- > 0;) {
         struct control_client *c = &srv->clients[i];

@@ -640,6 +640,14 @@ static void mark_finished(void *arg)
     pthread_mutex_unlock(&flag->mutex);
 }
 
+static void await_finished(struct finished_flag *flag)
+{
+    pthread_mutex_lock(&flag->mutex);
+    while (!flag->finished)
+        pthread_cond_wait(&flag->cond, &flag->mutex);
+    pthread_mutex_unlock(&flag->mutex);
+}
+
 static void runner_thread_runs_pending_migrations_to_done(void **state)
 {
     struct test_db *t = *state;
@@ -652,10 +660,7 @@ static void runner_thread_runs_pending_migrations_to_done(void **state)
     struct runner *runner = NULL;
     assert_int_equal(runner_start(t->path, &(struct runner_config){.params = &params, .on_finished = mark_finished, .arg = &flag}, &runner, &err), 0);
     assert_non_null(runner);
-    pthread_mutex_lock(&flag.mutex);
-    while (!flag.finished)
-        pthread_cond_wait(&flag.cond, &flag.mutex);
-    pthread_mutex_unlock(&flag.mutex);
+    await_finished(&flag);
     assert_true(runner_finished(runner));
     struct runner_summary summary;
     runner_join(runner, &summary);
@@ -724,10 +729,7 @@ static void runner_thread_runs_recurring_jobs_after_the_migrations(void **state)
     char *err = NULL;
     struct runner *runner = NULL;
     assert_int_equal(runner_start(t->path, &config, &runner, &err), 0);
-    pthread_mutex_lock(&flag.mutex);
-    while (!flag.finished)
-        pthread_cond_wait(&flag.cond, &flag.mutex);
-    pthread_mutex_unlock(&flag.mutex);
+    await_finished(&flag);
     struct runner_summary summary;
     runner_join(runner, &summary);
     assert_int_equal(summary.failed, 0);
